@@ -1,0 +1,169 @@
+"""Candidates for code: whole function bodies and inline completions at a cursor.
+
+These functions call the engine directly and so must run on the model worker (or in
+a script that owns its engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from winnow.judge.engine import CancelCheck, Engine, Model, Timings
+from winnow.judge.prompts import BodyEnd, completion_prompt, implement_prompt, trim_body
+from winnow.judge.pysource import FunctionSite
+
+CONTEXT_CHARS = 1500  # code before a function shown to the model (imports, helpers)
+_BODY_START_BIAS: dict[int, np.ndarray] = {}
+
+
+def body_start_bias(model: Model) -> np.ndarray:
+    """-inf for tokens that cannot start a body after the header's last character:
+    the first token must be a newline (with indentation), never a fence or the end
+    of text, which small chat models otherwise pick to close the code block."""
+    key = id(model)
+    bias = _BODY_START_BIAS.get(key)
+    if bias is None:
+        bias = np.zeros(model.n_vocab, dtype=np.float32)
+        for token, piece in enumerate(model.all_pieces()):
+            if not piece.startswith(b"\n") or piece.strip(b" \t\r\n") or model.is_eog(token):
+                bias[token] = -np.inf
+        _BODY_START_BIAS[key] = bias
+    return bias
+
+
+@dataclass
+class FunctionCandidate:
+    """A complete function: the user's header plus a sampled body."""
+
+    index: int
+    code: str
+    body: str
+    n_tokens: int
+    sum_logprob: float
+    mean_logprob: float
+    finish_reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "code": self.code,
+            "n_tokens": self.n_tokens,
+            "sum_logprob": round(self.sum_logprob, 4),
+            "mean_logprob": round(self.mean_logprob, 4),
+            "finish_reason": self.finish_reason,
+        }
+
+
+@dataclass
+class Generation:
+    candidates: list[FunctionCandidate]
+    timings: Timings
+    prompt_mode: str
+    prompt_tokens: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def context_before(source: str, site: FunctionSite, limit: int = CONTEXT_CHARS) -> str:
+    """Up to ``limit`` characters of whole lines before the function."""
+    lines = source.splitlines(keepends=True)[: site.start_line]
+    out: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if size + len(line) > limit:
+            break
+        out.append(line)
+        size += len(line)
+    return "".join(reversed(out)).lstrip("\n")
+
+
+def implement_function(
+    engine: Engine,
+    source: str,
+    site: FunctionSite,
+    n: int = 5,
+    max_tokens: int = 256,
+    temperature: float = 0.8,
+    top_p: float = 0.95,
+    seed: int | None = None,
+    cancel: CancelCheck | None = None,
+    deadline: float | None = None,
+) -> Generation:
+    """Sample ``n`` bodies for the function at ``site`` in one batch."""
+    before = context_before(source, site)
+    after = "".join(source.splitlines(keepends=True)[site.end_line :])[:CONTEXT_CHARS]
+    prompt = implement_prompt(engine.model, site.header, before, after)
+    result = engine.sample(
+        prompt.text,
+        n=n,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        stop=prompt.stop,
+        seed=seed,
+        cancel=cancel,
+        deadline=deadline,
+        stop_fn=BodyEnd(site.indent),
+        first_token_bias=body_start_bias(engine.model),
+    )
+    candidates: list[FunctionCandidate] = []
+    for c in result.candidates:
+        body = trim_body(c.text, site.indent)
+        candidates.append(
+            FunctionCandidate(
+                index=c.index,
+                code=prompt.header + "\n" + body,
+                body=body,
+                n_tokens=c.n_tokens,
+                sum_logprob=c.sum_logprob,
+                mean_logprob=c.mean_logprob,
+                finish_reason=c.finish_reason,
+            )
+        )
+    return Generation(candidates, result.timings, prompt.mode, result.timings.prompt_tokens)
+
+
+@dataclass
+class InlineCandidate:
+    index: int
+    text: str
+    n_tokens: int
+    mean_logprob: float
+    finish_reason: str
+
+
+def complete_at(
+    engine: Engine,
+    prefix: str,
+    suffix: str,
+    n: int = 3,
+    max_tokens: int = 64,
+    temperature: float = 0.6,
+    top_p: float = 0.95,
+    seed: int | None = None,
+    cancel: CancelCheck | None = None,
+    deadline: float | None = None,
+    stop_fn: Callable[[str], int | None] | None = None,
+) -> tuple[list[InlineCandidate], Timings, str]:
+    """Sample ``n`` insertions at a cursor between ``prefix`` and ``suffix``."""
+    prompt = completion_prompt(engine.model, prefix, suffix)
+    stop = tuple(prompt.stop) + ("\n\n\n",)
+    result = engine.sample(
+        prompt.text,
+        n=n,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        stop=stop,
+        seed=seed,
+        cancel=cancel,
+        deadline=deadline,
+        stop_fn=stop_fn,
+    )
+    out = [
+        InlineCandidate(c.index, c.text, c.n_tokens, c.mean_logprob, c.finish_reason) for c in result.candidates
+    ]
+    return out, result.timings, prompt.mode

@@ -1,0 +1,137 @@
+"""Finding Python functions in source text: which to implement, which to judge.
+
+Works on files that do not parse as a whole (a user mid-edit): the source is cut
+before the first syntax error and parsed again.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FunctionSite:
+    """A function in a file (lines are 0-based, end exclusive)."""
+
+    name: str
+    start_line: int  # first line of the def (decorators excluded)
+    header_end_line: int  # line after the signature + docstring
+    end_line: int  # line after the last line of the function
+    indent: int  # columns before ``def``
+    docstring: str | None
+    is_stub: bool  # body is empty, pass, ..., or raise NotImplementedError
+    header: str  # signature + docstring, as written
+    code: str  # the whole function, as written
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.code.encode("utf-8")).hexdigest()[:16]
+
+
+def _is_stub_statement(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Pass):
+        return True
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node.value.value is Ellipsis:
+        return True
+    if isinstance(node, ast.Raise) and node.exc is not None:
+        exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return False
+
+
+def _parse_tolerant(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        bad = (exc.lineno or 1) - 1
+    except ValueError:  # null bytes
+        return None
+    lines = source.splitlines(keepends=True)
+    # A stub with a docstring as its only statement is valid; a def with nothing after
+    # it is not: give the last def a body so the header can still be found.
+    for cut in (bad, bad - 1):
+        if cut <= 0:
+            continue
+        head = "".join(lines[:cut])
+        for extra in ("", "\n    pass\n"):
+            try:
+                return ast.parse(head + extra)
+            except (SyntaxError, ValueError):
+                continue
+    return None
+
+
+def functions(source: str) -> list[FunctionSite]:
+    """Every function and method, in source order."""
+    tree = _parse_tolerant(source)
+    if tree is None:
+        return []
+    lines = source.splitlines(keepends=True)
+    sites: list[FunctionSite] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        body = node.body
+        doc = ast.get_docstring(node, clean=True)
+        rest = body[1:] if doc is not None else body
+        is_stub = all(_is_stub_statement(s) for s in rest)
+        if doc is not None:
+            header_end = body[0].end_lineno or body[0].lineno
+        else:
+            header_end = body[0].lineno - 1 if body else node.lineno
+            if body and body[0].lineno == node.lineno:  # def f(): pass on one line
+                header_end = node.lineno
+        start = node.lineno - 1
+        end = min(node.end_lineno or node.lineno, len(lines))
+        line0 = lines[start] if start < len(lines) else ""
+        indent = len(line0) - len(line0.lstrip(" \t"))
+        sites.append(
+            FunctionSite(
+                name=node.name,
+                start_line=start,
+                header_end_line=header_end,
+                end_line=end,
+                indent=indent,
+                docstring=doc,
+                is_stub=is_stub,
+                header="".join(lines[start:header_end]),
+                code="".join(lines[start:end]),
+            )
+        )
+    sites.sort(key=lambda s: s.start_line)
+    return sites
+
+
+def function_at(source: str, line: int | None = None, stubs_only: bool = False) -> FunctionSite | None:
+    """The function containing ``line`` (0-based), else the first one starting after it;
+    without a line, the first stub with a docstring (or the first function)."""
+    sites = [s for s in functions(source) if not stubs_only or s.is_stub]
+    if not sites:
+        return None
+    if line is None:
+        documented = [s for s in sites if s.is_stub and s.docstring]
+        return (documented or sites)[0]
+    containing = [s for s in sites if s.start_line <= line < s.end_line]
+    if containing:
+        return max(containing, key=lambda s: s.start_line)  # innermost
+    after = [s for s in sites if s.start_line >= line]
+    return after[0] if after else None
+
+
+def replace_body(source: str, site: FunctionSite, body: str) -> str:
+    """The source with ``site``'s body (after its header) replaced by ``body``."""
+    lines = source.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    new_body = body if body.endswith("\n") else body + "\n"
+    return "".join(lines[: site.header_end_line]) + new_body + "".join(lines[site.end_line :])
+
+
+def parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True

@@ -1,0 +1,240 @@
+"""The core as a service: models loaded once, every model call on one worker.
+
+``Runtime`` is what the CLI and the language server use: it resolves and loads the
+generator and the judge, and turns "implement this function" / "complete at this
+cursor" / "judge this function" into jobs on the single model worker, returning
+futures. Nothing here knows about editors.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from winnow.judge.engine import Engine, Model, Timings
+from winnow.judge.errors import ModelError
+from winnow.judge.generate import Generation, InlineCandidate, complete_at, implement_function
+from winnow.judge.models import ModelInfo, resolve
+from winnow.judge.pysource import FunctionSite
+from winnow.judge.ranking import RankedCandidate, rank
+from winnow.judge.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RuntimeConfig:
+    generator: str = "default"
+    judge: str = "default"  # "default" | path to judge.json | "none"
+    n_threads: int = 0
+    allow_download: bool = False
+    n_ctx: int = 4096
+
+
+@dataclass
+class ImplementResult:
+    ranked: list[RankedCandidate]
+    generation: Generation
+    judge_ms: float
+
+
+@dataclass
+class Stats:
+    latencies_ms: dict[str, deque[float]] = field(default_factory=dict)
+    decode_tok_s: float = 0.0
+
+    def record(self, kind: str, ms: float) -> None:
+        self.latencies_ms.setdefault(kind, deque(maxlen=50)).append(ms)
+
+
+class Runtime:
+    """Generator + judge + one worker. Create, call ``load()``, then submit work."""
+
+    def __init__(self, config: RuntimeConfig | None = None, worker: ModelWorker | None = None) -> None:
+        self.config = config or RuntimeConfig()
+        self.worker = worker or ModelWorker()
+        self._own_worker = worker is None
+        self.generator: Engine | None = None
+        self.generator_info: ModelInfo | None = None
+        self.judge: Any = None  # winnow.judge.judging.Judge, when one is configured
+        self.load_error: str | None = None
+        self.stats = Stats()
+        self._models: dict[str, Model] = {}
+        self._lock = threading.Lock()
+
+    # --- loading ------------------------------------------------------------------------
+
+    def load(self, progress: Callable[[str], None] | None = None) -> Future[None]:
+        """Resolve and load both models on the worker (does not block)."""
+        return self.worker.submit(lambda: self._load(progress), PRIORITY_INTERACTIVE)
+
+    def _model(self, path: str) -> Model:
+        model = self._models.get(path)
+        if model is None:
+            model = self._models[path] = Model(path)
+        return model
+
+    def _load(self, progress: Callable[[str], None] | None) -> None:
+        say = progress or (lambda _msg: None)
+        self.load_error = None
+        self._unload()
+        try:
+            say(f"resolving generator {self.config.generator}")
+            info = resolve(self.config.generator, allow_download=self.config.allow_download)
+            say(f"loading generator {info.name or info.path}")
+            self.generator = Engine(self._model(info.path), n_ctx=self.config.n_ctx, n_threads=self.config.n_threads)
+            self.generator_info = info
+            if self.config.judge and self.config.judge.lower() != "none":
+                from winnow.judge.judging import Judge
+
+                say(f"loading judge {self.config.judge}")
+                self.judge = Judge.load(
+                    self.config.judge,
+                    n_threads=self.config.n_threads,
+                    allow_download=self.config.allow_download,
+                    model_cache=self._model,
+                )
+            say("ready")
+        except ModelError as exc:
+            self.load_error = str(exc)
+            raise
+
+    def _unload(self) -> None:
+        if self.generator is not None:
+            self.generator.close()
+        if self.judge is not None:
+            self.judge.close()
+        self.generator = None
+        self.judge = None
+        for model in self._models.values():
+            model.close()
+        self._models.clear()
+
+    def reload(self, config: RuntimeConfig | None = None, progress: Callable[[str], None] | None = None) -> Future[None]:
+        if config is not None:
+            self.config = config
+        return self.load(progress)
+
+    @property
+    def ready(self) -> bool:
+        return self.generator is not None
+
+    def _need_generator(self) -> Engine:
+        if self.generator is None:
+            raise ModelError(self.load_error or "models are not loaded yet")
+        return self.generator
+
+    def set_threads(self, n_threads: int) -> Future[None]:
+        def apply() -> None:
+            self.config.n_threads = n_threads
+            for engine in (self.generator, getattr(self.judge, "engine", None)):
+                if engine is not None:
+                    engine.set_threads(n_threads)
+
+        return self.worker.submit(apply, PRIORITY_INTERACTIVE)
+
+    # --- work ---------------------------------------------------------------------------
+
+    def implement(
+        self,
+        source: str,
+        site: FunctionSite,
+        n: int = 5,
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        seed: int | None = None,
+        strategy: str = "judge",
+        cancelled: Callable[[], bool] | None = None,
+        deadline: float | None = None,
+        priority: int = PRIORITY_NORMAL,
+    ) -> Future[ImplementResult]:
+        """Sample ``n`` bodies for ``site`` and rank them (judge when loaded)."""
+
+        def job() -> ImplementResult:
+            engine = self._need_generator()
+            t0 = time.perf_counter()
+            gen = implement_function(
+                engine, source, site, n=n, max_tokens=max_tokens, temperature=temperature,
+                seed=seed, cancel=cancelled, deadline=deadline,
+            )
+            t1 = time.perf_counter()
+            task = site.header
+            use = strategy if self.judge is not None or strategy in ("logprob", "random") else "logprob"
+            ranked = rank(task, gen.candidates, strategy=use, judge=self.judge, cancel=cancelled, seed=seed or 0)
+            t2 = time.perf_counter()
+            self.stats.record("implement", (t2 - t0) * 1000.0)
+            self.stats.decode_tok_s = gen.timings.decode_tok_s
+            return ImplementResult(ranked=ranked, generation=gen, judge_ms=(t2 - t1) * 1000.0)
+
+        return self.worker.submit(job, priority, cancelled)
+
+    def inline(
+        self,
+        prefix: str,
+        suffix: str,
+        n: int = 3,
+        max_tokens: int = 64,
+        temperature: float = 0.6,
+        seed: int | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        deadline: float | None = None,
+        stop_fn: Callable[[str], int | None] | None = None,
+    ) -> Future[tuple[list[InlineCandidate], Timings, str]]:
+        """Sample ``n`` insertions at a cursor (the fast path: no judge here)."""
+
+        def job() -> tuple[list[InlineCandidate], Timings, str]:
+            engine = self._need_generator()
+            t0 = time.perf_counter()
+            out = complete_at(
+                engine, prefix, suffix, n=n, max_tokens=max_tokens, temperature=temperature,
+                seed=seed, cancel=cancelled, deadline=deadline, stop_fn=stop_fn,
+            )
+            self.stats.record("inline", (time.perf_counter() - t0) * 1000.0)
+            self.stats.decode_tok_s = out[1].decode_tok_s
+            return out
+
+        return self.worker.submit(job, PRIORITY_INTERACTIVE, cancelled)
+
+    def judge_code(
+        self, task: str, code: str, cancelled: Callable[[], bool] | None = None
+    ) -> Future[RankedCandidate]:
+        """P(correct) of one complete function for its task (signature + docstring)."""
+
+        def job() -> RankedCandidate:
+            t0 = time.perf_counter()
+            from winnow.judge.generate import FunctionCandidate
+
+            cand = FunctionCandidate(0, code, "", 0, 0.0, 0.0, "given")
+            strategy = "judge" if self.judge is not None else "static"
+            ranked = rank(task, [cand], strategy=strategy, judge=self.judge, cancel=cancelled)
+            self.stats.record("judge", (time.perf_counter() - t0) * 1000.0)
+            return ranked[0]
+
+        return self.worker.submit(job, PRIORITY_BACKGROUND, cancelled)
+
+    def describe(self) -> dict[str, Any]:
+        """What runs, how fast, and how well the judge measured: for stats and hints."""
+        lat = {k: {"last": round(v[-1], 1), "n": len(v)} for k, v in self.stats.latencies_ms.items() if v}
+        return {
+            "generator": self.generator_info.to_dict() if self.generator_info else None,
+            "judge": self.judge.describe() if self.judge is not None else None,
+            "threads": self.generator.n_threads if self.generator else None,
+            "decode_tok_s": round(self.stats.decode_tok_s, 1),
+            "latency_ms": lat,
+            "queue": self.worker.pending,
+            "error": self.load_error,
+        }
+
+    def close(self) -> None:
+        try:
+            self.worker.call(self._unload, PRIORITY_INTERACTIVE, timeout=30)
+        except Exception:  # pragma: no cover - shutting down anyway
+            pass
+        if self._own_worker:
+            self.worker.close()

@@ -1,0 +1,1 @@
+"""Winnow's language server: adapts ``winnow.judge`` to LSP with pygls and lsprotocol."""
