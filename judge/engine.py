@@ -57,6 +57,14 @@ def _llama() -> Any:
 
 
 _log_callback_ref: Any = None
+_recent_errors: list[str] = []  # llama.cpp's last error lines, quoted in our own errors
+
+
+def recent_llama_errors(clear: bool = True) -> str:
+    text = "; ".join(_recent_errors[-3:])
+    if clear:
+        _recent_errors.clear()
+    return text
 
 
 def _silence_llama_logs(llama_cpp: Any) -> None:
@@ -65,6 +73,9 @@ def _silence_llama_logs(llama_cpp: Any) -> None:
 
     @llama_cpp.llama_log_callback
     def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if level == 3:  # GGML_LOG_LEVEL_ERROR
+            _recent_errors.append(text.decode("utf-8", errors="replace").strip())
+            del _recent_errors[:-10]
         if log.isEnabledFor(logging.DEBUG):
             log.debug("llama.cpp: %s", text.decode("utf-8", errors="replace").rstrip())
 
@@ -188,10 +199,12 @@ class Model:
         params = self.llama_cpp.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers
         params.use_mmap = True
+        recent_llama_errors(clear=True)
         model = self.llama_cpp.llama_model_load_from_file(self.path.encode("utf-8"), params)
         if not model:
+            why = recent_llama_errors() or "no reason given"
             raise ModelError(
-                f"llama.cpp could not load {self.path}: the file may be damaged or use an "
+                f"llama.cpp could not load {self.path} ({why}): the file may be damaged or use an "
                 "architecture this llama.cpp build does not know; try another GGUF"
             )
         self.model = model
@@ -267,6 +280,14 @@ class Model:
                 self.token_piece(t)
         return [self._piece_cache[t] for t in range(self.n_vocab)]
 
+    def eog_bias(self) -> np.ndarray:
+        """A logit bias that bans every end-of-generation token."""
+        bias = np.zeros(self.n_vocab, dtype=np.float32)
+        for t in range(self.n_vocab):
+            if self.is_eog(t):
+                bias[t] = -np.inf
+        return bias
+
     def token_text(self, token: int) -> str:
         """The vocabulary entry of a token (e.g. ``<fim_prefix>``), special or not."""
         raw = self.llama_cpp.llama_vocab_get_text(self.vocab, token)
@@ -327,6 +348,9 @@ class Engine:
         params.n_threads = self.n_threads
         params.n_threads_batch = self.n_threads
         params.no_perf = True
+        # Flash attention off: on this CPU it is slower for our short prompts, and its
+        # f16 accumulation makes a sequence's result depend on which KV cells it got.
+        params.flash_attn_type = 0
         ctx = lc.llama_init_from_model(model.model, params)
         if not ctx:
             raise ModelError(f"llama.cpp could not create a context for {model.path} (n_ctx={n_ctx})")
@@ -478,6 +502,7 @@ class Engine:
         add_bos: bool | None = None,
         stop_fn: Callable[[str], int | None] | None = None,
         first_token_bias: np.ndarray | None = None,
+        logit_bias: np.ndarray | None = None,
     ) -> SampleResult:
         """Sample ``n`` continuations of ``prompt`` decoded together in one batch.
 
@@ -487,7 +512,8 @@ class Engine:
         text is complete (e.g. a dedent that ends a function body).
         ``first_token_bias`` is added to the logits of the first sampled token only
         (``-inf`` bans a token: e.g. a body must not start by closing its code fence);
-        log-probs are still measured on the model's own distribution.
+        ``logit_bias`` is added at every step (benchmarks ban end-of-text with it).
+        Log-probs are always measured on the model's own distribution.
         """
         if n < 1:
             raise ValueError("n must be at least 1")
@@ -527,7 +553,9 @@ class Engine:
                 if st.finish is not None:
                     continue
                 row = logits_rows[i]
-                pick_from = row + first_token_bias if step == 0 and first_token_bias is not None else row
+                pick_from = row if logit_bias is None else row + logit_bias
+                if step == 0 and first_token_bias is not None:
+                    pick_from = pick_from + first_token_bias
                 token = choose_token(pick_from, temperature, top_p, top_k, rng)
                 st.logprobs.append(_log_softmax_at(row, token))
                 if self.model.is_eog(token):

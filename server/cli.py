@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import pkgutil
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -18,6 +20,25 @@ def package_version() -> str:
         return "0+unknown"
 
 
+def register_benchmarks(subparsers: argparse._SubParsersAction) -> None:
+    """``winnow bench NAME``: every module in ``winnow.benchmarks`` with ``add_arguments``
+    and ``run`` is one benchmark (they live outside ``judge`` because one drives the server)."""
+    import winnow.benchmarks as benchmarks
+
+    bench = subparsers.add_parser("bench", help="run a benchmark (sampling, judge, lsp)")
+    sub = bench.add_subparsers(dest="bench_name", metavar="NAME")
+    for info in sorted(pkgutil.iter_modules(benchmarks.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"winnow.benchmarks.{info.name}")
+        if not (hasattr(module, "add_arguments") and hasattr(module, "run")):
+            continue
+        doc = (module.__doc__ or "").strip().splitlines()
+        p = sub.add_parser(info.name, help=doc[0] if doc else info.name, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
+    bench.set_defaults(func=lambda _args: bench.print_help() or 2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="winnow",
@@ -27,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     register_all(subparsers)
+    register_benchmarks(subparsers)
     try:
         from winnow.server import commands as server_commands
     except ImportError as exc:  # pragma: no cover - only when the server's deps are missing

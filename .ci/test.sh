@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite: Python (real model, real server, real sandbox) and the VS Code extension.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/python -m pytest -q -p no:cacheprovider tests
+bash client-vscode/run-tests.sh

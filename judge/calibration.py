@@ -1,0 +1,97 @@
+"""Calibration of the judge's raw score: temperature (+ bias) scaling and ECE.
+
+The judge's raw score is z = logit(yes) − logit(no); P(correct) = sigmoid(z / T + b).
+Fitting T and b by maximum likelihood on a validation split (never on held-out
+problems) makes "87%" mean what it says; ECE (10 equal-width bins) measures how well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+
+def sigmoid(x: np.ndarray | float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=np.float64), -60, 60)))
+
+
+@dataclass
+class Calibration:
+    """P = sigmoid(z / temperature + bias)."""
+
+    method: str = "identity"  # "identity" | "temperature" | "temperature+bias"
+    temperature: float = 1.0
+    bias: float = 0.0
+    n: int = 0
+    ece_before: float | None = None
+    ece_after: float | None = None
+
+    def apply(self, z: Sequence[float] | np.ndarray | float) -> np.ndarray:
+        return sigmoid(np.asarray(z, dtype=np.float64) / self.temperature + self.bias)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Calibration:
+        if not data:
+            return cls()
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        cal = cls(**known)
+        if not (cal.temperature > 0 and np.isfinite(cal.temperature) and np.isfinite(cal.bias)):
+            raise ValueError(f"invalid calibration {data}: temperature must be > 0, bias finite")
+        return cal
+
+
+def expected_calibration_error(probs: Sequence[float], labels: Sequence[int], bins: int = 10) -> float:
+    """ECE: the bin-size-weighted gap between mean confidence and accuracy, equal-width bins."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if p.size == 0:
+        return 0.0
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            total += mask.sum() / p.size * abs(p[mask].mean() - y[mask].mean())
+    return float(total)
+
+
+def fit(z: Sequence[float], labels: Sequence[int], with_bias: bool = True, iterations: int = 100) -> Calibration:
+    """Maximum-likelihood temperature (and bias) by Newton's method on (a, b) where
+    P = sigmoid(a·z + b) and T = 1/a; a is kept positive so the order never flips."""
+    x = np.asarray(z, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if x.size < 2 or y.min() == y.max():
+        return Calibration(method="identity", n=int(x.size))
+    a, b = 1.0, 0.0
+    ridge = 1e-6
+    for _ in range(iterations):
+        p = sigmoid(a * x + b)
+        w = p * (1 - p) + 1e-12
+        g_a = float(np.sum((p - y) * x))
+        g_b = float(np.sum(p - y)) if with_bias else 0.0
+        h_aa = float(np.sum(w * x * x)) + ridge
+        h_ab = float(np.sum(w * x)) if with_bias else 0.0
+        h_bb = float(np.sum(w)) + ridge if with_bias else 1.0
+        det = h_aa * h_bb - h_ab * h_ab
+        if det <= 0:
+            break
+        da = (h_bb * g_a - h_ab * g_b) / det
+        db = (h_aa * g_b - h_ab * g_a) / det if with_bias else 0.0
+        a_new = max(a - da, 1e-4)
+        b_new = b - db
+        if abs(a_new - a) < 1e-9 and abs(b_new - b) < 1e-9:
+            a, b = a_new, b_new
+            break
+        a, b = a_new, b_new
+    cal = Calibration(
+        method="temperature+bias" if with_bias else "temperature", temperature=1.0 / a, bias=b, n=int(x.size)
+    )
+    cal.ece_before = expected_calibration_error(sigmoid(x), y)
+    cal.ece_after = expected_calibration_error(cal.apply(x), y)
+    return cal

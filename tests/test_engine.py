@@ -1,0 +1,150 @@
+"""The llama.cpp engine on the real embedded SmolLM2 GGUF."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from winnow.judge.engine import Engine, Model, choose_token
+from winnow.judge.errors import Cancelled
+from winnow.judge.prompts import completion_prompt, fim_tokens, implement_prompt
+
+PROMPT = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n'
+
+
+def test_sample_returns_n_candidates_with_logprobs(engine: Engine) -> None:
+    result = engine.sample(PROMPT, n=4, max_tokens=12, temperature=0.8, seed=3)
+    assert len(result.candidates) == 4
+    assert [c.index for c in result.candidates] == [0, 1, 2, 3]
+    for c in result.candidates:
+        assert 0 < c.n_tokens <= 12
+        assert c.n_tokens == len(c.tokens)
+        assert c.sum_logprob <= 0.0
+        assert c.mean_logprob == pytest.approx(c.sum_logprob / c.n_tokens) or c.finish_reason == "eos"
+        assert c.finish_reason in {"stop", "eos", "length"}
+    # one batch: the number of llama_decode calls is the longest candidate, not the sum
+    longest = max(c.n_tokens for c in result.candidates)
+    assert result.timings.decode_steps <= longest
+    assert result.timings.generated_tokens == sum(c.n_tokens for c in result.candidates)
+
+
+def test_same_seed_reproduces_and_other_seed_differs(engine: Engine) -> None:
+    a = engine.sample(PROMPT, n=3, max_tokens=16, temperature=1.0, seed=11)
+    b = engine.sample(PROMPT, n=3, max_tokens=16, temperature=1.0, seed=11)
+    c = engine.sample(PROMPT, n=3, max_tokens=16, temperature=1.0, seed=12)
+    assert [x.text for x in a.candidates] == [x.text for x in b.candidates]
+    assert [x.text for x in a.candidates] != [x.text for x in c.candidates]
+
+
+def test_greedy_batched_matches_single(engine: Engine) -> None:
+    """Sequences decoded together in one batch compute what one sequence alone does."""
+    single = engine.sample(PROMPT, n=1, max_tokens=10, temperature=0.0)
+    batched = engine.sample(PROMPT, n=4, max_tokens=10, temperature=0.0)
+    assert {c.text for c in batched.candidates} == {single.candidates[0].text}
+
+
+def test_stop_strings_are_respected(engine: Engine) -> None:
+    result = engine.sample(PROMPT, n=4, max_tokens=40, temperature=0.9, seed=5, stop=["\n"])
+    for c in result.candidates:
+        assert "\n" not in c.text
+    assert any(c.finish_reason == "stop" for c in result.candidates)
+
+
+def test_prompt_kv_cache_is_reused_across_calls(engine: Engine) -> None:
+    engine.sample(PROMPT, n=1, max_tokens=2, seed=0)
+    longer = PROMPT + "    # add them\n"
+    result = engine.sample(longer, n=1, max_tokens=2, seed=0)
+    base_len = len(engine.prompt_tokens(PROMPT))
+    assert result.timings.reused_tokens >= base_len - 2
+    assert result.timings.reused_tokens < result.timings.prompt_tokens
+
+
+def test_cancellation_stops_generation_early(engine: Engine) -> None:
+    steps = {"n": 0}
+
+    def cancel() -> bool:
+        steps["n"] += 1
+        return steps["n"] > 5
+
+    with pytest.raises(Cancelled):
+        engine.sample(PROMPT, n=2, max_tokens=200, seed=1, cancel=cancel, logit_bias=engine.model.eog_bias())
+    assert steps["n"] <= 8
+    # the engine is still usable afterwards
+    assert len(engine.sample(PROMPT, n=2, max_tokens=3, seed=1).candidates) == 2
+
+
+def test_cancellation_from_another_thread(engine: Engine) -> None:
+    flag = threading.Event()
+    timer = threading.Timer(0.3, flag.set)
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        engine.sample(PROMPT, n=3, max_tokens=1000, seed=1, cancel=flag.is_set, logit_bias=engine.model.eog_bias())
+    assert time.monotonic() - t0 < 5.0
+
+
+def test_deadline_returns_partial_candidates(engine: Engine) -> None:
+    t0 = time.monotonic()
+    result = engine.sample(
+        PROMPT, n=2, max_tokens=1000, seed=1, deadline=t0 + 0.4, logit_bias=engine.model.eog_bias()
+    )
+    elapsed = time.monotonic() - t0
+    assert elapsed < 3.0
+    assert all(c.finish_reason == "deadline" for c in result.candidates)
+    assert all(c.n_tokens < 1000 for c in result.candidates)
+
+
+def test_branch_logits_match_full_prompts(engine: Engine) -> None:
+    prefix = engine.prompt_tokens("Question: is the sky blue? Candidate answers follow.\n")
+    branches = [engine.model.tokenize(s) for s in (" yes it is", " no", " maybe later today")]
+    batched = engine.branch_logits(prefix, branches)
+    for i, branch in enumerate(branches):
+        engine.reset()
+        alone, _ = engine.prefill(prefix + branch)
+        assert np.corrcoef(batched[i], alone)[0, 1] > 0.999
+        assert int(np.argmax(batched[i])) == int(np.argmax(alone))
+
+
+def test_choose_token_top_p_and_greedy() -> None:
+    logits = np.array([0.0, 10.0, 9.0, -5.0], dtype=np.float32)
+    rng = np.random.default_rng(0)
+    assert choose_token(logits, 0.0, 1.0, 0, rng) == 1
+    picks = {choose_token(logits, 1.0, 0.5, 0, rng) for _ in range(50)}
+    assert picks == {1}  # top-p 0.5 keeps only the most likely token
+    picks = {choose_token(logits, 1.0, 1.0, 2, rng) for _ in range(200)}
+    assert picks == {1, 2}  # top-k 2
+
+
+def test_fim_prompt_from_gguf_metadata(tmp_path: Path) -> None:
+    from gguf_factory import FIM_TOKENS, write_tiny_llama
+
+    with_fim = Model(write_tiny_llama(tmp_path / "fim.gguf", fim=True))
+    without = Model(write_tiny_llama(tmp_path / "plain.gguf", fim=False))
+    tokens = fim_tokens(with_fim)
+    assert tokens is not None and (tokens.prefix, tokens.suffix, tokens.middle) == FIM_TOKENS
+    assert tokens.source == "metadata"
+    prompt = completion_prompt(with_fim, "def f(x):\n    return ", "\n\nprint(f(2))\n")
+    assert prompt.mode == "fim"
+    assert prompt.text == "<|fim_prefix|>def f(x):\n    return <|fim_suffix|>\n\nprint(f(2))\n<|fim_middle|>"
+    # the FIM markers are single control tokens, not spelled out
+    eng = Engine(with_fim, n_ctx=256, n_seq_max=3)
+    ids = eng.prompt_tokens(prompt.text)
+    assert with_fim.token_text(ids[0]) == "<|fim_prefix|>"
+    assert sum(1 for t in ids if with_fim.token_text(t) in FIM_TOKENS) == 3
+    assert len(eng.sample(prompt.text, n=2, max_tokens=3, seed=0).candidates) == 2
+    eng.close()
+    assert fim_tokens(without) is None
+    plain = completion_prompt(without, "x = ", "")
+    assert plain.mode == "prefix" and plain.text == "x = "
+
+
+def test_smollm2_has_no_fim_and_uses_its_chat_template(model: Model) -> None:
+    assert fim_tokens(model) is None
+    prompt = implement_prompt(model, 'def f():\n    """Return 1."""\n')
+    assert prompt.mode == "chat"
+    assert "<|im_start|>assistant" in prompt.text
+    assert prompt.text.endswith('```python\ndef f():\n    """Return 1."""')
