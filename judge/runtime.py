@@ -166,7 +166,15 @@ class Runtime:
             t1 = time.perf_counter()
             task = site.header
             use = strategy if self.judge is not None or strategy in ("logprob", "random") else "logprob"
-            ranked = rank(task, gen.candidates, strategy=use, judge=self.judge, cancel=cancelled, seed=seed or 0)
+            runner = None
+            if use == "judge+exec":
+                from winnow.judge.doctests import run_docstring_examples
+
+                runner = run_docstring_examples
+            ranked = rank(
+                task, gen.candidates, strategy=use, judge=self.judge, cancel=cancelled, seed=seed or 0,
+                run_examples=runner,
+            )
             t2 = time.perf_counter()
             self.stats.record("implement", (t2 - t0) * 1000.0)
             self.stats.decode_tok_s = gen.timings.decode_tok_s

@@ -34,7 +34,7 @@ def write_tiny_llama(path: Path, fim: bool = True, name: str = "tiny-test", seed
     rng = np.random.default_rng(seed)
     tokens = _byte_vocab()
     types = [gguf.TokenType.NORMAL] * len(tokens)
-    merges = ["Ġ Ġ", "ĠĠ ĠĠ", "e t", "r e"]
+    merges = ["Ġ Ġ", "ĠĠ ĠĠ", "e t", "r e", "Y e", "Ye s", "N o"]
     for m in merges:
         tokens.append(m.replace(" ", ""))
         types.append(gguf.TokenType.NORMAL)
@@ -87,6 +87,33 @@ def write_tiny_llama(path: Path, fim: bool = True, name: str = "tiny-test", seed
     t("blk.0.ffn_up.weight", n_ff, n_embd)
     t("blk.0.ffn_down.weight", n_embd, n_ff)
 
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def write_random_lora(
+    path: Path, base_path: str, rank: int = 4, alpha: float = 8.0, layers: int = 4, scale: float = 0.05, seed: int = 0
+) -> Path:
+    """A random LoRA adapter GGUF on attn_q / attn_v of the first ``layers`` blocks of a
+    llama base (shapes read from the base): enough to change what the model computes."""
+    import gguf
+
+    rng = np.random.default_rng(seed)
+    reader = gguf.GGUFReader(base_path)
+    shapes = {t.name: [int(x) for x in t.shape] for t in reader.tensors}  # ggml order: [in, out]
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_string("general.type", "adapter")
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
+    for layer in range(layers):
+        for proj in ("attn_q", "attn_v"):
+            name = f"blk.{layer}.{proj}.weight"
+            n_in, n_out = shapes[name]
+            writer.add_tensor(f"{name}.lora_a", (rng.standard_normal((rank, n_in)) * scale).astype(np.float32))
+            writer.add_tensor(f"{name}.lora_b", (rng.standard_normal((n_out, rank)) * scale).astype(np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -1,0 +1,152 @@
+"""``winnow judge show|score``: inspect a judge and score candidates with it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from winnow.judge.errors import WinnowError
+from winnow.judge.jsonl import JsonlAppender, candidate_key, read_jsonl
+from winnow.judge.ranking import STRATEGIES
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from winnow.judge.judging import JudgeManifest
+
+    manifest = JudgeManifest.load(args.judge)
+    data = manifest.to_dict() | {"path": manifest.path}
+    adapter = manifest.adapter_path()
+    data["adapter_exists"] = adapter.is_file() if adapter else None
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"judge        {manifest.name}")
+    print(f"manifest     {manifest.path}")
+    print(f"base model   {manifest.base_model}" + (f" (sha256 {manifest.base_sha256[:16]}…)" if manifest.base_sha256 else ""))
+    print(f"adapter      {adapter or 'none (zero-shot)'}" + ("" if not adapter or adapter.is_file() else "  MISSING"))
+    print(f"prompt       {manifest.prompt_template}; languages {', '.join(manifest.languages)}")
+    cal = manifest.calibration or {}
+    if cal:
+        print(
+            f"calibration  {cal.get('method')} T={cal.get('temperature', 1.0):.3f} b={cal.get('bias', 0.0):+.3f}"
+            f" (ECE {cal.get('ece_before')} → {cal.get('ece_after')}, n={cal.get('n')})"
+        )
+    else:
+        print("calibration  none")
+    for key, value in (manifest.evaluation or {}).items():
+        print(f"eval         {key}: {value}")
+    for key, value in (manifest.recommended or {}).items():
+        print(f"recommended  {key}: {value}")
+    return 0
+
+
+def _load_judge(spec: str, threads: int) -> Any:
+    from winnow.judge.judging import Judge
+
+    return Judge.load(spec, n_threads=threads)
+
+
+def _examples_runner(timeout_s: float) -> Any:
+    from winnow.judge.doctests import run_docstring_examples
+
+    return lambda code: run_docstring_examples(code, timeout_s=timeout_s)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from winnow.judge.generate import FunctionCandidate
+    from winnow.judge.ranking import rank
+
+    if args.task or args.candidate:
+        if not (args.task and args.candidate):
+            raise WinnowError("--task and --candidate go together")
+        task = Path(args.task).read_text(encoding="utf-8")
+        code = Path(args.candidate).read_text(encoding="utf-8")
+        judge = _load_judge(args.judge, args.threads) if args.strategy.startswith("judge") else None
+        t0 = time.perf_counter()
+        ranked = rank(task, [FunctionCandidate(0, code, "", 0, 0.0, 0.0, "given")], strategy=args.strategy,
+                      judge=judge, run_examples=_examples_runner(args.timeout) if args.strategy == "judge+exec" else None)
+        out = ranked[0].to_dict() | {"ms": round((time.perf_counter() - t0) * 1000, 1)}
+        if args.json:
+            print(json.dumps(out, indent=2))
+        else:
+            p = out["p_correct"]
+            print(f"P(correct) {p:.1%}" if p is not None else "P(correct) n/a", f"— {out['reason']}")
+        return 0
+
+    if not (args.problems and args.candidates and args.out):
+        raise WinnowError("give --problems, --candidates and --out (or --task and --candidate for one pair)")
+    from winnow.judge.problems import problems_by_id
+
+    problems = problems_by_id(args.problems)
+    by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in read_jsonl(args.candidates):
+        by_problem[str(record["problem_id"])].append(record)
+    missing = sorted(set(by_problem) - set(problems))
+    if missing:
+        raise WinnowError(f"{len(missing)} candidates' problems are not in {args.problems} (e.g. {missing[0]})")
+    judge = _load_judge(args.judge, args.threads) if args.strategy.startswith("judge") else None
+    runner = _examples_runner(args.timeout) if args.strategy == "judge+exec" else None
+    from tqdm import tqdm
+
+    written = 0
+    with JsonlAppender(args.out, candidate_key) as out:
+        todo = {pid: [r for r in recs if r not in out] for pid, recs in by_problem.items()}
+        total = sum(len(v) for v in todo.values())
+        with tqdm(total=total, desc="judging", unit="cand", file=sys.stderr, disable=args.quiet) as bar:
+            for pid, records in todo.items():
+                if not records:
+                    continue
+                problem = problems[pid]
+                cands = [
+                    FunctionCandidate(i, str(r["code"]), "", 0, 0.0, float(r.get("mean_logprob", 0.0)), "given")
+                    for i, r in enumerate(records)
+                ]
+                ranked = rank(problem.prompt, cands, strategy=args.strategy, judge=judge, seed=args.seed,
+                              run_examples=runner)
+                for r in ranked:
+                    rec = records[r.index]
+                    score = r.p_correct if r.p_correct is not None else r.score
+                    written += out.write({
+                        "problem_id": pid,
+                        "candidate_id": rec["candidate_id"],
+                        "p_correct": float(score),
+                        "strategy": args.strategy,
+                        "reason": r.reason,
+                    })
+                bar.update(len(records))
+    print(f"wrote {written} scores to {args.out}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("judge", help="show a judge, score candidates with it")
+    sub = parser.add_subparsers(dest="judge_command", metavar="ACTION")
+    show = sub.add_parser("show", help="print a judge manifest: base, adapter, calibration, figures")
+    show.add_argument("--judge", default="default", help="default | PATH/judge.json (default: the shipped judge)")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=run_show)
+
+    score = sub.add_parser(
+        "score",
+        help="P(correct) for candidates",
+        description="Either --problems/--candidates/--out (JSONL, resumable) or --task/--candidate for one pair.",
+    )
+    score.add_argument("--problems", help="problem set: FILE.jsonl or a named set such as humaneval:heldout")
+    score.add_argument("--candidates", help="candidates JSONL ({problem_id, candidate_id, code, ...})")
+    score.add_argument("--out", help="scores JSONL to append to ({problem_id, candidate_id, p_correct})")
+    score.add_argument("--task", help="a file holding one task (signature + docstring)")
+    score.add_argument("--candidate", help="a file holding one candidate (complete function)")
+    score.add_argument("--judge", default="default", help="default | PATH/judge.json")
+    score.add_argument("--strategy", choices=STRATEGIES, default="judge", help="scoring strategy (default judge)")
+    score.add_argument("--timeout", type=float, default=5.0, help="seconds per docstring-example run (judge+exec)")
+    score.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
+    score.add_argument("--seed", type=int, default=0, help="seed for the random strategy")
+    score.add_argument("--quiet", action="store_true", help="no progress bar")
+    score.add_argument("--json", action="store_true", help="print JSON (one pair)")
+    score.set_defaults(func=run_score)
+    parser.set_defaults(func=run_show, judge="default", json=False)

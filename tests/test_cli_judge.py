@@ -1,0 +1,68 @@
+"""`winnow judge show|score` and `winnow complete` ranking by the judge (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_cli_core import assert_clean_error, winnow
+
+TASK = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n'
+
+
+def test_judge_show_default() -> None:
+    proc = winnow("judge", "show", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["format"] == "winnow-judge/1"
+    assert data["prompt_template"] == "winnow-judge-v1"
+    human = winnow("judge", "show")
+    assert "base model" in human.stdout and "calibration" in human.stdout
+
+
+def test_judge_show_missing_manifest(tmp_path: Path) -> None:
+    assert_clean_error(winnow("judge", "show", "--judge", str(tmp_path / "nope.json")), "does not exist")
+
+
+def test_judge_score_one_pair(tmp_path: Path) -> None:
+    (tmp_path / "task.py").write_text(TASK)
+    (tmp_path / "cand.py").write_text(TASK + "    return a + b\n")
+    proc = winnow("judge", "score", "--task", str(tmp_path / "task.py"), "--candidate", str(tmp_path / "cand.py"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert 0.0 <= out["p_correct"] <= 1.0
+    (tmp_path / "broken.py").write_text(TASK + "    return (a +\n")
+    proc = winnow("judge", "score", "--task", str(tmp_path / "task.py"), "--candidate", str(tmp_path / "broken.py"), "--json")
+    assert json.loads(proc.stdout)["p_correct"] == 0.0
+
+
+def test_judge_score_jsonl_resumes(tmp_path: Path) -> None:
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text(json.dumps({
+        "id": "t/0", "language": "python", "prompt": TASK, "tests": "assert add(1, 2) == 3\n", "entry_point": "add",
+    }) + "\n")
+    cands = tmp_path / "cands.jsonl"
+    with cands.open("w") as f:
+        for i, body in enumerate(["    return a + b\n", "    return a - b\n", "    return (\n"]):
+            f.write(json.dumps({"problem_id": "t/0", "candidate_id": f"c{i}", "code": TASK + body}) + "\n")
+    out = tmp_path / "scores.jsonl"
+    args = ("judge", "score", "--problems", str(problems), "--candidates", str(cands), "--out", str(out), "--quiet")
+    proc = winnow(*args)
+    assert proc.returncode == 0, proc.stderr
+    scores = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(s["candidate_id"] for s in scores) == ["c0", "c1", "c2"]
+    assert {s["candidate_id"]: s["p_correct"] for s in scores}["c2"] == 0.0
+    again = winnow(*args)
+    assert again.returncode == 0
+    assert len(out.read_text().splitlines()) == 3  # nothing scored twice
+
+
+def test_complete_ranks_by_judge(repo_root: Path) -> None:
+    proc = winnow("complete", str(repo_root / "docs/examples/stats.py"), "-n", "3", "--max-tokens", "48", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["strategy"] == "judge"
+    assert report["judge"]["name"]
+    probs = [c["p_correct"] for c in report["candidates"]]
+    assert all(p is not None and 0.0 <= p <= 1.0 for p in probs)
+    assert probs == sorted(probs, reverse=True)
