@@ -1,0 +1,29 @@
+/**
+ * Reading the `winnow.*` settings from VS Code into the flat record that
+ * src/settings.ts maps onto the server's settings object.
+ */
+import * as vscode from 'vscode';
+
+import { CONFIG_SECTION } from './constants';
+import { SERVER_SETTING_KEYS, toServerSettings, type FlatSettings, type ServerSettings } from './settings';
+
+/** Every server setting's effective value (user, workspace or default), keyed by its path. */
+export function readFlatSettings(scope?: vscode.ConfigurationScope): FlatSettings {
+  const config = vscode.workspace.getConfiguration(CONFIG_SECTION, scope);
+  const flat: Record<string, unknown> = {};
+  for (const key of SERVER_SETTING_KEYS) {
+    flat[key] = config.get<unknown>(key);
+  }
+  return flat;
+}
+
+/** The object sent as `initializationOptions` and in `workspace/didChangeConfiguration`. */
+export function readServerSettings(scope?: vscode.ConfigurationScope): ServerSettings {
+  return toServerSettings(readFlatSettings(scope));
+}
+
+/** The raw `winnow.pythonPath` value, if set. */
+export function readPythonPath(scope?: vscode.ConfigurationScope): string | undefined {
+  const value = vscode.workspace.getConfiguration(CONFIG_SECTION, scope).get<string>('pythonPath');
+  return typeof value === 'string' && value.trim().length > 0 ? value : undefined;
+}

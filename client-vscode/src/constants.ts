@@ -1,0 +1,33 @@
+/**
+ * Identifiers shared by the extension's modules. Pure: no `vscode` import.
+ *
+ * The client-side command ids live under `winnow.client.*` on purpose: the
+ * language client registers every command the server lists in
+ * `executeCommandProvider.commands` (`winnow.showStats`, `winnow.reloadModels`,
+ * `winnow.implementFunction`) as a VS Code command of the same id, and a second
+ * registration of one of those ids would fail.
+ */
+
+/** The configuration section, and the language client's id (it reads `winnow.trace.server`). */
+export const CONFIG_SECTION = 'winnow';
+
+export const CLIENT_NAME = 'Winnow';
+
+export const CLIENT_COMMANDS = {
+  restartServer: 'winnow.client.restartServer',
+  showStats: 'winnow.client.showStats',
+  implementFunction: 'winnow.client.implementFunction',
+} as const;
+
+/** Commands the server answers through `workspace/executeCommand` (docs/settings.md). */
+export const SERVER_COMMANDS = {
+  showStats: 'winnow.showStats',
+  reloadModels: 'winnow.reloadModels',
+  implementFunction: 'winnow.implementFunction',
+} as const;
+
+/** Notification the server sends whenever its state changes (docs/settings.md). */
+export const STATUS_NOTIFICATION = 'winnow/status';
+
+/** The ms-python extension, whose selected interpreter is the second choice. */
+export const PYTHON_EXTENSION_ID = 'ms-python.python';

@@ -1,0 +1,99 @@
+/**
+ * Mapping VS Code's flat `winnow.*` settings onto the server's settings object
+ * (docs/settings.md). Pure: no `vscode` import, so node tests can load it.
+ */
+
+/**
+ * Every server setting, by its path below `winnow.` (the same path the server
+ * reads from `initializationOptions`). The defaults and descriptions live in
+ * package.json's `contributes.configuration`; a test checks both against
+ * docs/settings.md.
+ */
+export const SERVER_SETTING_KEYS = [
+  'generatorModel',
+  'judge',
+  'allowDownload',
+  'candidates',
+  'temperature',
+  'maxTokens',
+  'debounceMs',
+  'threads',
+  'inlineCompletion.enabled',
+  'codeActions.enabled',
+  'diagnostics.enabled',
+  'diagnostics.threshold',
+  'diagnostics.severity',
+] as const;
+
+export type ServerSettingKey = (typeof SERVER_SETTING_KEYS)[number];
+
+/** Settings only the extension reads; they are never sent to the server. */
+export const CLIENT_SETTING_KEYS = ['pythonPath', 'trace.server'] as const;
+
+/**
+ * Settings whose change restarts the server: the interpreter, and what the
+ * server loads once at start (models, threads). The others reach the running
+ * server through `workspace/didChangeConfiguration`.
+ */
+export const RESTART_SETTING_KEYS = ['pythonPath', 'generatorModel', 'judge', 'threads'] as const;
+
+/** A flat record of settings, keyed by path below `winnow.` (a `winnow.` prefix is accepted too). */
+export type FlatSettings = Readonly<Record<string, unknown>>;
+
+/** The nested object the server reads (`initializationOptions`, `didChangeConfiguration`). */
+export interface ServerSettings {
+  [key: string]: unknown;
+}
+
+const SERVER_KEYS: ReadonlySet<string> = new Set<string>(SERVER_SETTING_KEYS);
+
+function stripPrefix(key: string): string {
+  return key.startsWith('winnow.') ? key.slice('winnow.'.length) : key;
+}
+
+/**
+ * Turn `{"diagnostics.threshold": 0.3, "candidates": 5}` into
+ * `{"diagnostics": {"threshold": 0.3}, "candidates": 5}`.
+ *
+ * Only the server's settings are kept: client-only settings (`pythonPath`,
+ * `trace.server`) and unknown keys are dropped, and so are `undefined` values
+ * (the server then takes its own default). Values pass through unchanged: the
+ * server validates them and reports bad ones.
+ */
+export function toServerSettings(flat: FlatSettings): ServerSettings {
+  const result: ServerSettings = {};
+  for (const [rawKey, value] of Object.entries(flat)) {
+    const key = stripPrefix(rawKey);
+    if (!SERVER_KEYS.has(key) || value === undefined) {
+      continue;
+    }
+    const parts = key.split('.');
+    const leaf = parts.pop();
+    if (leaf === undefined) {
+      continue;
+    }
+    let node = result;
+    for (const part of parts) {
+      const child = node[part];
+      if (typeof child === 'object' && child !== null && !Array.isArray(child)) {
+        node = child as ServerSettings;
+      } else {
+        const created: ServerSettings = {};
+        node[part] = created;
+        node = created;
+      }
+    }
+    node[leaf] = value;
+  }
+  return result;
+}
+
+/** Whether a change of `winnow.<key>` needs a server restart. */
+export function needsRestart(affects: (fullKey: string) => boolean): boolean {
+  return RESTART_SETTING_KEYS.some((key) => affects(`winnow.${key}`));
+}
+
+/** Whether a change reaches the running server as `workspace/didChangeConfiguration`. */
+export function affectsServerSettings(affects: (fullKey: string) => boolean): boolean {
+  return SERVER_SETTING_KEYS.some((key) => affects(`winnow.${key}`));
+}

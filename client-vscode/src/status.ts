@@ -1,0 +1,140 @@
+/**
+ * The status bar's words: parsing the server's `winnow/status` notification and
+ * turning it (or the client's own phase) into text and tooltip. Pure: no
+ * `vscode` import; src/statusBar.ts paints the result.
+ */
+
+export const SERVER_STATES = ['loading', 'ready', 'generating', 'error'] as const;
+export type ServerState = (typeof SERVER_STATES)[number];
+
+/** The `winnow/status` notification's params (docs/settings.md). */
+export interface WinnowStatus {
+  readonly state: ServerState;
+  readonly message: string;
+  readonly lastLatencyMs: number | null;
+  readonly judge: boolean;
+}
+
+/** What the client knows before (or instead of) the server's own status. */
+export type ClientPhase =
+  | { readonly phase: 'starting'; readonly python?: string }
+  | { readonly phase: 'running'; readonly python?: string }
+  | { readonly phase: 'stopped'; readonly message?: string }
+  | { readonly phase: 'failed'; readonly message: string };
+
+export type StatusKind = 'normal' | 'busy' | 'warning' | 'error';
+
+export interface StatusView {
+  readonly text: string;
+  readonly tooltip: string;
+  readonly kind: StatusKind;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Validate a `winnow/status` payload; undefined when it has no known `state`. */
+export function parseStatus(params: unknown): WinnowStatus | undefined {
+  if (!isRecord(params)) {
+    return undefined;
+  }
+  const state = params['state'];
+  if (typeof state !== 'string' || !(SERVER_STATES as readonly string[]).includes(state)) {
+    return undefined;
+  }
+  const message = params['message'];
+  const latency = params['lastLatencyMs'];
+  const judge = params['judge'];
+  return {
+    state: state as ServerState,
+    message: typeof message === 'string' ? message : '',
+    lastLatencyMs: typeof latency === 'number' && Number.isFinite(latency) && latency >= 0 ? latency : null,
+    judge: judge === true,
+  };
+}
+
+/** `312 ms`, `1.4 s`, `12 s`. */
+export function formatLatency(ms: number): string {
+  if (ms < 1000) {
+    return `${Math.round(ms)} ms`;
+  }
+  const seconds = ms / 1000;
+  return seconds < 10 ? `${seconds.toFixed(1)} s` : `${Math.round(seconds)} s`;
+}
+
+const CLICK_HINT = 'Click for Winnow stats.';
+
+/** Status bar text for a server status. Codicons: `$(name)`, `~spin` animates. */
+export function serverStatusView(status: WinnowStatus): StatusView {
+  const judgeText = status.judge ? 'judge on' : 'judge off';
+  const latency = status.lastLatencyMs === null ? undefined : formatLatency(status.lastLatencyMs);
+  const parts: string[] = [];
+  let icon: string;
+  let kind: StatusKind;
+  switch (status.state) {
+    case 'loading':
+      icon = '$(sync~spin)';
+      kind = 'busy';
+      parts.push('Winnow: loading');
+      break;
+    case 'generating':
+      icon = '$(loading~spin)';
+      kind = 'busy';
+      parts.push('Winnow: generating');
+      break;
+    case 'ready':
+      icon = '$(check)';
+      kind = 'normal';
+      parts.push('Winnow');
+      if (latency !== undefined) {
+        parts.push(latency);
+      }
+      break;
+    case 'error':
+      icon = '$(error)';
+      kind = 'error';
+      parts.push('Winnow: error');
+      break;
+  }
+  if (status.state !== 'error') {
+    parts.push(judgeText);
+  }
+  const tooltip = [
+    `Winnow: ${status.state}${status.message ? ` — ${status.message}` : ''}`,
+    `Last latency: ${latency ?? 'none yet'}`,
+    status.judge ? 'Judge: on (candidates ranked by the judge)' : 'Judge: off (candidates ranked by log-prob)',
+    CLICK_HINT,
+  ].join('\n');
+  return { text: `${icon} ${parts.join(' · ')}`, tooltip, kind };
+}
+
+/** Status bar text while the client itself is starting, stopped or failed. */
+export function clientPhaseView(phase: ClientPhase): StatusView {
+  switch (phase.phase) {
+    case 'starting':
+      return {
+        text: '$(sync~spin) Winnow: starting',
+        tooltip: `Starting the Winnow server${phase.python ? ` with ${phase.python}` : ''}.\n${CLICK_HINT}`,
+        kind: 'busy',
+      };
+    case 'running':
+      return {
+        text: '$(check) Winnow',
+        tooltip: `The Winnow server is running${phase.python ? ` with ${phase.python}` : ''}; it has not reported its status yet.\n${CLICK_HINT}`,
+        kind: 'normal',
+      };
+    case 'stopped':
+      return {
+        text: '$(circle-slash) Winnow: stopped',
+        tooltip: `${phase.message ?? 'The Winnow server is not running.'}\nRun "Winnow: Restart Server" to start it.`,
+        kind: 'warning',
+      };
+    case 'failed':
+      return {
+        text: '$(error) Winnow: not running',
+        tooltip: `${phase.message}\nRun "Winnow: Restart Server" after fixing it.`,
+        kind: 'error',
+      };
+  }
+}

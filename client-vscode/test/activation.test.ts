@@ -1,0 +1,174 @@
+/**
+ * Activates the bundled extension (dist/extension.js, built by `npm run bundle`)
+ * inside a fake `vscode` module, against a fake Winnow server
+ * (test/fixtures/fake-server, put on PYTHONPATH), and checks the wiring:
+ * commands, initializationOptions, the status bar following `winnow/status`,
+ * settings changes (notify vs restart), Show Stats, shutdown, and the
+ * missing-Winnow message. The real server's handshake is
+ * server.integration.test.ts.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+
+import { CLIENT_COMMANDS, SERVER_COMMANDS } from '../src/constants';
+import { createFakeVscode, installFakeVscode, type FakeVscode } from './fakeVscode';
+import { PACKAGE_ROOT } from './paths';
+
+const BUNDLE = path.join(PACKAGE_ROOT, 'dist', 'extension.js');
+const FAKE_SERVER_PATH = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'fake-server');
+const PYTHON = process.env['WINNOW_TEST_SYSTEM_PYTHON'] ?? (process.platform === 'win32' ? 'python' : 'python3');
+
+interface Extension {
+  activate(context: { subscriptions: { dispose(): unknown }[] }): void;
+  deactivate(): Promise<void>;
+}
+
+interface LoggedMessage {
+  pid: number;
+  argv?: string[];
+  message?: { method?: string; params?: Record<string, unknown> };
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('the bundled extension in a fake VS Code', () => {
+  let tmp: string;
+  let serverLog: string;
+  let fake: FakeVscode;
+  let uninstall: () => void;
+  let extension: Extension;
+  let context: { subscriptions: { dispose(): unknown }[] };
+  const savedEnv = { ...process.env };
+
+  const logged = (): LoggedMessage[] =>
+    fs.existsSync(serverLog)
+      ? fs
+          .readFileSync(serverLog, 'utf8')
+          .split('\n')
+          .filter((line) => line.length > 0)
+          .map((line) => JSON.parse(line) as LoggedMessage)
+      : [];
+  const received = (method: string) => logged().filter((entry) => entry.message?.method === method);
+
+  function activate(settings: Record<string, unknown>): void {
+    assert.ok(fs.existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run bundle\` first`);
+    fake = createFakeVscode(settings);
+    uninstall = installFakeVscode(fake);
+    delete require.cache[BUNDLE];
+    // A fresh copy per test (the bundle keeps module state): require() after clearing the cache.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    extension = require(BUNDLE) as Extension;
+    context = { subscriptions: [] };
+    extension.activate(context);
+  }
+
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'winnow-activation-'));
+    serverLog = path.join(tmp, 'server.jsonl');
+    process.env['WINNOW_FAKE_SERVER_LOG'] = serverLog;
+    process.env['PYTHONPATH'] = [FAKE_SERVER_PATH, process.env['PYTHONPATH']].filter(Boolean).join(path.delimiter);
+    process.env['PYTHONDONTWRITEBYTECODE'] = '1';
+  });
+
+  afterEach(async () => {
+    await extension.deactivate();
+    for (const disposable of context.subscriptions) {
+      disposable.dispose();
+    }
+    uninstall();
+    process.env = { ...savedEnv };
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('starts the server, follows its status, pushes settings, restarts, shows stats and shuts down', async () => {
+    activate({ pythonPath: PYTHON, candidates: 7, 'diagnostics.threshold': 0.3, 'diagnostics.severity': 'hint' });
+
+    // Commands: the client's own, plus the server's (registered by the language client) without collisions.
+    await waitFor('the server commands to be registered', () => fake.commands.has(SERVER_COMMANDS.showStats));
+    for (const id of [...Object.values(CLIENT_COMMANDS), ...Object.values(SERVER_COMMANDS)]) {
+      assert.ok(fake.commands.has(id), `command ${id} is not registered`);
+    }
+
+    // The launch and the initializationOptions.
+    const first = logged()[0];
+    assert.deepEqual(first?.argv, ['lsp'], 'the server is started as `-m winnow.server.cli lsp` with no extra arguments');
+    const [initialize] = received('initialize');
+    assert.deepEqual(initialize?.message?.params?.['initializationOptions'], {
+      candidates: 7,
+      diagnostics: { threshold: 0.3, severity: 'hint' },
+    });
+
+    // The status bar follows winnow/status.
+    await waitFor('the loading status', () => fake.statusTexts.includes('$(sync~spin) Winnow: loading · judge on'));
+
+    // A setting that needs no restart goes out as didChangeConfiguration, nested under "winnow".
+    fake.changeSettings({ 'winnow.candidates': 9 });
+    const [change] = await waitFor('didChangeConfiguration', () => {
+      const changes = received('workspace/didChangeConfiguration');
+      return changes.length > 0 ? changes : undefined;
+    });
+    assert.deepEqual(change?.message?.params, {
+      settings: { winnow: { candidates: 9, diagnostics: { threshold: 0.3, severity: 'hint' } } },
+    });
+    assert.equal(received('initialize').length, 1, 'no restart for winnow.candidates');
+
+    // Show Stats asks the server and writes the answer to the output channel; the status bar then shows the latency.
+    await fake.commands.get(CLIENT_COMMANDS.showStats)?.();
+    const [execute] = received('workspace/executeCommand');
+    assert.deepEqual(execute?.message?.params, { command: SERVER_COMMANDS.showStats, arguments: [] });
+    assert.ok(fake.logLines.some((line) => line.includes('tokensPerSecond: 75.5')), fake.logLines.join('\n'));
+    await waitFor('the ready status', () => fake.statusTexts.includes('$(check) Winnow · 321 ms · judge on'));
+
+    // A setting that needs a restart: the old server is shut down, a new one initialized.
+    fake.changeSettings({ 'winnow.judge': 'none' });
+    await waitFor('a second initialize', () => received('initialize').length === 2);
+    assert.equal(received('shutdown').length, 1);
+    assert.equal(received('exit').length, 1);
+    const pids = new Set(received('initialize').map((entry) => entry.pid));
+    assert.equal(pids.size, 2, 'the restart started a new process');
+    assert.deepEqual(received('initialize')[1]?.message?.params?.['initializationOptions'], {
+      judge: 'none',
+      candidates: 9,
+      diagnostics: { threshold: 0.3, severity: 'hint' },
+    });
+
+    // Deactivation shuts the server down cleanly.
+    await extension.deactivate();
+    assert.equal(received('shutdown').length, 2);
+    assert.equal(received('exit').length, 2);
+    assert.deepEqual(
+      fake.messages.filter((m) => m.level === 'error'),
+      [],
+      'no error messages were shown',
+    );
+  });
+
+  test('a Python without Winnow gives one actionable error and a red status', async () => {
+    activate({ pythonPath: path.join(tmp, 'no-such-python') });
+    const [error] = await waitFor('the error message', () => {
+      const errors = fake.messages.filter((m) => m.level === 'error');
+      return errors.length > 0 ? errors : undefined;
+    });
+    assert.equal(fake.messages.filter((m) => m.level === 'error').length, 1);
+    assert.match(error?.text ?? '', /no-such-python \(from winnow\.pythonPath\)/);
+    assert.match(error?.text ?? '', /-m pip install winnow-lsp/);
+    assert.deepEqual(error?.items, ['Set winnow.pythonPath', 'Copy Install Command']);
+    await waitFor('the failed status', () => fake.statusTexts.includes('$(error) Winnow: not running'));
+    assert.equal(logged().length, 0, 'no server was started');
+  });
+});

@@ -1,0 +1,243 @@
+/**
+ * Just enough of the `vscode` module to activate the bundled extension
+ * (dist/extension.js) under plain node: settings, commands, output channel,
+ * status bar, messages and configuration events are real fakes that the test
+ * can read and drive; anything else resolves to an inert stand-in that can be
+ * called, constructed or extended (the language client subclasses a few
+ * VS Code classes when it loads).
+ */
+import Module from 'node:module';
+
+type Listener<T> = (event: T) => unknown;
+
+export class Disposable {
+  constructor(private readonly onDispose?: () => unknown) {}
+  static from(...disposables: { dispose(): unknown }[]): Disposable {
+    return new Disposable(() => disposables.forEach((d) => d.dispose()));
+  }
+  dispose(): void {
+    this.onDispose?.();
+  }
+}
+
+export class EventEmitter<T> {
+  private listeners: Listener<T>[] = [];
+  readonly event = (listener: Listener<T>): Disposable => {
+    this.listeners.push(listener);
+    return new Disposable(() => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    });
+  };
+  fire(event: T): void {
+    for (const listener of [...this.listeners]) {
+      listener(event);
+    }
+  }
+  dispose(): void {
+    this.listeners = [];
+  }
+}
+
+const noEvent = (): Disposable => new Disposable();
+
+/** A value that can be read, called, constructed and subclassed, and always gives another like it. */
+function inert(): unknown {
+  const target = function () {
+    /* inert */
+  };
+  const handler: ProxyHandler<typeof target> = {
+    get: (_target, key) => (key === 'then' || typeof key === 'symbol' ? undefined : key === 'prototype' ? {} : inert()),
+    apply: () => inert(),
+    construct: () => inert() as object,
+  };
+  return new Proxy(target, handler);
+}
+
+/** Known members as given; unknown ones inert. */
+function withFallback<T extends object>(known: T): T {
+  return new Proxy(known, {
+    get: (target, key, receiver) => {
+      if (key in target || typeof key === 'symbol' || key === 'then') {
+        return Reflect.get(target, key, receiver) as unknown;
+      }
+      return inert();
+    },
+  });
+}
+
+export interface FakeMessage {
+  readonly level: 'error' | 'warning' | 'information';
+  readonly text: string;
+  readonly items: readonly string[];
+}
+
+export interface FakeVscode {
+  /** The module object the extension gets from `require('vscode')`. */
+  readonly module: unknown;
+  /** `winnow.*` settings by key below `winnow.` (e.g. `diagnostics.threshold`). */
+  readonly settings: Record<string, unknown>;
+  readonly commands: Map<string, (...args: unknown[]) => unknown>;
+  /** Every text the status bar item showed, in order. */
+  readonly statusTexts: string[];
+  /** Every line written to an output channel. */
+  readonly logLines: string[];
+  readonly messages: FakeMessage[];
+  /** Fire `workspace.onDidChangeConfiguration` for these full keys (e.g. `winnow.candidates`). */
+  changeSettings(changes: Record<string, unknown>): void;
+}
+
+export function createFakeVscode(settings: Record<string, unknown>): FakeVscode {
+  const commands = new Map<string, (...args: unknown[]) => unknown>();
+  const statusTexts: string[] = [];
+  const logLines: string[] = [];
+  const messages: FakeMessage[] = [];
+  const configurationChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
+
+  const outputChannel = (name: string) => {
+    const channel: Record<string, unknown> = {
+      name,
+      logLevel: 3, // Info: the client traces nothing unless this is Trace.
+      onDidChangeLogLevel: noEvent,
+      show: () => undefined,
+      hide: () => undefined,
+      clear: () => undefined,
+      replace: () => undefined,
+      dispose: () => undefined,
+    };
+    for (const method of ['trace', 'debug', 'info', 'warn', 'error', 'append', 'appendLine']) {
+      channel[method] = (...args: unknown[]) => {
+        logLines.push(`[${method}] ${args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ')}`);
+      };
+    }
+    return channel;
+  };
+
+  const statusBarItem = () => {
+    const item: Record<string, unknown> = { show: () => undefined, hide: () => undefined, dispose: () => undefined };
+    return new Proxy(item, {
+      set: (target, key, value) => {
+        target[key as string] = value;
+        if (key === 'text') {
+          statusTexts.push(String(value));
+        }
+        return true;
+      },
+    });
+  };
+
+  const message =
+    (level: FakeMessage['level']) =>
+    (text: string, ...items: unknown[]): Promise<undefined> => {
+      messages.push({ level, text, items: items.filter((item): item is string => typeof item === 'string') });
+      return Promise.resolve(undefined);
+    };
+
+  const getConfiguration = (section?: string) => ({
+    get: (key: string, defaultValue?: unknown): unknown =>
+      section === 'winnow' && key in settings ? settings[key] : defaultValue,
+    has: (key: string) => section === 'winnow' && key in settings,
+    inspect: () => undefined,
+    update: () => Promise.resolve(),
+  });
+
+  const vscodeModule = withFallback({
+    version: '1.91.0',
+    Disposable,
+    EventEmitter,
+    LogLevel: { Off: 0, Trace: 1, Debug: 2, Info: 3, Warning: 4, Error: 5 },
+    StatusBarAlignment: { Left: 1, Right: 2 },
+    ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
+    ThemeColor: class {
+      constructor(readonly id: string) {}
+    },
+    env: withFallback({
+      language: 'en',
+      appName: 'fake-vscode',
+      machineId: 'test',
+      sessionId: 'test',
+      clipboard: { writeText: () => Promise.resolve(), readText: () => Promise.resolve('') },
+    }),
+    window: withFallback({
+      createOutputChannel: outputChannel,
+      createStatusBarItem: statusBarItem,
+      showErrorMessage: message('error'),
+      showWarningMessage: message('warning'),
+      showInformationMessage: message('information'),
+      activeTextEditor: undefined,
+      visibleTextEditors: [],
+      onDidChangeActiveTextEditor: noEvent,
+      onDidChangeVisibleTextEditors: noEvent,
+      tabGroups: { all: [], onDidChangeTabs: noEvent, onDidChangeTabGroups: noEvent },
+    }),
+    workspace: withFallback({
+      getConfiguration,
+      workspaceFolders: undefined,
+      textDocuments: [],
+      notebookDocuments: [],
+      onDidChangeConfiguration: configurationChanged.event,
+      onDidOpenTextDocument: noEvent,
+      onDidCloseTextDocument: noEvent,
+      onDidChangeTextDocument: noEvent,
+      onDidSaveTextDocument: noEvent,
+      onWillSaveTextDocument: noEvent,
+      onDidChangeWorkspaceFolders: noEvent,
+      onDidOpenNotebookDocument: noEvent,
+      onDidCloseNotebookDocument: noEvent,
+      onDidChangeNotebookDocument: noEvent,
+      onDidSaveNotebookDocument: noEvent,
+      onDidCreateFiles: noEvent,
+      onDidRenameFiles: noEvent,
+      onDidDeleteFiles: noEvent,
+      onWillCreateFiles: noEvent,
+      onWillRenameFiles: noEvent,
+      onWillDeleteFiles: noEvent,
+    }),
+    languages: withFallback({ match: () => 0 }),
+    commands: withFallback({
+      registerCommand: (id: string, callback: (...args: unknown[]) => unknown) => {
+        if (commands.has(id)) {
+          throw new Error(`command '${id}' already exists`);
+        }
+        commands.set(id, callback);
+        return new Disposable(() => commands.delete(id));
+      },
+      executeCommand: () => Promise.resolve(undefined),
+    }),
+    extensions: withFallback({ getExtension: () => undefined }),
+  });
+
+  return {
+    module: vscodeModule,
+    settings,
+    commands,
+    statusTexts,
+    logLines,
+    messages,
+    changeSettings(changes) {
+      for (const [key, value] of Object.entries(changes)) {
+        settings[key.replace(/^winnow\./, '')] = value;
+      }
+      const keys = Object.keys(changes);
+      configurationChanged.fire({
+        affectsConfiguration: (section: string) => keys.some((key) => key === section || key.startsWith(`${section}.`)),
+      });
+    },
+  };
+}
+
+/** Make `require('vscode')` return `fake.module` from now on. Returns a function that undoes it. */
+export function installFakeVscode(fake: FakeVscode): () => void {
+  const moduleInternals = Module as unknown as {
+    _resolveFilename: (request: string, ...rest: unknown[]) => string;
+    _cache: Record<string, unknown>;
+  };
+  const originalResolve = moduleInternals._resolveFilename;
+  moduleInternals._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]): string {
+    return request === 'vscode' ? 'vscode' : originalResolve.call(this, request, ...rest);
+  };
+  moduleInternals._cache['vscode'] = { id: 'vscode', filename: 'vscode', loaded: true, exports: fake.module };
+  return () => {
+    moduleInternals._resolveFilename = originalResolve;
+    delete moduleInternals._cache['vscode'];
+  };
+}

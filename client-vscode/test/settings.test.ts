@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+
+import { CLIENT_COMMANDS, SERVER_COMMANDS, STATUS_NOTIFICATION } from '../src/constants';
+import {
+  CLIENT_SETTING_KEYS,
+  RESTART_SETTING_KEYS,
+  SERVER_SETTING_KEYS,
+  affectsServerSettings,
+  needsRestart,
+  toServerSettings,
+} from '../src/settings';
+import { PACKAGE_ROOT, REPO_ROOT } from './paths';
+
+interface PropertySchema {
+  type?: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  enum?: unknown[];
+  markdownDescription?: string;
+  description?: string;
+}
+
+interface PackageJson {
+  name: string;
+  version: string;
+  main: string;
+  engines: { vscode: string };
+  dependencies: Record<string, string>;
+  contributes: {
+    commands: { command: string; title: string; category?: string }[];
+    configuration: { properties: Record<string, PropertySchema> };
+  };
+}
+
+const packageJson = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as PackageJson;
+const properties = packageJson.contributes.configuration.properties;
+const settingsDoc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'settings.md'), 'utf8');
+
+interface DocRow {
+  path: string;
+  type: string;
+  default: unknown;
+  meaning: string;
+}
+
+/** The settings table of docs/settings.md: | `path` | type | `default` | meaning | */
+function docRows(): DocRow[] {
+  const rows: DocRow[] = [];
+  for (const line of settingsDoc.split('\n')) {
+    const match = /^\|\s*`([^`]+)`\s*\|(.*)\|\s*`([^`]+)`\s*\|(.*)\|\s*$/.exec(line);
+    if (!match) {
+      continue;
+    }
+    const [, docPath, type, defaultText, meaning] = match as unknown as [string, string, string, string, string];
+    rows.push({ path: docPath, type: type.trim(), default: JSON.parse(defaultText) as unknown, meaning: meaning.trim() });
+  }
+  return rows;
+}
+
+/** "integer 1–16" → {type: integer, minimum: 1, maximum: 16}; an enum column → {type: string, enum}. */
+function expectedSchema(docType: string): Pick<PropertySchema, 'type' | 'minimum' | 'maximum' | 'enum'> {
+  const enumValues = [...docType.matchAll(/`"([^"]+)"`/g)].map((m) => m[1]);
+  if (enumValues.length > 0) {
+    return { type: 'string', enum: enumValues };
+  }
+  const range = /^(integer|number)\s+([\d.]+)\s*[–-]\s*([\d.]+)$/.exec(docType);
+  if (range) {
+    return { type: range[1], minimum: Number(range[2]), maximum: Number(range[3]) };
+  }
+  const lowerBound = /^(integer|number)\s*≥\s*([\d.]+)$/.exec(docType);
+  if (lowerBound) {
+    return { type: lowerBound[1], minimum: Number(lowerBound[2]) };
+  }
+  assert.match(docType, /^(string|boolean|integer|number)$/, `unparsed type column: ${docType}`);
+  return { type: docType };
+}
+
+const rows = docRows();
+
+describe('package.json settings follow docs/settings.md', () => {
+  test('the doc table was found', () => {
+    assert.equal(rows.length, 13, 'docs/settings.md should list 13 settings');
+  });
+
+  test('SERVER_SETTING_KEYS lists exactly the documented paths, in order', () => {
+    assert.deepEqual([...SERVER_SETTING_KEYS], rows.map((row) => row.path));
+  });
+
+  for (const row of rows) {
+    test(`winnow.${row.path}: type, range, enum, default and description`, () => {
+      const property = properties[`winnow.${row.path}`];
+      assert.ok(property, `package.json lacks winnow.${row.path}`);
+      const expected = expectedSchema(row.type);
+      assert.equal(property.type, expected.type);
+      assert.equal(property.minimum, expected.minimum);
+      assert.equal(property.maximum, expected.maximum);
+      assert.deepEqual(property.enum, expected.enum);
+      assert.deepEqual(property.default, row.default);
+      const description = property.markdownDescription ?? property.description ?? '';
+      const meaning = row.meaning.charAt(0).toUpperCase() + row.meaning.slice(1);
+      assert.ok(
+        description.toLowerCase().startsWith(`${meaning}.`.toLowerCase()),
+        `description of winnow.${row.path} should start with the doc's meaning:\n  doc: ${meaning}.\n  got: ${description}`,
+      );
+    });
+  }
+
+  test('the only other settings are the client-side ones', () => {
+    const extra = Object.keys(properties)
+      .map((key) => key.replace(/^winnow\./, ''))
+      .filter((key) => !(SERVER_SETTING_KEYS as readonly string[]).includes(key));
+    assert.deepEqual(extra.sort(), [...CLIENT_SETTING_KEYS].sort());
+    assert.deepEqual(properties['winnow.trace.server']?.enum, ['off', 'messages', 'verbose']);
+    assert.equal(properties['winnow.trace.server']?.default, 'off');
+    assert.equal(properties['winnow.pythonPath']?.default, '');
+  });
+});
+
+describe('toServerSettings', () => {
+  test('maps the package.json defaults onto the nested object of the doc', () => {
+    const flat = Object.fromEntries(Object.entries(properties).map(([key, schema]) => [key, schema.default]));
+    assert.deepEqual(toServerSettings(flat), {
+      generatorModel: 'default',
+      judge: 'default',
+      allowDownload: false,
+      candidates: 5,
+      temperature: 0.8,
+      maxTokens: 64,
+      debounceMs: 150,
+      threads: 0,
+      inlineCompletion: { enabled: true },
+      codeActions: { enabled: true },
+      diagnostics: { enabled: true, threshold: 0.5, severity: 'hint' },
+    });
+  });
+
+  test('nests dotted paths and keeps siblings together', () => {
+    assert.deepEqual(
+      toServerSettings({ 'diagnostics.threshold': 0.3, 'diagnostics.severity': 'warning', candidates: 8 }),
+      { diagnostics: { threshold: 0.3, severity: 'warning' }, candidates: 8 },
+    );
+  });
+
+  test('accepts keys with the winnow. prefix', () => {
+    assert.deepEqual(toServerSettings({ 'winnow.inlineCompletion.enabled': false }), { inlineCompletion: { enabled: false } });
+  });
+
+  test('drops client-only settings, unknown keys and undefined values', () => {
+    assert.deepEqual(
+      toServerSettings({
+        pythonPath: '/usr/bin/python3',
+        'trace.server': 'verbose',
+        'winnow.trace.server': 'off',
+        somethingElse: 1,
+        judge: undefined,
+        threads: 4,
+      }),
+      { threads: 4 },
+    );
+  });
+
+  test('passes values through unchanged (the server validates them)', () => {
+    assert.deepEqual(toServerSettings({ candidates: 99, temperature: 'hot' }), { candidates: 99, temperature: 'hot' });
+  });
+
+  test('an empty record maps to an empty object', () => {
+    assert.deepEqual(toServerSettings({}), {});
+  });
+});
+
+describe('restart or notify', () => {
+  const affectsOnly = (key: string) => (candidate: string) => candidate === key;
+
+  test('pythonPath, generatorModel, judge and threads restart the server', () => {
+    assert.deepEqual([...RESTART_SETTING_KEYS], ['pythonPath', 'generatorModel', 'judge', 'threads']);
+    for (const key of RESTART_SETTING_KEYS) {
+      assert.equal(needsRestart(affectsOnly(`winnow.${key}`)), true, key);
+    }
+  });
+
+  test('the other server settings are sent as didChangeConfiguration', () => {
+    for (const key of SERVER_SETTING_KEYS.filter((k) => !(RESTART_SETTING_KEYS as readonly string[]).includes(k))) {
+      assert.equal(needsRestart(affectsOnly(`winnow.${key}`)), false, key);
+      assert.equal(affectsServerSettings(affectsOnly(`winnow.${key}`)), true, key);
+    }
+  });
+
+  test('trace.server neither restarts nor notifies (the language client handles it)', () => {
+    assert.equal(needsRestart(affectsOnly('winnow.trace.server')), false);
+    assert.equal(affectsServerSettings(affectsOnly('winnow.trace.server')), false);
+  });
+});
+
+describe('commands and notifications', () => {
+  test('package.json contributes exactly the client commands, titled "Winnow: …"', () => {
+    const contributed = packageJson.contributes.commands;
+    assert.deepEqual(contributed.map((c) => c.command).sort(), Object.values(CLIENT_COMMANDS).sort());
+    const titles = Object.fromEntries(contributed.map((c) => [c.command, `${c.category ?? ''}: ${c.title}`]));
+    assert.equal(titles[CLIENT_COMMANDS.restartServer], 'Winnow: Restart Server');
+    assert.equal(titles[CLIENT_COMMANDS.showStats], 'Winnow: Show Stats');
+    assert.equal(titles[CLIENT_COMMANDS.implementFunction], 'Winnow: Implement Function (best of N)');
+  });
+
+  test("client command ids never collide with the server's executeCommand ids", () => {
+    const serverIds = new Set<string>(Object.values(SERVER_COMMANDS));
+    for (const id of Object.values(CLIENT_COMMANDS)) {
+      assert.equal(serverIds.has(id), false, id);
+    }
+  });
+
+  test('the server commands and the status notification are the documented ones', () => {
+    for (const id of Object.values(SERVER_COMMANDS)) {
+      assert.ok(settingsDoc.includes(`\`${id}\``), `${id} is not in docs/settings.md`);
+    }
+    assert.ok(settingsDoc.includes(`\`${STATUS_NOTIFICATION}\``));
+  });
+
+  test('engines and language client versions', () => {
+    assert.equal(packageJson.engines.vscode, '^1.91.0');
+    assert.match(packageJson.dependencies['vscode-languageclient'] ?? '', /^\^?11\./);
+    assert.equal(packageJson.main, './dist/extension.js');
+  });
+});
