@@ -12,9 +12,17 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 # On macOS use: CMAKE_ARGS="-DGGML_METAL=on"; on your own Linux laptop: CMAKE_ARGS="-DGGML_NATIVE=ON".
 export CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"}
 
-# The sandbox isolates candidate code with bubblewrap when it is there.
-if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1 || echo "note: bubblewrap not installed; the sandbox falls back to unshare"
+# The sandbox isolates candidate code with bubblewrap when it is there; Java problems need a JDK.
+missing=()
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        (apt-get update -qq && apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 \
+            || echo "note: could not install ${missing[*]}; the sandbox falls back to unshare / Java tests skip"
+    else
+        echo "note: install ${missing[*]} for the full sandbox and the Java problems"
+    fi
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

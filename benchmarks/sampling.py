@@ -117,7 +117,7 @@ def _raw(llm: Any, tokens: list[int], seed: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     t_first = None
     count = 0
-    for token in llm.generate(tokens, temp=0.8, top_p=0.95, top_k=40, reset=True,
+    for _token in llm.generate(tokens, temp=0.8, top_p=0.95, top_k=40, reset=True,
                               logits_processor=[_ban(eog)] if eog else None):
         count += 1
         if t_first is None:

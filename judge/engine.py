@@ -459,7 +459,7 @@ class Engine:
             raise ModelError(f"prompt of {len(tokens)} tokens does not fit the context ({self.n_ctx})")
         self._clear_branches()
         common = 0
-        for a, b in zip(self.cached, tokens):
+        for a, b in zip(self.cached, tokens, strict=False):
             if a != b:
                 break
             common += 1

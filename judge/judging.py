@@ -294,7 +294,7 @@ class Judge:
                 )
         logits = self.engine.branch_logits(runs[0].prefix, [r.branch for r in runs], cancel)
         out: list[Verdict] = []
-        for r, row in zip(runs, logits):
+        for r, row in zip(runs, logits, strict=True):
             z = self._z(row)
             out.append(
                 Verdict(

@@ -114,12 +114,12 @@ def rank(
         raise ValueError(f"strategy {strategy!r} needs a judge")
     signals = [static_signals(c.code) for c in candidates]
     out = [
-        RankedCandidate(c.index, c.code, None, c.mean_logprob, 0.0, s) for c, s in zip(candidates, signals)
+        RankedCandidate(c.index, c.code, None, c.mean_logprob, 0.0, s) for c, s in zip(candidates, signals, strict=True)
     ]
     if strategy.startswith("judge"):
         to_score = [i for i, s in enumerate(signals) if s["parses"]]
         probs = judge.score(task, [candidates[i].code for i in to_score], cancel) if to_score else []  # type: ignore[union-attr]
-        for i, p in zip(to_score, probs):
+        for i, p in zip(to_score, probs, strict=True):
             out[i].p_correct = float(p)
         for r in out:
             if not r.signals["parses"]:

@@ -25,7 +25,7 @@ def _byte_vocab() -> list[str]:
             printable.append(b)
             chars.append(256 + extra)
             extra += 1
-    return [chr(c) for _, c in sorted(zip(printable, chars))]
+    return [chr(c) for _, c in sorted(zip(printable, chars, strict=True))]
 
 
 def write_tiny_llama(path: Path, fim: bool = True, name: str = "tiny-test", seed: int = 0) -> Path:

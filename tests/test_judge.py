@@ -63,7 +63,7 @@ def test_prefix_reuse_is_exact_on_f32_model(tmp_path: Path) -> None:
     judge = Judge(engine, JudgeManifest(name="tiny", answer_tokens={"yes": ["Yes"], "no": ["No"]}))
     assert judge.chat_template is None  # the plain prompt path
     batched = [v.p_correct for v in judge.verdicts(TASK, CODES)]
-    for code, p in zip(CODES, batched):
+    for code, p in zip(CODES, batched, strict=True):
         engine.reset()
         assert judge.verdicts(TASK, [code])[0].p_correct == pytest.approx(p, abs=1e-5)
     engine.close()
@@ -178,7 +178,7 @@ def test_ece_known_values() -> None:
 
 
 def test_ranking_strategies_are_deterministic() -> None:
-    cands = [FunctionCandidate(i, code, "", 3, -1.0, lp, "stop") for i, (code, lp) in enumerate(zip(CODES, [-0.5, -0.1, -0.3, -0.1, -0.9]))]
+    cands = [FunctionCandidate(i, code, "", 3, -1.0, lp, "stop") for i, (code, lp) in enumerate(zip(CODES, [-0.5, -0.1, -0.3, -0.1, -0.9], strict=True))]
     by_lp = rank(TASK, cands, strategy="logprob")
     assert [r.index for r in by_lp] == [1, 3, 2, 0, 4]  # ties by index
     r1 = [r.index for r in rank(TASK, cands, strategy="random", seed=7)]
