@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python -m pytest -q -p no:cacheprovider tests
 bash client-vscode/run-tests.sh
+# A real VS Code (code-server, headless Chromium) with the packaged extension and the real server.
+bash client-vscode/e2e/run-e2e.sh

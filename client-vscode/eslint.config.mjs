@@ -12,7 +12,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['eslint.config.mjs'] },
+        projectService: { allowDefaultProject: ['eslint.config.mjs', 'e2e/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -46,5 +46,14 @@ export default tseslint.config(
   {
     files: ['eslint.config.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // The real-VS-Code test (e2e/run-e2e.sh): plain Node ESM, run outside tsc.
+    files: ['e2e/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+    },
   },
 );

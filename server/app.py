@@ -1,0 +1,373 @@
+"""The language server object and its handlers.
+
+Each handler turns LSP params into a call on one of the server's parts and the
+result into lsprotocol types; the parts are:
+
+- ``ModelHost`` (models.py): the Runtime, loaded in the background;
+- ``InlineService`` (inline.py): inline completion and the completion fallback;
+- ``CodeActions`` (code_actions.py): implement-with-best-of-N, runners-up;
+- ``Diagnostics`` (diagnostics.py): the judge's verdicts on documented functions;
+- ``Status`` / ``Messages`` (status.py): winnow/status, $/progress, messages.
+
+Concurrency is explicit: handlers run on the asyncio loop; every model call goes to
+the Runtime's single worker thread and is awaited, never blocked on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import time
+from collections import deque
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from winnow.server import convert, documents
+from winnow.server.code_actions import CodeActions
+from winnow.server.diagnostics import EDIT_DELAY_S, OPEN_DELAY_S, Diagnostics
+from winnow.server.documents import cursor_context, snapshot
+from winnow.server.failures import guarded
+from winnow.server.inline import (
+    INLINE_DECODE_BUDGET_S,
+    INLINE_GRACE_STEPS,
+    INLINE_TEMPERATURE_CAP,
+    InlineBudget,
+    InlineOutcome,
+    InlineService,
+    StatementEnd,
+)
+from winnow.server.models import ModelHost
+from winnow.server.protocol import WinnowProtocol
+from winnow.server.settings import ParsedSettings, Settings, parse
+from winnow.server.status import Messages, Status
+
+log = logging.getLogger(__name__)
+
+CMD_SHOW_STATS = "winnow.showStats"
+CMD_RELOAD = "winnow.reloadModels"
+CMD_IMPLEMENT = "winnow.implementFunction"
+
+
+def _version() -> str:
+    try:
+        return version("winnow-lsp")
+    except PackageNotFoundError:  # pragma: no cover
+        return "0+unknown"
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return round(ordered[k], 1)
+
+
+class WinnowServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("winnow", _version(), protocol_cls=WinnowProtocol)
+        self.settings = Settings()
+        self.explicit_settings: frozenset[str] = frozenset()
+        self.messages = Messages(self)
+        self.status = Status(self)
+        self.models = ModelHost(self, self.status, self.messages)
+        self.inline = InlineService()
+        self.diagnostics = Diagnostics(self)
+        self.code_actions = CodeActions(self, self.diagnostics.low_score)
+        self.models.on_ready.append(self.diagnostics.refresh_all)
+        self.shutting_down = False
+        self.started = time.perf_counter()
+        self._inline_waiting = 0
+        self._window_starts: dict[str, int] = {}
+        self.inline_timings: deque[dict[str, Any]] = deque(maxlen=100)  # engine timings per generation
+
+    # pygls reports failures outside requests (malformed JSON, a notification handler
+    # that raised) with showMessage by default; log each kind once instead.
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        name = getattr(source, "__name__", str(source))
+        self.messages.once(
+            f"server-error:{name}:{type(error).__name__}",
+            f"Winnow: ignored a message it could not handle ({name}: {type(error).__name__}: {str(error)[:200]}). "
+            "The server keeps running.",
+            types.MessageType.Warning,
+        )
+
+    def client_takes_markdown(self) -> bool:
+        try:
+            item = self.client_capabilities.text_document.completion.completion_item
+            return types.MarkupKind.Markdown in (item.documentation_format or [])
+        except AttributeError:
+            return False
+
+    def interactive_waiting(self) -> bool:
+        """True while an inline/completion request waits for or runs on the model."""
+        return self._inline_waiting > 0
+
+    # --- settings -----------------------------------------------------------------------
+
+    def apply_settings(self, parsed: ParsedSettings, initial: bool = False) -> None:
+        if parsed.errors:
+            self.messages.show(
+                "Winnow: invalid settings were replaced by their defaults: " + "; ".join(parsed.errors),
+                types.MessageType.Warning,
+            )
+        if parsed.unknown:
+            self.messages.log("Winnow: ignoring unknown settings: " + ", ".join(sorted(parsed.unknown)))
+        old, new = self.settings, parsed.settings
+        self.settings, self.explicit_settings = new, parsed.explicit
+        if initial or old.model_key() != new.model_key():
+            self.inline.cache.clear()
+            self.code_actions.ranked.clear()
+            self.models.load(new)
+            return
+        if old.threads != new.threads:
+            self.models.set_threads(new.threads)
+        if (old.candidates, old.temperature, old.max_tokens) != (new.candidates, new.temperature, new.max_tokens):
+            self.inline.cache.clear()
+        if old.diagnostics != new.diagnostics:
+            self.diagnostics.refresh_all()
+
+    async def pull_settings(self) -> None:
+        """Ask a pull-model client (workspace/configuration) for the "winnow" section."""
+        try:
+            workspace = self.client_capabilities.workspace
+            if not (workspace and workspace.configuration):
+                return
+            result = await asyncio.wait_for(
+                self.workspace_configuration_async(
+                    types.ConfigurationParams(items=[types.ConfigurationItem(section="winnow")])
+                ),
+                timeout=10,
+            )
+        except Exception as exc:
+            self.messages.once("settings:pull", f"Winnow: could not read the client's settings ({exc})")
+            return
+        if result and isinstance(result[0], dict) and result[0]:
+            self.apply_settings(parse(result[0]))
+
+    # --- inline ---------------------------------------------------------------------------
+
+    def context_at(self, snap: documents.Snapshot, position: types.Position) -> documents.CursorContext:
+        """The cursor context, keeping this document's prompt start while it fits."""
+        ctx = cursor_context(snap, position, previous_start=self._window_starts.get(snap.uri))
+        self._window_starts[snap.uri] = ctx.start
+        if len(self._window_starts) > 256:
+            self._window_starts.pop(next(iter(self._window_starts)))
+        return ctx
+
+    async def suggest(self, uri: str, ctx: documents.CursorContext) -> InlineOutcome:
+        settings = self.settings
+        self._inline_waiting += 1
+        try:
+            return await self.inline.suggest(uri, ctx, settings.debounce_ms, self._generate_inline)
+        finally:
+            self._inline_waiting -= 1
+
+    async def _generate_inline(self, ctx: documents.CursorContext, cancelled: Any) -> list[Any]:
+        settings = self.settings
+        budget = InlineBudget(
+            StatementEnd(ctx.line_before, ctx.line_after), settings.candidates, INLINE_DECODE_BUDGET_S, INLINE_GRACE_STEPS
+        )
+        temperature = min(settings.temperature, INLINE_TEMPERATURE_CAP)
+        t0 = time.perf_counter()
+        self.status.work_started("completing")
+        latency = None
+        try:
+            candidates, timings, mode = await self.models.run(
+                lambda rt: rt.inline(
+                    ctx.prefix,
+                    ctx.suffix,
+                    n=settings.candidates,
+                    max_tokens=settings.max_tokens,
+                    temperature=temperature,
+                    cancelled=cancelled,
+                    deadline=budget,  # type: ignore[arg-type]  # a decode budget, see InlineBudget
+                    stop_fn=budget,
+                )
+            )
+            latency = (time.perf_counter() - t0) * 1000.0
+            self.inline_timings.append(
+                timings.to_dict()
+                | {
+                    "mode": mode,
+                    "total_ms": round(latency, 1),
+                    "finish": [c.finish_reason for c in candidates],
+                    "budget_stop": budget.reason,
+                }
+            )
+            return candidates
+        finally:
+            self.status.work_finished(latency)
+
+    # --- stats ----------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        inline = list(self.inline.latencies_ms)
+        model = list(self.inline.model_latencies_ms)
+        cache = self.inline.cache
+        return {
+            "server": {
+                "version": self.version,
+                "state": self.status.state,
+                "message": self.status.message,
+                "uptime_s": round(time.perf_counter() - self.started, 1),
+                "settings": self.settings.to_json(),
+            },
+            "models": self.models.describe(),
+            "inline": {
+                "requests": len(inline),
+                "p50_ms": _percentile(inline, 0.5),
+                "p95_ms": _percentile(inline, 0.95),
+                "last_ms": round(inline[-1], 1) if inline else None,
+                "model_p50_ms": _percentile(model, 0.5),
+                "cache_hits": cache.hits,
+                "typed_through_hits": cache.partial_hits,
+                "cache_misses": cache.misses,
+                "last_generation": self.inline_timings[-1] if self.inline_timings else None,
+            },
+            "code_actions": {
+                "implemented": len(self.code_actions.latencies_ms),
+                "last_ms": round(self.code_actions.latencies_ms[-1], 1) if self.code_actions.latencies_ms else None,
+                "mean_ms": round(statistics.fmean(self.code_actions.latencies_ms), 1)
+                if self.code_actions.latencies_ms
+                else None,
+            },
+            "diagnostics": {
+                "active": self.diagnostics.active(),
+                "judged": self.diagnostics.judged,
+                "cached_scores": len(self.diagnostics.scores),
+            },
+        }
+
+
+def create_server() -> WinnowServer:
+    server = WinnowServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: WinnowServer, params: types.InitializeParams) -> None:
+        ls.apply_settings(parse(params.initialization_options), initial=True)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: WinnowServer, params: types.InitializedParams) -> None:
+        ls.status.client_initialized()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    @guarded(types.WORKSPACE_DID_CHANGE_CONFIGURATION, empty=None)
+    async def did_change_configuration(ls: WinnowServer, params: types.DidChangeConfigurationParams) -> None:
+        if params.settings is None:
+            await ls.pull_settings()
+        else:
+            ls.apply_settings(parse(params.settings))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    @guarded(types.TEXT_DOCUMENT_DID_OPEN, empty=None)
+    async def did_open(ls: WinnowServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.diagnostics.schedule(params.text_document.uri, OPEN_DELAY_S)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    @guarded(types.TEXT_DOCUMENT_DID_CHANGE, empty=None)
+    async def did_change(ls: WinnowServer, params: types.DidChangeTextDocumentParams) -> None:
+        ls.inline.note_change(params.text_document.uri)
+        ls.diagnostics.schedule(params.text_document.uri, EDIT_DELAY_S)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    @guarded(types.TEXT_DOCUMENT_DID_SAVE, empty=None)
+    async def did_save(ls: WinnowServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.diagnostics.schedule(params.text_document.uri, OPEN_DELAY_S)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    @guarded(types.TEXT_DOCUMENT_DID_CLOSE, empty=None)
+    async def did_close(ls: WinnowServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.inline.close_document(uri)
+        ls.diagnostics.close(uri)
+        documents.forget(uri)
+        ls._window_starts.pop(uri, None)
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    @guarded(types.TEXT_DOCUMENT_INLINE_COMPLETION, empty=None)
+    async def inline_completion(
+        ls: WinnowServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        if not ls.settings.inline_completion.enabled:
+            return None
+        snap = snapshot(ls, params.text_document.uri)
+        if snap is None:
+            return None
+        ls.models.require()
+        outcome = await ls.suggest(snap.uri, ls.context_at(snap, params.position))
+        return convert.inline_items(outcome.suggestions, params.position)
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
+    @guarded(types.TEXT_DOCUMENT_COMPLETION, empty=None)
+    async def completion(ls: WinnowServer, params: types.CompletionParams) -> types.CompletionList | None:
+        if not ls.settings.inline_completion.enabled:
+            return None
+        snap = snapshot(ls, params.text_document.uri)
+        if snap is None:
+            return None
+        ls.models.require()
+        outcome = await ls.suggest(snap.uri, ls.context_at(snap, params.position))
+        return convert.completion_items(outcome.suggestions, params.position, ls.client_takes_markdown())
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite],
+            resolve_provider=True,
+        ),
+    )
+    @guarded(types.TEXT_DOCUMENT_CODE_ACTION, empty=[])
+    async def code_action(ls: WinnowServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return ls.code_actions.list(params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    @guarded(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: WinnowServer, params: types.CodeAction) -> types.CodeAction:
+        return await ls.code_actions.resolve(params)
+
+    @server.command(CMD_SHOW_STATS)
+    @guarded(CMD_SHOW_STATS)
+    async def show_stats(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+        stats = ls.stats()
+        if args and isinstance(args[0], dict) and args[0].get("generations"):
+            stats["inline"]["generations"] = list(ls.inline_timings)
+        models = stats["models"]
+        gen = (models.get("generator") or {}).get("name") or ls.settings.generator_model
+        inline = stats["inline"]
+        judge = "judge on" if models.get("judge") else "no judge"
+        ls.messages.show(
+            f"Winnow: {gen} ({judge}), {models.get('decode_tok_s') or 0} tok/s, inline p50 "
+            f"{inline['p50_ms']} ms over {inline['requests']} requests, state {stats['server']['state']}",
+            types.MessageType.Info,
+        )
+        return stats
+
+    @server.command(CMD_RELOAD)
+    @guarded(CMD_RELOAD)
+    async def reload_models(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+        ls.inline.cache.clear()
+        ls.code_actions.ranked.clear()
+        ok = await ls.models.load(ls.settings)
+        return {"ok": ok, "error": ls.models.error, "judge_error": ls.models.judge_error}
+
+    @server.command(CMD_IMPLEMENT)
+    @guarded(CMD_IMPLEMENT)
+    async def implement_function(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+        return await ls.code_actions.implement_command(args)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: WinnowServer, *args: Any) -> None:
+        ls.shutting_down = True
+        ls.inline.cancel_all()
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, ls.models.close), timeout=10)
+        except Exception:
+            log.debug("closing the models failed", exc_info=True)
+
+    return server

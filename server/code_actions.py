@@ -1,0 +1,267 @@
+"""Code actions: "Implement with Winnow (best of N)" on stubs and on functions the judge
+scores low, resolved lazily; runners-up once a function has been sampled.
+
+Listing is instant (a parse of the document, cached per version; no model call).
+``codeAction/resolve`` samples N bodies on the model worker, ranks them (the judge
+when one is loaded, else the generator's log-probs) and returns the best as a
+``WorkspaceEdit``; the ranked list is kept by the function's content hash, so the
+next listing offers the runners-up as ready edits. The ``winnow.implementFunction``
+command does the same and applies the best with ``workspace/applyEdit``.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import textwrap
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lsprotocol import types
+
+from winnow.judge.pysource import FunctionSite
+from winnow.judge.ranking import RankedCandidate
+from winnow.server import convert
+from winnow.server.documents import Snapshot, function_containing, python_functions, snapshot
+from winnow.server.failures import content_modified, invalid_params, request_failed
+from winnow.server.inline import CancelFlag
+
+log = logging.getLogger(__name__)
+
+KIND_STUB = types.CodeActionKind.RefactorRewrite
+KIND_LOW = types.CodeActionKind.QuickFix
+RANKED_CACHE = 64
+MAX_RUNNERS_UP = 4
+CONTEXT_LINES_BEFORE = 200  # lines of the file around a function handed to the generator
+CONTEXT_LINES_AFTER = 60
+
+
+@dataclass
+class RankedEntry:
+    ranked: list[RankedCandidate]
+    n: int
+    judged: bool
+    seconds: float
+
+
+def implementable(site: FunctionSite) -> bool:
+    """A body can go after this header (not a one-line ``def f(): pass``)."""
+    header = textwrap.dedent(site.header).rstrip("\n")
+    lines = header.split("\n")
+    indent = "    "
+    if len(lines) > 1:
+        second = lines[1]
+        indent = second[: len(second) - len(second.lstrip())] or indent
+    try:
+        ast.parse(header + "\n" + indent + "pass\n")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def local_source(snap: Snapshot, site: FunctionSite) -> tuple[str, FunctionSite]:
+    """The lines around ``site`` (the generator sees at most ~1.5 k chars either side)
+    and the site in those lines' coordinates: a 10 MB file is never copied whole."""
+    lo = max(0, site.start_line - CONTEXT_LINES_BEFORE)
+    hi = min(snap.line_count, site.end_line + CONTEXT_LINES_AFTER)
+    starts = snap.line_starts
+    text = snap.text[starts[lo] : starts[hi] if hi < len(starts) else len(snap.text)]
+    if lo == 0:
+        return text, site
+    return text, replace(
+        site, start_line=site.start_line - lo, header_end_line=site.header_end_line - lo, end_line=site.end_line - lo
+    )
+
+
+def _verdict(r: RankedCandidate, judged: bool) -> str:
+    if judged and r.p_correct is not None:
+        return f"judge {convert.percent(r.p_correct)}"
+    return f"log-prob {r.mean_logprob:.2f}"
+
+
+def _parses(r: RankedCandidate) -> bool:
+    """Whether a candidate function parses. The core parses the code as written, which
+    fails for every method (indented ``def``); dedent and check again."""
+    if r.signals.get("parses", True):
+        return True
+    try:
+        ast.parse(textwrap.dedent(r.code))
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+class CodeActions:
+    def __init__(self, server: Any, low_score: Callable[[str], float | None]) -> None:
+        self.server = server
+        self.low_score = low_score  # content hash → judge score when below threshold, else None
+        self.ranked: OrderedDict[str, RankedEntry] = OrderedDict()
+        self.latencies_ms: list[float] = []
+
+    # --- listing (instant) --------------------------------------------------------------
+
+    def list(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        settings = self.server.settings
+        if not settings.code_actions.enabled:
+            return []
+        snap = snapshot(self.server, params.text_document.uri)
+        if snap is None or not snap.is_python:
+            return []
+        line = params.range.start.line
+        site = function_containing(python_functions(snap, around_line=line), line)
+        if site is None or not implementable(site):
+            return []
+        low = self.low_score(site.content_hash)
+        if not site.is_stub and low is None:
+            return []
+        kind = KIND_STUB if site.is_stub else KIND_LOW
+        only = params.context.only if params.context else None
+        if only and not any(str(kind).startswith(str(o)) for o in only):
+            return []
+        n = settings.candidates
+        data = {
+            "winnow": "implement",
+            "uri": snap.uri,
+            "line": site.start_line,
+            "hash": site.content_hash,
+            "name": site.name,
+        }
+        diagnostics = [
+            d for d in (params.context.diagnostics if params.context else []) if getattr(d, "source", None) == "winnow"
+        ]
+        title = f"Implement with Winnow (best of {n})"
+        if low is not None:
+            title += f" — judge gives the current body {convert.percent(low)}"
+        actions = [
+            types.CodeAction(title=title, kind=kind, data=data, diagnostics=diagnostics or None)
+        ]
+        entry = self.ranked.get(site.content_hash)
+        if entry is not None:
+            usable = [r for r in entry.ranked if _parses(r)]
+            for rank, r in enumerate(usable[: 1 + MAX_RUNNERS_UP], start=1):
+                label = "best" if rank == 1 else f"runner-up #{rank}"
+                edit = convert.workspace_edit(
+                    snap.uri, snap.version, convert.body_edit(snap, site, convert.body_of(r, site))
+                )
+                actions.append(
+                    types.CodeAction(
+                        title=f"Winnow: {label} of {entry.n} ({_verdict(r, entry.judged)})",
+                        kind=kind,
+                        edit=edit,
+                        data={"winnow": "ranked", "rank": rank, "hash": site.content_hash},
+                    )
+                )
+        return actions
+
+    # --- resolving (the model call) -------------------------------------------------------
+
+    async def resolve(self, action: types.CodeAction) -> types.CodeAction:
+        data = action.data
+        if not isinstance(data, dict) or data.get("winnow") != "implement":
+            return action  # not ours, or already complete
+        uri, line, digest = data.get("uri"), data.get("line"), data.get("hash")
+        if not isinstance(uri, str) or not isinstance(line, int) or not isinstance(digest, str):
+            raise invalid_params("this code action's data is not Winnow's (uri, line, hash)")
+        snap, site = self._find(uri, line, digest)
+        entry = await self._sample(snap, site)
+        best = next((r for r in entry.ranked if _parses(r)), None)
+        n = entry.n
+        if best is None:
+            action.title = f"Winnow: none of the {n} sampled bodies parses; try again"
+            self.server.messages.show(
+                f"Winnow: none of the {n} bodies sampled for {site.name} parses; try again, or raise winnow.candidates",
+                types.MessageType.Warning,
+            )
+            return action
+        snap, site = self._find(uri, site.start_line, digest)  # the document may have moved on
+        edit = convert.body_edit(snap, site, convert.body_of(best, site))
+        action.edit = convert.workspace_edit(snap.uri, snap.version, edit)
+        how = f"judge {convert.percent(best.p_correct)}" if entry.judged and best.p_correct is not None else (
+            "ranked by log-prob; no judge loaded"
+        )
+        action.title = f"Implement with Winnow (best of {n}) — {how}"
+        return action
+
+    async def implement_command(self, args: tuple[Any, ...]) -> dict[str, Any]:
+        if len(args) < 2 or not isinstance(args[0], str) or not isinstance(args[1], dict):
+            raise invalid_params('winnow.implementFunction takes [uri, {"line": L, "character": C}]')
+        uri, pos = args[0], args[1]
+        line = pos.get("line")
+        if not isinstance(line, int) or isinstance(line, bool) or line < 0:
+            raise invalid_params("winnow.implementFunction: position.line must be a non-negative integer")
+        snap = snapshot(self.server, uri)
+        if snap is None:
+            raise request_failed(f"{uri} is not open in the editor; open it and try again")
+        site = function_containing(python_functions(snap, around_line=line), line)
+        if site is None or not implementable(site):
+            raise request_failed(f"no Python function with a body to implement at line {line + 1} of {uri}")
+        entry = await self._sample(snap, site, use_cache=False)
+        best = next((r for r in entry.ranked if _parses(r)), None)
+        if best is None:
+            return {"applied": False, "function": site.name, "reason": f"none of the {entry.n} bodies parses"}
+        snap, site = self._find(uri, site.start_line, site.content_hash)
+        edit = convert.workspace_edit(snap.uri, snap.version, convert.body_edit(snap, site, convert.body_of(best, site)))
+        result = await self.server.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=f"Winnow: implement {site.name}")
+        )
+        applied = bool(getattr(result, "applied", False))
+        return {
+            "applied": applied,
+            "function": site.name,
+            "p_correct": best.p_correct if entry.judged else None,
+            "strategy": "judge" if entry.judged else "logprob",
+            "candidates": len(entry.ranked),
+            "seconds": round(entry.seconds, 2),
+            "reason": None if applied else getattr(result, "failure_reason", None),
+        }
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _find(self, uri: str, line: int, digest: str) -> tuple[Snapshot, FunctionSite]:
+        snap = snapshot(self.server, uri)
+        if snap is None:
+            raise content_modified(f"{uri} was closed; ask for code actions again")
+        sites = [s for s in python_functions(snap, around_line=line) if s.content_hash == digest]
+        if not sites:
+            raise content_modified("the function changed since the action was listed; ask for code actions again")
+        return snap, min(sites, key=lambda s: abs(s.start_line - line))
+
+    async def _sample(self, snap: Snapshot, site: FunctionSite, use_cache: bool = True) -> RankedEntry:
+        digest = site.content_hash
+        if use_cache and digest in self.ranked:
+            self.ranked.move_to_end(digest)
+            return self.ranked[digest]
+        settings = self.server.settings
+        host = self.server.models
+        runtime = host.require()
+        judged = runtime.judge is not None
+        source, local_site = local_source(snap, site)
+        uri = snap.uri
+        flag = CancelFlag(lambda: snapshot(self.server, uri) is None, lambda: self.server.shutting_down)
+        t0 = time.perf_counter()
+        self.server.status.work_started(f"implementing {site.name}")
+        latency: float | None = None
+        try:
+            result = await host.run(
+                lambda rt: rt.implement(
+                    source,
+                    local_site,
+                    n=settings.candidates,
+                    max_tokens=min(1024, settings.max_tokens * 4),
+                    temperature=settings.temperature,
+                    strategy="judge" if judged else "logprob",
+                    cancelled=flag,
+                )
+            )
+            latency = (time.perf_counter() - t0) * 1000.0
+        finally:
+            self.server.status.work_finished(latency)
+        self.latencies_ms = (self.latencies_ms + [latency or 0.0])[-50:]
+        entry = RankedEntry(result.ranked, settings.candidates, judged, (latency or 0.0) / 1000.0)
+        self.ranked[digest] = entry
+        while len(self.ranked) > RANKED_CACHE:
+            self.ranked.popitem(last=False)
+        return entry

@@ -1,0 +1,196 @@
+"""Inline completion end to end: ranked items, the completion fallback, the cache,
+typed-through suggestions, debounce, supersession and $/cancelRequest."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import pytest_lsp
+from lsp_support import (
+    CONFIG,
+    FAST,
+    SAMPLE,
+    edit_line,
+    inline,
+    inline_params,
+    open_doc,
+    set_settings,
+    start,
+    stats,
+    wait_for,
+)
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(240)]
+
+URI = "file:///winnow-tests/inline.py"
+LINES = SAMPLE.split("\n")
+TOTAL_LINE = LINES.index("    total = 0")
+
+
+def big_module(tag: str, functions: int = 24) -> str:
+    """A fresh ~3,000-character module (new text: no cache, a cold prompt window)."""
+    parts = [f'"""Module {tag}."""\n\nimport os\n']
+    for i in range(functions):
+        parts.append(f"\n\ndef {tag}_step_{i}(items, limit={i}):\n    kept = [x for x in items if x < limit]\n    return kept\n")
+    parts.append(f"\n\ndef {tag}_main(paths):\n    result = ")
+    return "".join(parts)
+
+
+@pytest_lsp.fixture(config=CONFIG, scope="module")
+async def client(lsp_client: LanguageClient):
+    await start(lsp_client, FAST)
+    open_doc(lsp_client, URI, SAMPLE)
+    lsp_client.version = 1  # type: ignore[attr-defined]
+    yield
+    await lsp_client.shutdown_session()
+
+
+def next_version(client: LanguageClient) -> int:
+    client.version += 1  # type: ignore[attr-defined]
+    return client.version  # type: ignore[attr-defined]
+
+
+async def model_calls(client: LanguageClient) -> int:
+    latency = (await stats(client))["models"]["latency_ms"]
+    return latency.get("inline", {}).get("n", 0)
+
+
+async def test_inline_completion_returns_ranked_items(client: LanguageClient):
+    items: list[str] = []
+    for head in ["    total = ", "    total = sum(", "    count = len("]:
+        edit_line(client, URI, next_version(client), TOTAL_LINE, len(LINES[TOTAL_LINE]), head)
+        LINES[TOTAL_LINE] = head
+        items = await inline(client, URI, TOTAL_LINE, len(head))
+        if items:
+            break
+    assert items, "the model produced no usable suggestion at three cursors"
+    assert all(isinstance(t, str) and t.strip() for t in items)
+    assert len(items) <= FAST["candidates"]
+    assert len(set(items)) == len(items)  # duplicates are merged
+    client.last_items = items  # type: ignore[attr-defined]
+
+    # The completion fallback serves the same ranked candidates (from the cache) with details.
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=types.Position(line=TOTAL_LINE, character=len(LINES[TOTAL_LINE])),
+        )
+    )
+    assert isinstance(result, types.CompletionList) and result.is_incomplete
+    assert [i.text_edit.new_text for i in result.items] == items
+    assert [i.sort_text for i in result.items] == sorted(i.sort_text for i in result.items)
+    assert result.items[0].detail.startswith(f"Winnow #1/{len(items)}")
+
+
+async def test_repeated_request_is_answered_from_the_cache(client: LanguageClient):
+    items = client.last_items  # type: ignore[attr-defined]
+    before = (await stats(client))["inline"]["cache_hits"]
+    calls = await model_calls(client)
+    t0 = time.perf_counter()
+    again = await inline(client, URI, TOTAL_LINE, len(LINES[TOTAL_LINE]))
+    elapsed = time.perf_counter() - t0
+    assert again == items
+    assert elapsed < 0.5
+    after = await stats(client)
+    assert after["inline"]["cache_hits"] == before + 1
+    assert await model_calls(client) == calls
+
+
+async def test_typing_the_start_of_a_suggestion_gets_the_rest(client: LanguageClient):
+    line = LINES.index("    return total / len(values)")
+    items: list[str] = []
+    for head in ("    return ", "    return sum(", "    result = [", "    values = sorted("):
+        edit_line(client, URI, next_version(client), line, len(LINES[line]), head)
+        LINES[line] = head
+        items = [t for t in await inline(client, URI, line, len(head)) if len(t) >= 2 and t[0] != "\n"]
+        if items:
+            break
+    if not items:
+        pytest.skip("the model gave no suggestion of two characters or more on one line")
+    top = items[0]
+    typed = top[0]
+    head = LINES[line] + typed
+    edit_line(client, URI, next_version(client), line, len(LINES[line]), head)
+    LINES[line] = head
+    calls = await model_calls(client)
+    rest = await inline(client, URI, line, len(head))
+    assert top[1:] in rest
+    assert (await stats(client))["inline"]["typed_through_hits"] >= 1
+    assert await model_calls(client) == calls  # no model call
+
+
+async def test_debounce_lets_only_the_last_of_quick_requests_reach_the_model(client: LanguageClient):
+    await set_settings(client, FAST | {"debounceMs": 400})
+    calls = await model_calls(client)
+    tasks = []
+    t0 = time.perf_counter()
+    for head in ["    total = fl", "    total = flo", "    total = floa"]:
+        edit_line(client, URI, next_version(client), TOTAL_LINE, len(LINES[TOTAL_LINE]), head)
+        LINES[TOTAL_LINE] = head
+        tasks.append(asyncio.ensure_future(inline(client, URI, TOTAL_LINE, len(head))))
+        await asyncio.sleep(0.05)
+    results = await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    assert results[0] == [] and results[1] == []  # superseded while they waited
+    assert elapsed >= 0.4
+    assert await model_calls(client) == calls + 1
+    await set_settings(client, FAST)
+
+
+async def test_newer_request_cancels_the_older_between_tokens(client: LanguageClient):
+    uri = "file:///winnow-tests/supersede.py"
+    text = big_module("sup")
+    open_doc(client, uri, text)
+    lines = text.split("\n")
+    status = client.winnow_status  # type: ignore[attr-defined]
+    seen = len(status)
+    calls = await model_calls(client)
+    older = asyncio.ensure_future(inline(client, uri, len(lines) - 1, len(lines[-1])))
+    # The older request is on the model (evaluating its cold prompt) ...
+    await wait_for(lambda: any(s["state"] == "generating" for s in status[seen:]), timeout=30)
+    # ... when the user types on: a newer request for the same document.
+    head = lines[-1] + "["
+    edit_line(client, uri, 2, len(lines) - 1, len(lines[-1]), head)
+    newer = await inline(client, uri, len(lines) - 1, len(head))
+    assert await older == []  # stopped between tokens: no suggestions for a stale cursor
+    assert isinstance(newer, list)
+    assert await model_calls(client) == calls + 1  # only the newer generation completed
+
+
+async def test_cancel_request_stops_the_generation(client: LanguageClient):
+    uri = "file:///winnow-tests/cancel.py"
+    text = big_module("can")
+    open_doc(client, uri, text)
+    lines = text.split("\n")
+    status = client.winnow_status  # type: ignore[attr-defined]
+    seen = len(status)
+    calls = await model_calls(client)
+    request = asyncio.ensure_future(
+        client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, len(lines) - 1, len(lines[-1])), msg_id="cancel-me"
+        )
+    )
+    await wait_for(lambda: any(s["state"] == "generating" for s in status[seen:]), timeout=30)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="cancel-me"))
+    with pytest.raises(JsonRpcException) as info:
+        await asyncio.wait_for(request, timeout=10)
+    assert info.value.code == -32800  # RequestCancelled
+    await wait_for(lambda: status[-1]["state"] == "ready", timeout=30)
+    assert await model_calls(client) == calls  # the job stopped instead of finishing
+    assert isinstance(await inline(client, uri, len(lines) - 1, len(lines[-1])), list)  # still serving
+
+
+async def test_inline_off_and_unknown_documents_answer_empty(client: LanguageClient):
+    assert await inline(client, "file:///winnow-tests/not-open.py", 0, 0) == []
+    await set_settings(client, FAST | {"inlineCompletion": {"enabled": False}})
+    assert await inline(client, URI, TOTAL_LINE, 4) == []
+    result = await client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(TOTAL_LINE, 4))
+    )
+    assert result is None or not getattr(result, "items", result)
+    await set_settings(client, FAST)
