@@ -147,6 +147,7 @@ def complete_at(
     cancel: CancelCheck | None = None,
     deadline: float | None = None,
     stop_fn: Callable[[str], int | None] | None = None,
+    step_hook: Callable[[int, int, float], bool] | None = None,
 ) -> tuple[list[InlineCandidate], Timings, str]:
     """Sample ``n`` insertions at a cursor between ``prefix`` and ``suffix``."""
     prompt = completion_prompt(engine.model, prefix, suffix)
@@ -162,6 +163,7 @@ def complete_at(
         cancel=cancel,
         deadline=deadline,
         stop_fn=stop_fn,
+        step_hook=step_hook,
     )
     out = [
         InlineCandidate(c.index, c.text, c.n_tokens, c.mean_logprob, c.finish_reason) for c in result.candidates

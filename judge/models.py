@@ -170,15 +170,24 @@ def _save_manifest(manifest: dict[str, dict[str, Any]]) -> None:
 
 
 def describe(path: Path, spec: str, source: str) -> ModelInfo:
-    """Check the file and record its hash; the hash is cached by (size, mtime)."""
-    facts = check_gguf(path)
+    """Check the file and record its hash. Both are cached by (size, mtime): reading a
+    GGUF header takes seconds on a busy machine and the server does it at every start."""
+    if not path.is_file():
+        check_gguf(path)  # raises the right message
     stat = path.stat()
     manifest = load_manifest()
     key = str(path.resolve())
     entry = manifest.get(key, {})
-    if entry.get("size") == stat.st_size and entry.get("mtime") == stat.st_mtime and entry.get("sha256"):
+    known = entry.get("size") == stat.st_size and entry.get("mtime") == stat.st_mtime and entry.get("sha256")
+    if known:
+        with path.open("rb") as f:
+            if f.read(4) != GGUF_MAGIC:  # cheap guard against a file rewritten in place
+                known = False
+    if known:
         digest = str(entry["sha256"])
+        facts = {"architecture": entry.get("architecture"), "name": entry.get("name")}
     else:
+        facts = check_gguf(path)
         digest = sha256_file(path)
     info = ModelInfo(
         spec=spec,
@@ -189,12 +198,12 @@ def describe(path: Path, spec: str, source: str) -> ModelInfo:
         name=facts["name"],
         source=source,
     )
-    record = info.to_dict() | {"mtime": stat.st_mtime, "last_used": time.time()}
-    manifest[key] = record
-    try:
-        _save_manifest(manifest)
-    except OSError:
-        pass  # a read-only cache must not stop a model from loading
+    if not known or entry.get("spec") != spec:
+        manifest[key] = info.to_dict() | {"mtime": stat.st_mtime, "last_used": time.time()}
+        try:
+            _save_manifest(manifest)
+        except OSError:
+            pass  # a read-only cache must not stop a model from loading
     return info
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import random
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -112,13 +113,16 @@ def rank(
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy.startswith("judge") and judge is None:
         raise ValueError(f"strategy {strategy!r} needs a judge")
-    signals = [static_signals(c.code) for c in candidates]
+    # Methods arrive indented as written in their class: dedent to parse and to judge.
+    codes = [textwrap.dedent(c.code) for c in candidates]
+    task = textwrap.dedent(task)
+    signals = [static_signals(code) for code in codes]
     out = [
         RankedCandidate(c.index, c.code, None, c.mean_logprob, 0.0, s) for c, s in zip(candidates, signals, strict=True)
     ]
     if strategy.startswith("judge"):
         to_score = [i for i, s in enumerate(signals) if s["parses"]]
-        probs = judge.score(task, [candidates[i].code for i in to_score], cancel) if to_score else []  # type: ignore[union-attr]
+        probs = judge.score(task, [codes[i] for i in to_score], cancel) if to_score else []  # type: ignore[union-attr]
         for i, p in zip(to_score, probs, strict=True):
             out[i].p_correct = float(p)
         for r in out:
@@ -131,10 +135,10 @@ def rank(
                 r.reason = f"judge {r.p_correct:.0%}"
             r.score = float(r.p_correct or 0.0)
         if strategy == "judge+exec" and run_examples is not None:
-            for r in out:
+            for r, code in zip(out, codes, strict=True):
                 if not r.signals["parses"]:
                     continue
-                ex = run_examples(r.code)
+                ex = run_examples(code)
                 r.signals["examples"] = ex
                 if ex.get("total"):
                     if ex.get("passed") == ex.get("total"):

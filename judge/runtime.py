@@ -193,6 +193,7 @@ class Runtime:
         cancelled: Callable[[], bool] | None = None,
         deadline: float | None = None,
         stop_fn: Callable[[str], int | None] | None = None,
+        step_hook: Callable[[int, int, float], bool] | None = None,
     ) -> Future[tuple[list[InlineCandidate], Timings, str]]:
         """Sample ``n`` insertions at a cursor (the fast path: no judge here)."""
 
@@ -201,7 +202,7 @@ class Runtime:
             t0 = time.perf_counter()
             out = complete_at(
                 engine, prefix, suffix, n=n, max_tokens=max_tokens, temperature=temperature,
-                seed=seed, cancel=cancelled, deadline=deadline, stop_fn=stop_fn,
+                seed=seed, cancel=cancelled, deadline=deadline, stop_fn=stop_fn, step_hook=step_hook,
             )
             self.stats.record("inline", (time.perf_counter() - t0) * 1000.0)
             self.stats.decode_tok_s = out[1].decode_tok_s

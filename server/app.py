@@ -185,8 +185,8 @@ class WinnowServer(LanguageServer):
                     max_tokens=settings.max_tokens,
                     temperature=temperature,
                     cancelled=cancelled,
-                    deadline=budget,  # type: ignore[arg-type]  # a decode budget, see InlineBudget
                     stop_fn=budget,
+                    step_hook=budget.should_stop,
                 )
             )
             latency = (time.perf_counter() - t0) * 1000.0

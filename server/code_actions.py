@@ -82,18 +82,6 @@ def _verdict(r: RankedCandidate, judged: bool) -> str:
     return f"log-prob {r.mean_logprob:.2f}"
 
 
-def _parses(r: RankedCandidate) -> bool:
-    """Whether a candidate function parses. The core parses the code as written, which
-    fails for every method (indented ``def``); dedent and check again."""
-    if r.signals.get("parses", True):
-        return True
-    try:
-        ast.parse(textwrap.dedent(r.code))
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
 class CodeActions:
     def __init__(self, server: Any, low_score: Callable[[str], float | None]) -> None:
         self.server = server
@@ -140,7 +128,7 @@ class CodeActions:
         ]
         entry = self.ranked.get(site.content_hash)
         if entry is not None:
-            usable = [r for r in entry.ranked if _parses(r)]
+            usable = [r for r in entry.ranked if r.signals.get("parses", True)]
             for rank, r in enumerate(usable[: 1 + MAX_RUNNERS_UP], start=1):
                 label = "best" if rank == 1 else f"runner-up #{rank}"
                 edit = convert.workspace_edit(
@@ -167,7 +155,7 @@ class CodeActions:
             raise invalid_params("this code action's data is not Winnow's (uri, line, hash)")
         snap, site = self._find(uri, line, digest)
         entry = await self._sample(snap, site)
-        best = next((r for r in entry.ranked if _parses(r)), None)
+        best = next((r for r in entry.ranked if r.signals.get("parses", True)), None)
         n = entry.n
         if best is None:
             action.title = f"Winnow: none of the {n} sampled bodies parses; try again"
@@ -199,7 +187,7 @@ class CodeActions:
         if site is None or not implementable(site):
             raise request_failed(f"no Python function with a body to implement at line {line + 1} of {uri}")
         entry = await self._sample(snap, site, use_cache=False)
-        best = next((r for r in entry.ranked if _parses(r)), None)
+        best = next((r for r in entry.ranked if r.signals.get("parses", True)), None)
         if best is None:
             return {"applied": False, "function": site.name, "reason": f"none of the {entry.n} bodies parses"}
         snap, site = self._find(uri, site.start_line, site.content_hash)

@@ -205,12 +205,10 @@ class StatementEnd:
 class InlineBudget:
     """Bounds one batched inline generation by its faster candidates.
 
-    Passed to the engine twice: as ``stop_fn`` (it applies the statement rule and
-    counts, per decode step, the candidates still running) and as ``deadline``. The
-    engine compares ``time.monotonic() >= deadline`` once at the start of every decode
-    step; this object answers that comparison itself, so its clock starts at the first
-    decode step (a long prefill does not eat the decode budget), and it ends the batch
-    when
+    Passed to the engine as ``stop_fn`` (the statement rule) and as ``step_hook``,
+    which the engine asks before every decode step with the number of candidates still
+    running and the decode time so far (a long prefill does not eat the budget). It
+    ends the batch when
 
     - ``budget_s`` of decoding has passed, or
     - a quorum of candidates has finished and the stragglers had ``grace_steps`` more
@@ -225,54 +223,29 @@ class InlineBudget:
         self.budget_s = budget_s
         self.grace_steps = grace_steps
         self.quorum = max(1, (n + 1) // 2)
-        self.started: float | None = None
         self.steps = 0
-        self.calls = 0  # stop_fn calls during the current step (= candidates that took a token)
-        self.cuts = 0
         self.active = n
         self.quorum_step: int | None = None
         self.reason: str | None = None
 
-    # stop_fn protocol
     def __call__(self, text: str) -> int | None:
-        self.calls += 1
-        cut = self.rule(text)
-        if cut is not None:
-            self.cuts += 1
-        return cut
+        """The engine's ``stop_fn``: where the suggestion is complete."""
+        return self.rule(text)
 
-    # deadline protocol: ``now >= deadline`` → ``deadline.__le__(now)``
-    def expired(self, now: float) -> bool:
-        if self.started is None:
-            self.started = now
-        else:
-            # Candidates that took a token last step and did not stop are still running;
-            # one that produced an end-of-generation token was not asked at all.
-            self.active = self.calls - self.cuts
-        self.calls = self.cuts = 0
-        self.steps += 1
-        if now - self.started >= self.budget_s:
+    def should_stop(self, step: int, running: int, decode_s: float) -> bool:
+        """The engine's ``step_hook``."""
+        self.steps = step + 1
+        self.active = running
+        if decode_s >= self.budget_s:
             self.reason = "budget"
             return True
-        if self.n - self.active >= self.quorum and self.active > 0:
+        if self.n - running >= self.quorum and running > 0:
             if self.quorum_step is None:
                 self.quorum_step = self.steps
             elif self.steps - self.quorum_step >= self.grace_steps:
                 self.reason = "quorum"
                 return True
         return False
-
-    def __le__(self, now: float) -> bool:
-        return self.expired(float(now))
-
-    def __ge__(self, now: float) -> bool:  # ``deadline >= now`` means "not yet passed"
-        return not self.expired(float(now))
-
-    def __lt__(self, now: float) -> bool:
-        return self.expired(float(now))
-
-    def __gt__(self, now: float) -> bool:
-        return not self.expired(float(now))
 
 
 # --- cleaning and ranking --------------------------------------------------------------

@@ -40,11 +40,22 @@ def test_same_seed_reproduces_and_other_seed_differs(engine: Engine) -> None:
     assert [x.text for x in a.candidates] != [x.text for x in c.candidates]
 
 
-def test_greedy_batched_matches_single(engine: Engine) -> None:
-    """Sequences decoded together in one batch compute what one sequence alone does."""
+def test_greedy_batched_matches_single(engine: Engine, tmp_path: Path) -> None:
+    """Sequences decoded together in one batch compute what one sequence alone does.
+
+    Exactly on an unquantized model; on the Q4_1 model the 8-bit activation rounding
+    makes later tokens depend on which KV cells a sequence got, so there only the first
+    token (from the shared prompt's logits) must agree."""
+    from gguf_factory import write_tiny_llama
+
+    tiny = Engine(Model(write_tiny_llama(tmp_path / "tiny.gguf")), n_ctx=512, n_seq_max=5)
+    single = tiny.sample("def f(x):\n", n=1, max_tokens=12, temperature=0.0, logit_bias=tiny.model.eog_bias())
+    batched = tiny.sample("def f(x):\n", n=4, max_tokens=12, temperature=0.0, logit_bias=tiny.model.eog_bias())
+    assert [c.tokens for c in batched.candidates] == [single.candidates[0].tokens] * 4
+    tiny.close()
     single = engine.sample(PROMPT, n=1, max_tokens=10, temperature=0.0)
     batched = engine.sample(PROMPT, n=4, max_tokens=10, temperature=0.0)
-    assert {c.text for c in batched.candidates} == {single.candidates[0].text}
+    assert {c.tokens[0] for c in batched.candidates} == {single.candidates[0].tokens[0]}
 
 
 def test_stop_strings_are_respected(engine: Engine) -> None:

@@ -46,17 +46,17 @@ def test_statement_end_finishes_the_line_or_one_statement():
 
 
 class FakeEngineRun:
-    """Drives an InlineBudget the way Engine.sample does: a deadline check per step,
-    then stop_fn for every sequence that took a token."""
+    """Drives an InlineBudget the way Engine.sample does: the step hook before every
+    step (with the candidates still running and the decode time so far), then stop_fn
+    for every sequence that took a token."""
 
     def __init__(self, budget: InlineBudget, lengths: list[int]) -> None:
         self.budget, self.lengths = budget, lengths
 
     def run(self, step_s: float = 0.01, max_steps: int = 64) -> tuple[int, str | None]:
-        now = 100.0
         done = [False] * len(self.lengths)
         for step in range(max_steps):
-            if now >= self.budget:  # the engine's exact comparison
+            if self.budget.should_stop(step, done.count(False), step * step_s):
                 return step, self.budget.reason
             for i, n in enumerate(self.lengths):
                 if done[i]:
@@ -66,7 +66,6 @@ class FakeEngineRun:
                     done[i] = True
             if all(done):
                 return step + 1, None
-            now += step_s
         return max_steps, None
 
 
