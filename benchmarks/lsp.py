@@ -231,6 +231,7 @@ class Bench:
         for key, value in (
             ("judge", a.judge),
             ("candidates", a.candidates),
+            ("inlineCompletion", {"candidates": a.inline_candidates} if a.inline_candidates else None),
             ("maxTokens", a.max_tokens),
             ("debounceMs", a.debounce_ms),
             ("threads", a.threads),
@@ -394,6 +395,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=50, help="inline requests after single-line edits (default 50)")
     parser.add_argument("--jumps", type=int, default=4, help="requests after a jump elsewhere in the file (default 4)")
     parser.add_argument("--candidates", type=int, default=None, help="winnow.candidates (default: the server's)")
+    parser.add_argument(
+        "--inline-candidates", type=int, default=None,
+        help="winnow.inlineCompletion.candidates (default: the server's)",
+    )
     parser.add_argument("--max-tokens", type=int, default=None, help="winnow.maxTokens (default: the server's)")
     parser.add_argument("--debounce-ms", type=int, default=None, help="winnow.debounceMs (default: the server's)")
     parser.add_argument("--threads", type=int, default=None, help="winnow.threads (default: the server's)")

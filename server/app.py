@@ -170,7 +170,7 @@ class WinnowServer(LanguageServer):
     async def _generate_inline(self, ctx: documents.CursorContext, cancelled: Any) -> list[Any]:
         settings = self.settings
         budget = InlineBudget(
-            StatementEnd(ctx.line_before, ctx.line_after), settings.candidates, INLINE_DECODE_BUDGET_S, INLINE_GRACE_STEPS
+            StatementEnd(ctx.line_before, ctx.line_after), settings.inline_completion.candidates, INLINE_DECODE_BUDGET_S, INLINE_GRACE_STEPS
         )
         temperature = min(settings.temperature, INLINE_TEMPERATURE_CAP)
         t0 = time.perf_counter()
@@ -181,7 +181,7 @@ class WinnowServer(LanguageServer):
                 lambda rt: rt.inline(
                     ctx.prefix,
                     ctx.suffix,
-                    n=settings.candidates,
+                    n=settings.inline_completion.candidates,
                     max_tokens=settings.max_tokens,
                     temperature=temperature,
                     cancelled=cancelled,

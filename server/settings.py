@@ -18,6 +18,9 @@ SEVERITIES = ("error", "warning", "information", "hint")
 @dataclass(frozen=True)
 class InlineCompletionSettings:
     enabled: bool = True
+    # Fewer than the code action's N: inline latency grows with every sequence in the
+    # batch (docs/inline-completion.md has the measurements).
+    candidates: int = 3
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "debounceMs": ("int", 0, 5000),
     "threads": ("int", 0, 512),
     "inlineCompletion.enabled": ("bool",),
+    "inlineCompletion.candidates": ("int", 1, 16),
     "codeActions.enabled": ("bool",),
     "diagnostics.enabled": ("bool",),
     "diagnostics.threshold": ("float", 0.0, 1.0),

@@ -19,7 +19,14 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 SERVER_CMD = [sys.executable, "-m", "winnow.server.cli", "lsp"]
 CONFIG = ClientServerConfig(server_command=SERVER_CMD)
 
-FAST = {"judge": "none", "candidates": 2, "maxTokens": 16, "debounceMs": 0, "threads": 1}
+FAST = {
+    "judge": "none",
+    "candidates": 2,
+    "inlineCompletion": {"candidates": 2},
+    "maxTokens": 16,
+    "debounceMs": 0,
+    "threads": 1,
+}
 
 CAPABILITIES = types.ClientCapabilities(
     window=types.WindowClientCapabilities(work_done_progress=True),

@@ -70,7 +70,7 @@ async def test_inline_completion_returns_ranked_items(client: LanguageClient):
             break
     assert items, "the model produced no usable suggestion at three cursors"
     assert all(isinstance(t, str) and t.strip() for t in items)
-    assert len(items) <= FAST["candidates"]
+    assert len(items) <= FAST["inlineCompletion"]["candidates"]
     assert len(set(items)) == len(items)  # duplicates are merged
     client.last_items = items  # type: ignore[attr-defined]
 

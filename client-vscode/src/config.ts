@@ -5,14 +5,26 @@
 import * as vscode from 'vscode';
 
 import { CONFIG_SECTION } from './constants';
-import { SERVER_SETTING_KEYS, toServerSettings, type FlatSettings, type ServerSettings } from './settings';
+import {
+  SERVER_SETTING_KEYS,
+  isExplicitlySet,
+  toServerSettings,
+  type FlatSettings,
+  type ServerSettings,
+} from './settings';
 
-/** Every server setting's effective value (user, workspace or default), keyed by its path. */
+/**
+ * The server settings the user set (in any scope), keyed by path. Settings left at
+ * their defaults are not sent: the server then applies its own defaults, which may
+ * depend on the judge (diagnostics stay off for a judge that measured near chance).
+ */
 export function readFlatSettings(scope?: vscode.ConfigurationScope): FlatSettings {
   const config = vscode.workspace.getConfiguration(CONFIG_SECTION, scope);
   const flat: Record<string, unknown> = {};
   for (const key of SERVER_SETTING_KEYS) {
-    flat[key] = config.get<unknown>(key);
+    if (isExplicitlySet(config.inspect<unknown>(key))) {
+      flat[key] = config.get<unknown>(key);
+    }
   }
   return flat;
 }

@@ -19,6 +19,7 @@ export const SERVER_SETTING_KEYS = [
   'debounceMs',
   'threads',
   'inlineCompletion.enabled',
+  'inlineCompletion.candidates',
   'codeActions.enabled',
   'diagnostics.enabled',
   'diagnostics.threshold',
@@ -36,6 +37,31 @@ export const CLIENT_SETTING_KEYS = ['pythonPath', 'trace.server'] as const;
  * server through `workspace/didChangeConfiguration`.
  */
 export const RESTART_SETTING_KEYS = ['pythonPath', 'generatorModel', 'judge', 'threads'] as const;
+
+/** The part of VS Code's `WorkspaceConfiguration.inspect()` result that says where a value was set. */
+export interface SettingInspection {
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+  globalLanguageValue?: unknown;
+  workspaceLanguageValue?: unknown;
+  workspaceFolderLanguageValue?: unknown;
+}
+
+/** Whether a setting was set in any scope (rather than left at its default). */
+export function isExplicitlySet(inspection: SettingInspection | undefined): boolean {
+  if (inspection === undefined) {
+    return false;
+  }
+  return [
+    inspection.globalValue,
+    inspection.workspaceValue,
+    inspection.workspaceFolderValue,
+    inspection.globalLanguageValue,
+    inspection.workspaceLanguageValue,
+    inspection.workspaceFolderLanguageValue,
+  ].some((value) => value !== undefined);
+}
 
 /** A flat record of settings, keyed by path below `winnow.` (a `winnow.` prefix is accepted too). */
 export type FlatSettings = Readonly<Record<string, unknown>>;

@@ -136,7 +136,8 @@ export function createFakeVscode(settings: Record<string, unknown>): FakeVscode 
     get: (key: string, defaultValue?: unknown): unknown =>
       section === 'winnow' && key in settings ? settings[key] : defaultValue,
     has: (key: string) => section === 'winnow' && key in settings,
-    inspect: () => undefined,
+    inspect: (key: string) =>
+      section === 'winnow' && key in settings ? { key, globalValue: settings[key] } : { key },
     update: () => Promise.resolve(),
   });
 

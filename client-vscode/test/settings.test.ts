@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 
 import { CLIENT_COMMANDS, SERVER_COMMANDS, STATUS_NOTIFICATION } from '../src/constants';
 import {
+  isExplicitlySet,
   CLIENT_SETTING_KEYS,
   RESTART_SETTING_KEYS,
   SERVER_SETTING_KEYS,
@@ -83,7 +84,7 @@ const rows = docRows();
 
 describe('package.json settings follow docs/settings.md', () => {
   test('the doc table was found', () => {
-    assert.equal(rows.length, 13, 'docs/settings.md should list 13 settings');
+    assert.equal(rows.length, 14, 'docs/settings.md should list 14 settings');
   });
 
   test('SERVER_SETTING_KEYS lists exactly the documented paths, in order', () => {
@@ -132,7 +133,7 @@ describe('toServerSettings', () => {
       maxTokens: 64,
       debounceMs: 150,
       threads: 0,
-      inlineCompletion: { enabled: true },
+      inlineCompletion: { enabled: true, candidates: 3 },
       codeActions: { enabled: true },
       diagnostics: { enabled: true, threshold: 0.5, severity: 'hint' },
     });
@@ -169,6 +170,17 @@ describe('toServerSettings', () => {
 
   test('an empty record maps to an empty object', () => {
     assert.deepEqual(toServerSettings({}), {});
+  });
+});
+
+describe('isExplicitlySet', () => {
+  test('a value in any scope counts; defaults and no inspection do not', () => {
+    assert.equal(isExplicitlySet(undefined), false);
+    assert.equal(isExplicitlySet({}), false);
+    assert.equal(isExplicitlySet({ globalValue: undefined, workspaceValue: undefined }), false);
+    assert.equal(isExplicitlySet({ globalValue: 3 }), true);
+    assert.equal(isExplicitlySet({ workspaceFolderValue: false }), true);
+    assert.equal(isExplicitlySet({ workspaceLanguageValue: 'hint' }), true);
   });
 });
 
