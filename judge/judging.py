@@ -78,8 +78,12 @@ class TokenRuns:
     candidate_truncated: bool
 
 
-def _cut(tokens: list[int], limit: int) -> tuple[list[int], bool]:
+def _keep_head(tokens: list[int], limit: int) -> tuple[list[int], bool]:
     return (tokens[:limit], True) if len(tokens) > limit else (tokens, False)
+
+
+def _keep_tail(tokens: list[int], limit: int) -> tuple[list[int], bool]:
+    return (tokens[len(tokens) - limit :], True) if len(tokens) > limit else (tokens, False)
 
 
 def judge_token_runs(
@@ -94,14 +98,15 @@ def judge_token_runs(
 ) -> TokenRuns:
     """Tokens of the judge prompt, as (shared prefix, per-candidate branch).
 
-    Long inputs are cut at their END (the signature, docstring and the start of the
-    body are what the judge needs most): the task to ``max_task_tokens``, the
-    candidate to ``max_candidate_tokens``; the flags report it.
+    Long inputs are cut, and the flags report it: the task keeps its first
+    ``max_task_tokens`` tokens (the signature and the start of the docstring), the
+    candidate its LAST ``max_candidate_tokens`` (the body: the candidate's copy of the
+    signature and docstring is what goes first, and the task already shows those).
     """
     before, after = judge_texts(chat_template, "\uE001", language)
     head, _, tail = before.partition("\uE001")
-    task_ids, task_cut = _cut(tok.tokenize(task.strip("\n"), False, False), max_task_tokens)
-    cand_ids, cand_cut = _cut(tok.tokenize(candidate.strip("\n"), False, False), max_candidate_tokens)
+    task_ids, task_cut = _keep_head(tok.tokenize(task.strip("\n"), False, False), max_task_tokens)
+    cand_ids, cand_cut = _keep_tail(tok.tokenize(candidate.strip("\n"), False, False), max_candidate_tokens)
     prefix = tok.tokenize(head, False, True) + task_ids + tok.tokenize(tail, False, True)
     if bos is not None and (not prefix or prefix[0] != bos):
         prefix = [bos] + prefix
@@ -289,7 +294,7 @@ class Judge:
         for i, r in enumerate(runs):
             if r.candidate_truncated or r.task_truncated:
                 log.warning(
-                    "judge: candidate %d cut to %d tokens / task to %d tokens (their ends are dropped)",
+                    "judge: candidate %d cut to its last %d tokens / task to its first %d tokens",
                     i, self.manifest.max_candidate_tokens, self.manifest.max_task_tokens,
                 )
         logits = self.engine.branch_logits(runs[0].prefix, [r.branch for r in runs], cancel)
