@@ -313,6 +313,7 @@ def export(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     adapter_path = out / "adapter.gguf"
+    previous = _previous_agreement(out / "judge.json")
     written = write_adapter_gguf(ck / "adapter", gguf_facts(info.path), adapter_path, dtype,
                                  name=name or f"winnow judge LoRA ({run.name} {ck.name})")
 
@@ -340,7 +341,7 @@ def export(
         "adapter": written,
     }
     manifest = JudgeManifest(
-        name=name or f"LoRA judge on {info.name or base['spec']} ({ck.name} of {run.name})",
+        name=name or f"LoRA judge on the {base['spec']} base ({ck.name} of {run.name})",
         base_model=base["spec"],
         base_sha256=base["sha256"],
         adapter=adapter_path.name,
@@ -369,8 +370,22 @@ def export(
         manifest.training["agreement"] = {k: v for k, v in agreement.items() if not k.startswith("z_")}
         manifest.save(manifest_path)
         report["agreement"] = agreement
+    elif previous is not None and previous[0] == manifest.adapter_sha256:
+        # Re-exported (e.g. to add held-out figures) without a new check: the adapter is the
+        # same file, so the agreement measured before still holds.
+        manifest.training["agreement"] = previous[1]
+        manifest.save(manifest_path)
     (out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _previous_agreement(path: Path) -> tuple[str, dict[str, Any]] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        agreement = data["training"]["agreement"]
+        return str(data["adapter_sha256"]), dict(agreement)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _verify_examples(run: Path, n: int) -> list[dict[str, Any]]:

@@ -64,8 +64,11 @@ CONVERTED_FORMAT = 1
 CONVERTED_MARKER = "winnow-converted.json"
 #: llama.cpp pre-tokenizers that split every digit before GPT-2's regex (llama-vocab.cpp).
 DIGITS_THEN_GPT2 = {"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva"}
-#: Config fields that may change when a run resumes (the rest must match the checkpoint).
-RESUMABLE_CHANGES = {"out", "resume", "threads", "eval_batch_size", "patience", "allow_tokenizer_mismatch"}
+#: Config fields that may change when a run resumes (the rest must match the checkpoint; the
+#: labels and problems are compared by content, not by how their paths are spelled).
+RESUMABLE_CHANGES = {
+    "out", "resume", "threads", "eval_batch_size", "patience", "allow_tokenizer_mismatch", "labels", "problems",
+}
 
 
 # --- requirements ---------------------------------------------------------------------------
@@ -651,9 +654,8 @@ class Prepared:
     data: dict[str, Any]
 
 
-def prepare(cfg: TrainConfig, hf_tokenizer: Any, base: ConvertedBase, problems: dict[str, Any]) -> Prepared:
-    """Examples joined, split by problem and tokenized with the serving prompt."""
-    examples = load_examples(read_jsonl(cfg.labels), problems, cfg.labels)
+def prepare(cfg: TrainConfig, hf_tokenizer: Any, base: ConvertedBase, examples: list[Example]) -> Prepared:
+    """Examples split by problem and tokenized with the serving prompt."""
     train_ids, val_ids = split_by_problem((e.problem_id for e in examples), cfg.val_fraction, cfg.seed)
     val_set = set(val_ids)
     encoder = PromptEncoder(
@@ -678,7 +680,7 @@ def prepare(cfg: TrainConfig, hf_tokenizer: Any, base: ConvertedBase, problems: 
         "labels_sha256": sha256_path(cfg.labels),
         "examples_sha256": examples_digest(examples),
         "problems_sha256": sha256_text(
-            "\n".join(f"{pid}\0{sha256_text(problems[pid].prompt)}" for pid in sorted({e.problem_id for e in examples}))
+            "\n".join(sorted({f"{e.problem_id}\0{sha256_text(e.task)}" for e in examples}))
         ),
         "n_examples": len(examples),
         "n_train": len(train),
@@ -760,12 +762,6 @@ def train(cfg: TrainConfig, progress: bool = True, say: Callable[[str], None] | 
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.out)
     found = checkpoints(run)
-    finished = run / "run.json"
-    if found and finished.is_file():
-        summary = json.loads(finished.read_text(encoding="utf-8"))
-        if summary.get("finished"):
-            note(f"{run} holds a finished run (best {summary.get('best_checkpoint')}); nothing to do")
-            return summary
     if cfg.resume and not found:
         raise WinnowError(f"--resume: {run} holds no checkpoint to resume from")
     resume_from = found[-1] if found else None
@@ -779,7 +775,14 @@ def train(cfg: TrainConfig, progress: bool = True, say: Callable[[str], None] | 
                 f"{run} holds a run with other settings ({diff}): resume it with the same settings "
                 "or train into a new --out folder"
             )
+    finished = run / "run.json"
+    if found and finished.is_file():
+        summary = json.loads(finished.read_text(encoding="utf-8"))
+        if summary.get("finished"):
+            note(f"{run} holds a finished run (best {summary.get('best_checkpoint')}); nothing to do")
+            return summary
 
+    examples = load_examples(read_jsonl(cfg.labels), problems_by_id(cfg.problems), cfg.labels)
     with accelerator.main_process_first():
         base = convert_base(cfg.base, say=note)
     check = base.tokenizer_check
@@ -795,8 +798,7 @@ def train(cfg: TrainConfig, progress: bool = True, say: Callable[[str], None] | 
 
     set_seed_all(cfg.seed)
     model, hf_tok = load_base_model(base)
-    problems = problems_by_id(cfg.problems)
-    prep = prepare(cfg, hf_tok, base, problems)
+    prep = prepare(cfg, hf_tok, base, examples)
     enc, train_set, val_set = prep.encoder, prep.train, prep.val
     if resume_from is not None:
         saved_data = json.loads((resume_from / "config.json").read_text(encoding="utf-8"))["data"]

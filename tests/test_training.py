@@ -83,6 +83,23 @@ def trained_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytes
     return out
 
 
+@pytest.fixture(scope="module")
+def strong_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """Two full-batch steps at a high learning rate: an adapter that moves every logit far
+    enough that llama.cpp-vs-transformers agreement says something about the export
+    (a gentle adapter's effect drowns in the Q4_1-vs-dequantized difference)."""
+    from winnow.judge.training import TrainConfig, train
+
+    problems, labels = tiny_data
+    out = tmp_path_factory.mktemp("strong") / "run"
+    cfg = TrainConfig(
+        labels=str(labels), problems=str(problems), out=str(out), lr=2e-3, batch_size=4, grad_accum=2,
+        val_fraction=0.0, epochs=2, eval_every=2, lora_dropout=0.0, seed=0,
+    )
+    train(cfg, progress=False)
+    return out
+
+
 # --- cheap checks --------------------------------------------------------------------------------
 
 
@@ -187,32 +204,39 @@ def test_a_few_lora_steps_lower_the_loss(trained_run: Path, tiny_data: tuple[Pat
     after = score_sequences(model, enc, seqs)
     with model.disable_adapter():
         before = score_sequences(model, enc, seqs)
+    one_by_one = score_sequences(model, enc, seqs, batch_size=1)
+    assert np.allclose(after, one_by_one, atol=2e-3)  # right-padded batches score like single prompts
     loss_before, loss_after = bce(before, y), bce(after, y)
     print(f"loss on the 8 examples: {loss_before:.4f} -> {loss_after:.4f}")
     assert loss_after < loss_before - 0.01
 
 
 @pytest.mark.slow
-def test_export_loads_in_llama_cpp_and_matches_transformers(trained_run: Path, tmp_path: Path) -> None:
+def test_export_loads_in_llama_cpp_and_matches_transformers(strong_run: Path, tmp_path: Path) -> None:
     import gguf
 
     from winnow.judge.export import export
     from winnow.judge.judging import Judge, JudgeManifest
 
-    report = export(trained_run, tmp_path / "judge", checkpoint="last", n_verify=8)
+    report = export(strong_run, tmp_path / "judge", checkpoint="last", n_verify=8)
     names = {t.name for t in gguf.GGUFReader(report["adapter"]).tensors}
-    assert {"blk.0.attn_q.weight.lora_a", "blk.0.attn_q.weight.lora_b", "blk.29.ffn_down.weight.lora_b"} <= names
+    assert {"blk.0.attn_q.weight.lora_a", "blk.0.attn_k.weight.lora_b", "blk.29.ffn_down.weight.lora_b"} <= names
     assert len(names) == 30 * 7 * 2
     manifest = JudgeManifest.load(tmp_path / "judge" / "judge.json")
     assert manifest.adapter == "adapter.gguf" and manifest.recommended["diagnostics"] is False
     assert manifest.training["agreement"]["n"] == 8
     a = report["agreement"]
     print("agreement:", {k: v for k, v in a.items() if not k.startswith("z_")})
-    # The adapter changes llama.cpp's scores, and the same way as it changes transformers'.
+    # The adapter changes llama.cpp's scores ...
     assert a["adapter_effect_llama_cpp"] > 0.3
-    assert a["delta_corr"] > 0.95
-    assert a["corr"] > 0.95
-    assert a["max_abs_diff"] < 0.5
+    # ... the way it changes transformers'. Measured with this adapter (the bases alone: logits
+    # corr 0.9995, z corr 0.969, max |Δz| 0.106):
+    #                        logits corr   adapter-delta logits corr   z corr   max |Δz|
+    #   this export             0.9995             0.992                 0.93     0.23
+    #   without Q/K permute     0.9980             0.981                 0.78     0.59
+    assert a["logits_corr"] > a["base_logits_corr"] - 0.0008
+    assert a["delta_logits_corr"] > 0.987
+    assert a["corr"] > 0.85 and a["max_abs_diff"] < 0.4
     judge = Judge.load(str(tmp_path / "judge" / "judge.json"))
     try:
         v = judge.verdicts(TINY[0][1], [TINY[0][1] + TINY[0][2], TINY[0][1] + TINY[0][3]])

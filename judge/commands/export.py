@@ -52,14 +52,17 @@ def run(args: argparse.Namespace) -> int:
           + (f" (ECE {cal['ece_before']:.3f} → {cal['ece_after']:.3f})" if cal.get("ece_before") is not None else ""))
     agreement = report.get("agreement")
     if agreement and agreement.get("n"):
-        corr = agreement["corr"]
-        base_corr = agreement["base_corr"]
+        def f(key: str, digits: int = 4) -> str:
+            value = agreement.get(key)
+            return "n/a" if value is None else f"{value:.{digits}f}"
+
         print(
-            f"check    llama.cpp vs transformers on {agreement['n']} examples: "
-            f"corr {corr if corr is None else round(corr, 4)}, max |Δz| {agreement['max_abs_diff']:.3f} "
-            f"(bases alone: corr {base_corr if base_corr is None else round(base_corr, 4)}, "
-            f"max |Δz| {agreement['base_max_abs_diff']:.3f}); adapter moves z by "
-            f"{agreement['adapter_effect_llama_cpp']:.3f} on average"
+            f"check    llama.cpp vs transformers+peft on {agreement['n']} validation examples:\n"
+            f"         z: corr {f('corr')}, max |Δz| {f('max_abs_diff', 3)} (bases alone: corr {f('base_corr')}, "
+            f"max |Δz| {f('base_max_abs_diff', 3)}); the adapter moves z by {f('adapter_effect_llama_cpp', 3)} "
+            f"in llama.cpp, {f('adapter_effect_transformers', 3)} in transformers\n"
+            f"         logits: corr {f('logits_corr')} (bases alone {f('base_logits_corr')}); what the adapter "
+            f"adds: corr {f('delta_logits_corr')}"
         )
     rec = report["recommended"]
     print(f"recommended  diagnostics {'on' if rec.get('diagnostics') else 'off'}: {rec.get('reason')}")
