@@ -293,8 +293,8 @@ def export(
 ) -> dict[str, Any]:
     """Write OUT/adapter.gguf and OUT/judge.json (and OUT/export_report.json); return the report."""
     from winnow.judge.calibration import fit
-    from winnow.judge.judging import JUDGE_TEMPLATE, JudgeManifest, sha256_of
-    from winnow.judge.models import resolve
+    from winnow.judge.judging import JUDGE_TEMPLATE, JudgeManifest
+    from winnow.judge.models import resolve, sha256_file
     from winnow.judge.training import gguf_facts, resolve_checkpoint
 
     run = Path(run_dir)
@@ -345,7 +345,7 @@ def export(
         base_model=base["spec"],
         base_sha256=base["sha256"],
         adapter=adapter_path.name,
-        adapter_sha256=sha256_of(adapter_path),
+        adapter_sha256=sha256_file(adapter_path),
         calibration=calibration.to_dict(),
         evaluation=evaluation,
         recommended=_recommended(evaluation),

@@ -12,7 +12,6 @@ exactly the same two runs (see ``judge_token_runs``), so train and serve agree.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -26,6 +25,7 @@ import numpy as np
 
 from winnow.judge.calibration import Calibration
 from winnow.judge.errors import ModelError, WinnowError
+from winnow.judge.models import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +131,6 @@ def logsumexp(values: np.ndarray) -> float:
     return m + math.log(float(np.exp(values - m).sum()))
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 @dataclass
 class JudgeManifest:
@@ -214,7 +207,7 @@ class JudgeManifest:
         if adapter is not None:
             if not adapter.is_file():
                 raise WinnowError(f"judge manifest {self.path} names adapter {adapter}, which does not exist")
-            if self.adapter_sha256 and sha256_of(adapter) != self.adapter_sha256:
+            if self.adapter_sha256 and sha256_file(adapter) != self.adapter_sha256:
                 raise WinnowError(
                     f"adapter {adapter} does not match the sha256 in {self.path}: re-export the judge"
                 )

@@ -113,11 +113,11 @@ def test_unparseable_candidate_scores_zero_without_model_call(zero_shot: Judge) 
 def test_lora_adapter_loads_and_changes_scores(tmp_path: Path, zero_shot: Judge, default_model_path: str) -> None:
     from gguf_factory import write_random_lora
 
-    from winnow.judge.judging import sha256_of
+    from winnow.judge.models import sha256_file
 
     adapter = write_random_lora(tmp_path / "adapter.gguf", default_model_path, scale=0.08)
     manifest = JudgeManifest(
-        name="random lora", base_model="default", adapter="adapter.gguf", adapter_sha256=sha256_of(adapter)
+        name="random lora", base_model="default", adapter="adapter.gguf", adapter_sha256=sha256_file(adapter)
     )
     manifest.save(tmp_path / "judge.json")
     judge = Judge.load(str(tmp_path / "judge.json"))
