@@ -213,6 +213,7 @@ class Model:
         self.n_ctx_train = int(self.llama_cpp.llama_model_n_ctx_train(model))
         self.metadata = self._read_metadata()
         self._piece_cache: dict[int, bytes] = {}
+        self.masks: dict[str, np.ndarray] = {}  # logit biases over this vocabulary, built once
 
     def _read_metadata(self) -> dict[str, str]:
         lc = self.llama_cpp
@@ -282,10 +283,13 @@ class Model:
 
     def eog_bias(self) -> np.ndarray:
         """A logit bias that bans every end-of-generation token."""
-        bias = np.zeros(self.n_vocab, dtype=np.float32)
-        for t in range(self.n_vocab):
-            if self.is_eog(t):
-                bias[t] = -np.inf
+        bias = self.masks.get("eog")
+        if bias is None:
+            bias = np.zeros(self.n_vocab, dtype=np.float32)
+            for t in range(self.n_vocab):
+                if self.is_eog(t):
+                    bias[t] = -np.inf
+            self.masks["eog"] = bias
         return bias
 
     def token_text(self, token: int) -> str:
@@ -389,8 +393,6 @@ class Engine:
             lc.llama_batch_free(self.batch)
             lc.llama_free(self.ctx)
             self.ctx = None
-        if getattr(self, "adapter", None):
-            self.adapter = None  # freed with the model
 
     def __del__(self) -> None:  # pragma: no cover
         try:

@@ -17,21 +17,19 @@ from winnow.judge.prompts import BodyEnd, completion_prompt, implement_prompt, t
 from winnow.judge.pysource import FunctionSite
 
 CONTEXT_CHARS = 1500  # code before a function shown to the model (imports, helpers)
-_BODY_START_BIAS: dict[int, np.ndarray] = {}
 
 
 def body_start_bias(model: Model) -> np.ndarray:
     """-inf for tokens that cannot start a body after the header's last character:
     the first token must be a newline (with indentation), never a fence or the end
     of text, which small chat models otherwise pick to close the code block."""
-    key = id(model)
-    bias = _BODY_START_BIAS.get(key)
+    bias = model.masks.get("body_start")
     if bias is None:
         bias = np.zeros(model.n_vocab, dtype=np.float32)
         for token, piece in enumerate(model.all_pieces()):
             if not piece.startswith(b"\n") or piece.strip(b" \t\r\n") or model.is_eog(token):
                 bias[token] = -np.inf
-        _BODY_START_BIAS[key] = bias
+        model.masks["body_start"] = bias
     return bias
 
 
