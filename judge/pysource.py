@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
+import textwrap
 from dataclasses import dataclass
 
 
@@ -127,6 +129,38 @@ def replace_body(source: str, site: FunctionSite, body: str) -> str:
         lines[-1] += "\n"
     new_body = body if body.endswith("\n") else body + "\n"
     return "".join(lines[: site.header_end_line]) + new_body + "".join(lines[site.end_line :])
+
+
+_TOP_LEVEL_DEF = re.compile(r"^(?:async\s+def|def|class|@)\b", re.MULTILINE)
+
+
+def module_imports(source: str) -> list[tuple[frozenset[str], str]]:
+    """The module's top-level imports before its first def/class, each with the names it
+    binds. Only the head of the file is parsed, so this stays cheap on large files."""
+    first = _TOP_LEVEL_DEF.search(source)
+    head = source[: first.start()] if first else source
+    tree = _parse_tolerant(head)
+    if tree is None:
+        return []
+    lines = head.splitlines(keepends=True)
+    out: list[tuple[frozenset[str], str]] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = frozenset((a.asname or a.name).split(".")[0] for a in node.names)
+            text = "".join(lines[node.lineno - 1 : node.end_lineno or node.lineno]).rstrip("\n")
+            out.append((names, text + "\n"))
+    return out
+
+
+def judge_task(site: FunctionSite, imports: list[tuple[frozenset[str], str]]) -> str:
+    """The judge's task for ``site``, shaped like the problems it is trained on: the
+    imports its header uses (``from typing import List``), two blank lines, then the
+    dedented signature and docstring. Imports the header does not name are left out, so
+    a long import block cannot push the docstring out of the judge's task budget."""
+    header = textwrap.dedent(site.header)
+    used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", header))
+    wanted = [text for names, text in imports if used & names]
+    return "".join(wanted) + "\n\n" + header if wanted else header
 
 
 def parses(code: str) -> bool:

@@ -21,7 +21,7 @@ from winnow.judge.engine import Engine, Model, Timings
 from winnow.judge.errors import ModelError
 from winnow.judge.generate import Generation, InlineCandidate, complete_at, implement_function
 from winnow.judge.models import ModelInfo, resolve
-from winnow.judge.pysource import FunctionSite
+from winnow.judge.pysource import FunctionSite, judge_task, module_imports
 from winnow.judge.ranking import RankedCandidate, rank
 from winnow.judge.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
 
@@ -164,7 +164,7 @@ class Runtime:
                 seed=seed, cancel=cancelled, deadline=deadline,
             )
             t1 = time.perf_counter()
-            task = site.header
+            task = judge_task(site, module_imports(source))
             use = strategy if self.judge is not None or strategy in ("logprob", "random") else "logprob"
             runner = None
             if use == "judge+exec":

@@ -29,7 +29,7 @@ from typing import Any
 from lsprotocol import types
 
 from winnow.judge.errors import Cancelled
-from winnow.judge.pysource import FunctionSite
+from winnow.judge.pysource import FunctionSite, judge_task, module_imports
 from winnow.server import convert
 from winnow.server.documents import MAX_ANALYSED_CHARS, Snapshot, python_functions, snapshot
 from winnow.server.inline import CancelFlag
@@ -187,6 +187,7 @@ class Diagnostics:
             lambda: not self.active(),
             self.server.interactive_waiting,
         )
+        imports = module_imports(snap.text)
         for site in self._eligible(snap):
             if stale():
                 return
@@ -198,7 +199,7 @@ class Diagnostics:
             self.inflight.add(site.content_hash)
             try:
                 ranked = await self.server.models.run(
-                    lambda rt, s=site: rt.judge_code(textwrap.dedent(s.header), textwrap.dedent(s.code), cancelled=flag)
+                    lambda rt, s=site: rt.judge_code(judge_task(s, imports), textwrap.dedent(s.code), cancelled=flag)
                 )
             except Cancelled:
                 if not stale() and snapshot(self.server, uri) is not None and self.active():

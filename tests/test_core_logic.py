@@ -12,7 +12,7 @@ import pytest
 from winnow.judge.errors import Cancelled
 from winnow.judge.jsonl import JsonlAppender, candidate_key, read_jsonl
 from winnow.judge.prompts import BodyEnd, trim_body
-from winnow.judge.pysource import function_at, functions, parses, replace_body
+from winnow.judge.pysource import function_at, functions, judge_task, module_imports, parses, replace_body
 from winnow.judge.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, ModelWorker
 
 SOURCE = '''import math
@@ -65,6 +65,32 @@ def test_replace_body_keeps_the_rest() -> None:
     assert parses(new)
     assert "return math.pi * r * r" in new and "class Shape" in new
     assert function_at(new, 3).is_stub is False
+
+
+def test_judge_task_looks_like_a_training_problem() -> None:
+    """The serving task carries the imports its header names, like a HumanEval prompt."""
+    src = (
+        "import os\n"
+        "from typing import (List,\n    Dict)\n"
+        "import numpy as np\n\n"
+        "class Counter:\n"
+        "    def count(self, xs: List[int]) -> Dict[str, int]:\n"
+        '        """Count them."""\n'
+        "        pass\n\n"
+        "def total(a):\n"
+        '    """Add up."""\n'
+        "    return sum(a)\n\n"
+        "import late_import_ignored\n"
+    )
+    imports = module_imports(src)
+    assert [sorted(names) for names, _ in imports] == [["os"], ["Dict", "List"], ["np"]]
+    count, total = functions(src)
+    assert judge_task(count, imports) == (
+        "from typing import (List,\n    Dict)\n\n\n"
+        'def count(self, xs: List[int]) -> Dict[str, int]:\n    """Count them."""\n'
+    )
+    assert judge_task(total, imports) == 'def total(a):\n    """Add up."""\n'
+    assert module_imports("def broken(:\n") == []
 
 
 def test_body_end_and_trim() -> None:
