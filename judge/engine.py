@@ -618,44 +618,105 @@ class Engine:
             return np.zeros((0, self.model.n_vocab), dtype=np.float32)
         if any(len(b) == 0 for b in branches):
             raise ValueError("every branch needs at least one token")
-        max_parallel = self.n_seq_max - 1
         self.prefill(prefix, cancel)
         out = np.zeros((len(branches), self.model.n_vocab), dtype=np.float32)
-        n_prefix = len(prefix)
+
+        def keep_last(j: int, rows: list[int]) -> None:
+            out[j] = self._logits(rows[-1])
+
+        self._decode_branches(len(prefix), branches, cancel, False, keep_last)
+        return out
+
+    def continuation_logprobs(
+        self,
+        prefix: Sequence[int],
+        continuations: Sequence[Sequence[int]],
+        cancel: CancelCheck | None = None,
+    ) -> list[np.ndarray]:
+        """Log-probability of every token of every continuation after ``prefix``
+        (teacher forcing): how likely this model finds text it did not sample itself.
+        The prefix is evaluated once; continuations go together in batches."""
+        first, _ = self.prefill(prefix, cancel)
+        first_lp = _log_softmax(first)
+        out = [np.zeros(len(c), dtype=np.float64) for c in continuations]
+        for j, cont in enumerate(continuations):
+            if len(cont):
+                out[j][0] = first_lp[cont[0]]
+        # Token k+1's log-prob comes from the logits at token k: the last token is not fed.
+        heads = [list(c[:-1]) for c in continuations]
+        todo = [j for j, h in enumerate(heads) if h]
+
+        def keep_all(i: int, rows: list[int]) -> None:
+            j = todo[i]
+            cont = continuations[j]
+            for k, row in enumerate(rows):
+                out[j][k + 1] = _log_softmax(self._logits(row))[cont[k + 1]]
+
+        if todo:
+            self._decode_branches(len(prefix), [heads[j] for j in todo], cancel, True, keep_all)
+        return out
+
+    def _decode_branches(
+        self,
+        n_prefix: int,
+        branches: Sequence[Sequence[int]],
+        cancel: CancelCheck | None,
+        every_position: bool,
+        consume: Callable[[int, list[int]], None],
+    ) -> None:
+        """Decode each branch after the cached prefix in its own sequence, as many per
+        batch as fit; ``consume(j, rows)`` reads branch ``j``'s logits rows (its last
+        position, or every position) before the sequences are dropped."""
+        max_parallel = self.n_seq_max - 1
+        max_rows = 256  # logits rows per batch: each is n_vocab floats
         lc = self.llama_cpp
         start = 0
         while start < len(branches):
             group: list[int] = []
             budget = self.batch_capacity
             used_ctx = n_prefix
+            rows = 0
             for j in range(start, len(branches)):
                 size = len(branches[j])
-                if len(group) >= max_parallel or size > budget or used_ctx + size > self.n_ctx:
+                want = size if every_position else 1
+                too_many_rows = bool(group) and rows + want > max_rows
+                if len(group) >= max_parallel or size > budget or used_ctx + size > self.n_ctx or too_many_rows:
                     break
                 group.append(j)
                 budget -= size
                 used_ctx += size
+                rows += want
             if not group:
                 raise ModelError(
                     f"a branch of {len(branches[start])} tokens does not fit the context after a "
                     f"prefix of {n_prefix} tokens (n_ctx={self.n_ctx})"
                 )
             self._clear_batch()
-            last_index: dict[int, int] = {}
+            indices: dict[int, list[int]] = {}
             for slot, j in enumerate(group, start=1):
                 lc.llama_memory_seq_cp(self.mem, self.PROMPT_SEQ, slot, -1, -1)
                 branch = branches[j]
+                last = len(branch) - 1
+                rows_j: list[int] = []
                 for k, token in enumerate(branch):
-                    bi = self._add(token, n_prefix + k, slot, k == len(branch) - 1)
-                last_index[j] = bi
+                    want_row = every_position or k == last
+                    bi = self._add(token, n_prefix + k, slot, want_row)
+                    if want_row:
+                        rows_j.append(bi)
+                indices[j] = rows_j
             try:
                 self._decode(cancel)
-                for j, bi in last_index.items():
-                    out[j] = self._logits(bi)
+                for j, batch_rows in indices.items():
+                    consume(j, batch_rows)
             finally:
                 self._clear_branches()
             start = group[-1] + 1
-        return out
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64)
+    m = x.max()
+    return x - (m + np.log(np.exp(x - m).sum()))
 
 
 @dataclass

@@ -6,14 +6,14 @@ a script that owns its engine).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from winnow.judge.engine import CancelCheck, Engine, Model, Timings
-from winnow.judge.prompts import BodyEnd, completion_prompt, implement_prompt, trim_body
+from winnow.judge.prompts import BodyEnd, ImplementPrompt, completion_prompt, implement_prompt, trim_body
 from winnow.judge.pysource import FunctionSite
 
 CONTEXT_CHARS = 1500  # code before a function shown to the model (imports, helpers)
@@ -78,6 +78,30 @@ def context_before(source: str, site: FunctionSite, limit: int = CONTEXT_CHARS) 
     return "".join(reversed(out)).lstrip("\n")
 
 
+def _implement_prompt_at(engine: Engine, source: str, site: FunctionSite) -> ImplementPrompt:
+    before = context_before(source, site)
+    after = "".join(source.splitlines(keepends=True)[site.end_line :])[:CONTEXT_CHARS]
+    return implement_prompt(engine.model, site.header, before, after)
+
+
+def body_logprobs(
+    engine: Engine,
+    source: str,
+    site: FunctionSite,
+    bodies: Sequence[str],
+    cancel: CancelCheck | None = None,
+) -> list[tuple[float, int]]:
+    """(mean, count) of the generator's token log-probs of each body written after
+    ``site``'s header, in the prompt ``implement_function`` samples from: the log-prob
+    ranking baseline for candidates the generator did not write (references, mutants).
+    A body is the text after the header, as a sampled one starts: newline, indent."""
+    prompt = _implement_prompt_at(engine, source, site)
+    prefix = engine.prompt_tokens(prompt.text)
+    conts = [engine.model.tokenize("\n" + body.strip("\n"), add_special=False, parse_special=False) for body in bodies]
+    lps = engine.continuation_logprobs(prefix, conts, cancel)
+    return [(float(lp.mean()) if len(lp) else 0.0, len(lp)) for lp in lps]
+
+
 def implement_function(
     engine: Engine,
     source: str,
@@ -91,9 +115,7 @@ def implement_function(
     deadline: float | None = None,
 ) -> Generation:
     """Sample ``n`` bodies for the function at ``site`` in one batch."""
-    before = context_before(source, site)
-    after = "".join(source.splitlines(keepends=True)[site.end_line :])[:CONTEXT_CHARS]
-    prompt = implement_prompt(engine.model, site.header, before, after)
+    prompt = _implement_prompt_at(engine, source, site)
     result = engine.sample(
         prompt.text,
         n=n,

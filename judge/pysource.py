@@ -163,6 +163,18 @@ def judge_task(site: FunctionSite, imports: list[tuple[frozenset[str], str]]) ->
     return "".join(wanted) + "\n\n" + header if wanted else header
 
 
+def function_body(code: str, name: str) -> str | None:
+    """The body (the lines after signature and docstring) of the last top-level
+    function ``name`` in ``code``, or None when there is none or the code does not parse."""
+    if not parses(code):
+        return None
+    sites = [s for s in functions(code) if s.name == name and s.indent == 0]
+    if not sites:
+        return None
+    site = sites[-1]
+    return "".join(code.splitlines(keepends=True)[site.header_end_line : site.end_line])
+
+
 def parses(code: str) -> bool:
     try:
         ast.parse(code)

@@ -16,6 +16,10 @@ def test_judge_show_default() -> None:
     data = json.loads(proc.stdout)
     assert data["format"] == "winnow-judge/1"
     assert data["prompt_template"] == "winnow-judge-v1"
+    # The shipped default is the trained LoRA judge, with the held-out figures it earned.
+    assert data["adapter"] and data["adapter_exists"] is True
+    assert data["evaluation"]["split"] == "humaneval:heldout" and data["evaluation"]["n"] > 0
+    assert data["recommended"]["diagnostics"] == (data["evaluation"]["auc"] >= data["recommended"]["min_auc"])
     human = winnow("judge", "show")
     assert "base model" in human.stdout and "calibration" in human.stdout
 
@@ -55,6 +59,30 @@ def test_judge_score_jsonl_resumes(tmp_path: Path) -> None:
     again = winnow(*args)
     assert again.returncode == 0
     assert len(out.read_text().splitlines()) == 3  # nothing scored twice
+
+
+def test_judge_score_logprob_baseline(tmp_path: Path) -> None:
+    """--strategy logprob scores candidates the generator did not write, as probabilities."""
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text(json.dumps({
+        "id": "t/0", "language": "python", "prompt": TASK, "tests": "assert add(1, 2) == 3\n", "entry_point": "add",
+    }) + "\n")
+    cands = tmp_path / "cands.jsonl"
+    bodies = ["    return a + b\n", "    return a - b  # zq xv wk\n", "    return (\n", ""]
+    with cands.open("w") as f:
+        for i, body in enumerate(bodies):
+            code = TASK + body if body else "def other():\n    pass\n"
+            f.write(json.dumps({"problem_id": "t/0", "candidate_id": f"c{i}", "code": code}) + "\n")
+    out = tmp_path / "scores.jsonl"
+    proc = winnow("judge", "score", "--strategy", "logprob", "--problems", str(problems), "--candidates", str(cands),
+                  "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    scores = {s["candidate_id"]: s for s in map(json.loads, out.read_text().splitlines())}
+    assert all(0.0 <= s["p_correct"] <= 1.0 for s in scores.values())
+    assert scores["c0"]["mean_logprob"] < 0 and scores["c1"]["mean_logprob"] < 0
+    assert scores["c0"]["p_correct"] > scores["c1"]["p_correct"]  # gibberish comment: less likely text
+    assert scores["c2"]["p_correct"] == 0.0 and scores["c3"]["p_correct"] == 0.0
+    assert scores["c3"]["mean_logprob"] is None
 
 
 def test_complete_ranks_by_judge(repo_root: Path) -> None:

@@ -120,6 +120,25 @@ def test_branch_logits_match_full_prompts(engine: Engine) -> None:
         assert int(np.argmax(batched[i])) == int(np.argmax(alone))
 
 
+def test_continuation_logprobs_match_sampling_and_full_prompts(engine: Engine) -> None:
+    """Teacher-forced log-probs equal what sampling recorded for its own tokens, and
+    what a full prompt gives token by token (within the Q4_1 cell-layout noise)."""
+    prefix = engine.prompt_tokens(PROMPT)
+    sampled = engine.sample(prefix, n=1, max_tokens=8, temperature=0.0, seed=0).candidates[0]
+    other = engine.model.tokenize("    return b + a  # commuted")
+    lps = engine.continuation_logprobs(prefix, [sampled.tokens, other, other[:1], []])
+    assert [len(lp) for lp in lps] == [len(sampled.tokens), len(other), 1, 0]
+    assert all((lp <= 0).all() for lp in lps)
+    assert abs(float(lps[0].sum()) - sampled.sum_logprob) < 0.1 * len(sampled.tokens)
+    assert lps[2][0] == pytest.approx(lps[1][0], abs=1e-6)  # both from the prefix's logits
+    for k, token in enumerate(other):
+        engine.reset()
+        logits, _ = engine.prefill(prefix + other[:k])
+        x = logits.astype(np.float64)
+        alone = x[token] - (x.max() + np.log(np.exp(x - x.max()).sum()))
+        assert lps[1][k] == pytest.approx(alone, abs=0.15)
+
+
 def test_choose_token_top_p_and_greedy() -> None:
     logits = np.array([0.0, 10.0, 9.0, -5.0], dtype=np.float32)
     rng = np.random.default_rng(0)

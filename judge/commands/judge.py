@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import textwrap
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -34,15 +36,20 @@ def run_show(args: argparse.Namespace) -> int:
     if cal:
         print(
             f"calibration  {cal.get('method')} T={cal.get('temperature', 1.0):.3f} b={cal.get('bias', 0.0):+.3f}"
-            f" (ECE {cal.get('ece_before')} → {cal.get('ece_after')}, n={cal.get('n')})"
+            f" (ECE {_fmt(cal.get('ece_before'))} → {_fmt(cal.get('ece_after'))}, n={cal.get('n')})"
         )
     else:
         print("calibration  none")
     for key, value in (manifest.evaluation or {}).items():
-        print(f"eval         {key}: {value}")
+        print(f"eval         {key}: {_fmt(value)}")
     for key, value in (manifest.recommended or {}).items():
-        print(f"recommended  {key}: {value}")
+        print(f"recommended  {key}: {_fmt(value)}")
     return 0
+
+
+def _fmt(value: Any) -> str:
+    """Figures to three decimals; everything else as is."""
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def _load_judge(spec: str, threads: int) -> Any:
@@ -57,9 +64,51 @@ def _examples_runner(timeout_s: float) -> Any:
     return lambda code: run_docstring_examples(code, timeout_s=timeout_s)
 
 
+class _GeneratorLogprob:
+    """The ``logprob`` strategy for candidates of any origin: the generator's mean token
+    log-prob of each candidate's body, teacher-forced in the prompt it samples from."""
+
+    def __init__(self, model: str, threads: int) -> None:
+        from winnow.judge.engine import Engine, Model
+        from winnow.judge.models import resolve
+
+        self.engine = Engine(Model(resolve(model).path), n_threads=threads or None)
+
+    def means(self, prompt: str, entry_point: str | None, codes: list[str]) -> list[float | None]:
+        """Mean log-prob per candidate; None where its function is missing or unparseable."""
+        from winnow.judge.generate import body_logprobs
+        from winnow.judge.pysource import function_at, function_body, functions
+
+        sites = functions(prompt)
+        named = [s for s in sites if s.name == entry_point]
+        site = named[-1] if named else function_at(prompt)
+        if site is None:
+            raise WinnowError("the task has no Python function to implement")
+        bodies = [function_body(textwrap.dedent(code), site.name) for code in codes]
+        todo = [i for i, b in enumerate(bodies) if b is not None and b.strip()]
+        out: list[float | None] = [None] * len(codes)
+        if todo:
+            scored = body_logprobs(self.engine, prompt, site, [bodies[i] or "" for i in todo])
+            for i, (mean, _) in zip(todo, scored, strict=True):
+                out[i] = mean
+        return out
+
+
+def _as_probability(strategy: str, p_correct: float | None, score: float) -> float:
+    """A score file holds numbers in [0, 1]: log-probs become the geometric-mean token
+    probability exp(mean log-prob); other heuristic scores are clipped."""
+    if p_correct is not None:
+        return float(p_correct)
+    if strategy == "logprob":
+        return math.exp(score) if math.isfinite(score) else 0.0
+    return min(1.0, max(0.0, float(score)))
+
+
 def run_score(args: argparse.Namespace) -> int:
     from winnow.judge.generate import FunctionCandidate
     from winnow.judge.ranking import rank
+
+    logprob = _GeneratorLogprob(args.model, args.threads) if args.strategy == "logprob" else None
 
     if args.task or args.candidate:
         if not (args.task and args.candidate):
@@ -68,9 +117,12 @@ def run_score(args: argparse.Namespace) -> int:
         code = Path(args.candidate).read_text(encoding="utf-8")
         judge = _load_judge(args.judge, args.threads) if args.strategy.startswith("judge") else None
         t0 = time.perf_counter()
-        ranked = rank(task, [FunctionCandidate(0, code, "", 0, 0.0, 0.0, "given")], strategy=args.strategy,
+        mean = logprob.means(task, None, [code])[0] if logprob else 0.0
+        ranked = rank(task, [FunctionCandidate(0, code, "", 0, 0.0, mean or 0.0, "given")], strategy=args.strategy,
                       judge=judge, run_examples=_examples_runner(args.timeout) if args.strategy == "judge+exec" else None)
-        out = ranked[0].to_dict() | {"ms": round((time.perf_counter() - t0) * 1000, 1)}
+        best = ranked[0]
+        p = 0.0 if logprob and mean is None else _as_probability(args.strategy, best.p_correct, best.score)
+        out = best.to_dict() | {"p_correct": p, "ms": round((time.perf_counter() - t0) * 1000, 1)}
         if args.json:
             print(json.dumps(out, indent=2))
         else:
@@ -102,22 +154,32 @@ def run_score(args: argparse.Namespace) -> int:
                 if not records:
                     continue
                 problem = problems[pid]
+                codes = [str(r["code"]) for r in records]
+                means = (
+                    logprob.means(problem.prompt, problem.entry_point, codes)
+                    if logprob
+                    else [float(r.get("mean_logprob", 0.0)) for r in records]
+                )
                 cands = [
-                    FunctionCandidate(i, str(r["code"]), "", 0, 0.0, float(r.get("mean_logprob", 0.0)), "given")
-                    for i, r in enumerate(records)
+                    FunctionCandidate(i, code, "", 0, 0.0, mean or 0.0, "given")
+                    for i, (code, mean) in enumerate(zip(codes, means, strict=True))
                 ]
                 ranked = rank(problem.prompt, cands, strategy=args.strategy, judge=judge, seed=args.seed,
                               run_examples=runner)
                 for r in ranked:
                     rec = records[r.index]
-                    score = r.p_correct if r.p_correct is not None else r.score
-                    written += out.write({
+                    record: dict[str, Any] = {
                         "problem_id": pid,
                         "candidate_id": rec["candidate_id"],
-                        "p_correct": float(score),
+                        "p_correct": _as_probability(args.strategy, r.p_correct, r.score),
                         "strategy": args.strategy,
                         "reason": r.reason,
-                    })
+                    }
+                    if logprob:
+                        if means[r.index] is None:
+                            record |= {"p_correct": 0.0, "reason": f"no body of {problem.entry_point} to score"}
+                        record["mean_logprob"] = means[r.index]
+                    written += out.write(record)
                 bar.update(len(records))
     print(f"wrote {written} scores to {args.out}", file=sys.stderr)
     return 0
@@ -144,6 +206,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--judge", default="default", help="default | PATH/judge.json")
     score.add_argument("--strategy", choices=STRATEGIES, default="judge", help="scoring strategy (default judge)")
     score.add_argument("--timeout", type=float, default=5.0, help="seconds per docstring-example run (judge+exec)")
+    score.add_argument(
+        "--model", default="default", help="generator for --strategy logprob: default | PATH.gguf | hf:OWNER/REPO/FILE.gguf"
+    )
     score.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
     score.add_argument("--seed", type=int, default=0, help="seed for the random strategy")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
