@@ -1,7 +1,7 @@
 """``winnow bench judge``: what prefix reuse buys when the judge scores best-of-5.
 
-One task, five candidates, the judge model (zero-shot base: the adapter does not
-change the cost), in one run:
+One task, five candidates, the judge as shipped (base + LoRA adapter; the raw floor
+loads the same adapter, which costs ~15% more prefill than the bare base), in one run:
 
 - naive: five full prompts, each evaluated from an empty cache;
 - reused: the task prefix once, the five candidate branches together in one batch;
@@ -88,7 +88,7 @@ def measure(judge_spec: str = "default", repeats: int = 3, threads: int = 0) -> 
     n_reused_tokens = len(prefix) + sum(len(b) for b in branches)
     raw_tokens = (prefix + [t for b in branches for t in b])[:n_reused_tokens]
     llm = Llama(judge.base_info.path, n_ctx=4096, n_batch=4096, n_ubatch=512, n_threads=n_threads,
-                n_threads_batch=n_threads, verbose=False, flash_attn=False)
+                n_threads_batch=n_threads, verbose=False, flash_attn=False, lora_path=engine.lora_path)
 
     times: dict[str, list[float]] = {"naive": [], "reused": [], "raw": []}
     engine.branch_logits(prefix, branches)  # warm-up
