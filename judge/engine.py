@@ -637,11 +637,10 @@ class Engine:
         (teacher forcing): how likely this model finds text it did not sample itself.
         The prefix is evaluated once; continuations go together in batches."""
         first, _ = self.prefill(prefix, cancel)
-        first_lp = _log_softmax(first)
         out = [np.zeros(len(c), dtype=np.float64) for c in continuations]
         for j, cont in enumerate(continuations):
             if len(cont):
-                out[j][0] = first_lp[cont[0]]
+                out[j][0] = _log_softmax_at(first, cont[0])
         # Token k+1's log-prob comes from the logits at token k: the last token is not fed.
         heads = [list(c[:-1]) for c in continuations]
         todo = [j for j, h in enumerate(heads) if h]
@@ -650,7 +649,7 @@ class Engine:
             j = todo[i]
             cont = continuations[j]
             for k, row in enumerate(rows):
-                out[j][k + 1] = _log_softmax(self._logits(row))[cont[k + 1]]
+                out[j][k + 1] = _log_softmax_at(self._logits(row), cont[k + 1])
 
         if todo:
             self._decode_branches(len(prefix), [heads[j] for j in todo], cancel, True, keep_all)
@@ -711,12 +710,6 @@ class Engine:
             finally:
                 self._clear_branches()
             start = group[-1] + 1
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    x = logits.astype(np.float64)
-    m = x.max()
-    return x - (m + np.log(np.exp(x - m).sum()))
 
 
 @dataclass

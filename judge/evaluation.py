@@ -101,7 +101,8 @@ def evaluate(
     return out
 
 
-def _fmt(value: Any) -> str:
+def format_figure(value: Any) -> str:
+    """A figure for people: three decimals, a dash when missing."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -118,7 +119,7 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     ]
     keys = (*CLASSIFICATION_KEYS, *RANKING_KEYS, "n_problems_logprob", "n", "n_positive")
     for key in keys:
-        rows.append(f"| {key} | " + " | ".join(_fmt(results[n].get(key)) for n in names) + " |")
+        rows.append(f"| {key} | " + " | ".join(format_figure(results[n].get(key)) for n in names) + " |")
     return "\n".join(rows) + "\n"
 
 

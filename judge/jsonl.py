@@ -89,6 +89,15 @@ class JsonlAppender:
         self.close()
 
 
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write one JSON document atomically (temp file + rename), indented for people;
+    values JSON has no type for (paths, dates) are written as strings."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+
+
 def write_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> int:
     """Write records to a new file atomically (temp file + rename); returns the count."""
     p = Path(path)

@@ -25,6 +25,7 @@ import numpy as np
 
 from winnow.judge.calibration import Calibration
 from winnow.judge.errors import ModelError, WinnowError
+from winnow.judge.jsonl import write_json
 from winnow.judge.models import sha256_file
 
 log = logging.getLogger(__name__)
@@ -162,9 +163,7 @@ class JudgeManifest:
     def save(self, path: str | os.PathLike[str]) -> Path:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, p)
+        write_json(p, self.to_dict())
         return p
 
     @classmethod

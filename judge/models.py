@@ -125,9 +125,9 @@ def check_gguf(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {"architecture": arch, "name": name, "n_tensors": n_tensors, "type": gguf_type}
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: str | os.PathLike[str]) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from winnow.judge.errors import WinnowError
-from winnow.judge.jsonl import read_jsonl
+from winnow.judge.jsonl import read_jsonl, write_json
 from winnow.judge.judging import (
     ANSWER_NO,
     ANSWER_YES,
@@ -56,6 +56,7 @@ from winnow.judge.judging import (
     answer_token_ids,
     judge_token_runs,
 )
+from winnow.judge.models import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +103,6 @@ def versions() -> dict[str, str]:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_path(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # --- the base model: GGUF facts and the cached transformers copy -------------------------------
@@ -309,7 +296,7 @@ def convert_base(spec: str = "default", allow_download: bool = False, say: Calla
             "tokenizer_check": check,
             "transformers": versions().get("transformers"),
         }
-        _write_json(tmp / CONVERTED_MARKER, record)
+        write_json(tmp / CONVERTED_MARKER, record)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():  # a stale or concurrent copy
             shutil.rmtree(target, ignore_errors=True)
@@ -677,7 +664,7 @@ def prepare(cfg: TrainConfig, hf_tokenizer: Any, base: ConvertedBase, examples: 
     lengths = [len(e.ids) for e in examples]
     data = {
         "labels_path": str(cfg.labels),
-        "labels_sha256": sha256_path(cfg.labels),
+        "labels_sha256": sha256_file(cfg.labels),
         "examples_sha256": examples_digest(examples),
         "problems_sha256": sha256_text(
             "\n".join(sorted({f"{e.problem_id}\0{sha256_text(e.task)}" for e in examples}))
@@ -864,7 +851,7 @@ def train(cfg: TrainConfig, progress: bool = True, say: Callable[[str], None] | 
     }
     if main:
         run.mkdir(parents=True, exist_ok=True)
-        _write_json(run / "config.json", full_config)
+        write_json(run / "config.json", full_config)
         _write_verify_examples(run / "verify_examples.jsonl", val_set or train_set, enc)
         note(
             f"training on {len(train_set)} candidates of {prep.data['train_problems']} problems "
@@ -1002,7 +989,7 @@ def train(cfg: TrainConfig, progress: bool = True, say: Callable[[str], None] | 
         "data": prep.data,
     }
     if main:
-        _write_json(run / "run.json", summary)
+        write_json(run / "run.json", summary)
         note(
             f"done: best checkpoint step {state['best_step']}"
             + (f" (val AUC {state['best_val_auc']:.3f})" if state["best_val_auc"] is not None else "")
@@ -1056,7 +1043,7 @@ def _write_verify_examples(path: Path, examples: Sequence[Example], enc: PromptE
 
 def _point_best(run: Path, checkpoint: Path, metrics: dict[str, Any]) -> None:
     rel = os.path.relpath(checkpoint, run)
-    _write_json(run / "best.json", {"checkpoint": rel, "step": metrics.get("step"), "val_auc": metrics.get("val_auc")})
+    write_json(run / "best.json", {"checkpoint": rel, "step": metrics.get("step"), "val_auc": metrics.get("val_auc")})
     link = run / "best"
     tmp = run / f".best-{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
@@ -1094,9 +1081,9 @@ def _save_checkpoint(
         {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": _rng_state()},
         tmp / "optimizer.pt",
     )
-    _write_json(tmp / "config.json", config)
-    _write_json(tmp / "metrics.json", metrics)
-    _write_json(tmp / "trainer_state.json", state)
+    write_json(tmp / "config.json", config)
+    write_json(tmp / "metrics.json", metrics)
+    write_json(tmp / "trainer_state.json", state)
     write_jsonl(tmp / "validation_scores.jsonl", rows)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)

@@ -40,15 +40,22 @@ def test_judge_score_one_pair(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["p_correct"] == 0.0
 
 
-def test_judge_score_jsonl_resumes(tmp_path: Path) -> None:
+def write_problem_and_candidates(tmp_path: Path, codes: list[str]) -> tuple[Path, Path]:
+    """One problem (add) and candidates c0, c1, … with the given codes, as JSONL files."""
     problems = tmp_path / "problems.jsonl"
     problems.write_text(json.dumps({
         "id": "t/0", "language": "python", "prompt": TASK, "tests": "assert add(1, 2) == 3\n", "entry_point": "add",
     }) + "\n")
     cands = tmp_path / "cands.jsonl"
     with cands.open("w") as f:
-        for i, body in enumerate(["    return a + b\n", "    return a - b\n", "    return (\n"]):
-            f.write(json.dumps({"problem_id": "t/0", "candidate_id": f"c{i}", "code": TASK + body}) + "\n")
+        for i, code in enumerate(codes):
+            f.write(json.dumps({"problem_id": "t/0", "candidate_id": f"c{i}", "code": code}) + "\n")
+    return problems, cands
+
+
+def test_judge_score_jsonl_resumes(tmp_path: Path) -> None:
+    bodies = ["    return a + b\n", "    return a - b\n", "    return (\n"]
+    problems, cands = write_problem_and_candidates(tmp_path, [TASK + body for body in bodies])
     out = tmp_path / "scores.jsonl"
     args = ("judge", "score", "--problems", str(problems), "--candidates", str(cands), "--out", str(out), "--quiet")
     proc = winnow(*args)
@@ -63,16 +70,9 @@ def test_judge_score_jsonl_resumes(tmp_path: Path) -> None:
 
 def test_judge_score_logprob_baseline(tmp_path: Path) -> None:
     """--strategy logprob scores candidates the generator did not write, as probabilities."""
-    problems = tmp_path / "problems.jsonl"
-    problems.write_text(json.dumps({
-        "id": "t/0", "language": "python", "prompt": TASK, "tests": "assert add(1, 2) == 3\n", "entry_point": "add",
-    }) + "\n")
-    cands = tmp_path / "cands.jsonl"
-    bodies = ["    return a + b\n", "    return a - b  # zq xv wk\n", "    return (\n", ""]
-    with cands.open("w") as f:
-        for i, body in enumerate(bodies):
-            code = TASK + body if body else "def other():\n    pass\n"
-            f.write(json.dumps({"problem_id": "t/0", "candidate_id": f"c{i}", "code": code}) + "\n")
+    bodies = ["    return a + b\n", "    return a - b  # zq xv wk\n", "    return (\n"]
+    codes = [TASK + body for body in bodies] + ["def other():\n    pass\n"]
+    problems, cands = write_problem_and_candidates(tmp_path, codes)
     out = tmp_path / "scores.jsonl"
     proc = winnow("judge", "score", "--strategy", "logprob", "--problems", str(problems), "--candidates", str(cands),
                   "--out", str(out), "--quiet")

@@ -14,10 +14,12 @@ from typing import Any
 
 from winnow.judge.errors import WinnowError
 from winnow.judge.jsonl import JsonlAppender, candidate_key, read_jsonl
+from winnow.judge.pysource import FunctionSite, function_at, function_body
 from winnow.judge.ranking import STRATEGIES
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from winnow.judge.evaluation import format_figure as _fmt
     from winnow.judge.judging import JudgeManifest
 
     manifest = JudgeManifest.load(args.judge)
@@ -47,11 +49,6 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(value: Any) -> str:
-    """Figures to three decimals; everything else as is."""
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def _load_judge(spec: str, threads: int) -> Any:
     from winnow.judge.judging import Judge
 
@@ -74,16 +71,11 @@ class _GeneratorLogprob:
 
         self.engine = Engine(Model(resolve(model).path), n_threads=threads or None)
 
-    def means(self, prompt: str, entry_point: str | None, codes: list[str]) -> list[float | None]:
-        """Mean log-prob per candidate; None where its function is missing or unparseable."""
+    def means(self, prompt: str, site: FunctionSite, codes: list[str]) -> list[float | None]:
+        """Mean log-prob per candidate of the function at ``site`` in ``prompt``; None
+        where the candidate's function is missing, empty or unparseable."""
         from winnow.judge.generate import body_logprobs
-        from winnow.judge.pysource import function_at, function_body, functions
 
-        sites = functions(prompt)
-        named = [s for s in sites if s.name == entry_point]
-        site = named[-1] if named else function_at(prompt)
-        if site is None:
-            raise WinnowError("the task has no Python function to implement")
         bodies = [function_body(textwrap.dedent(code), site.name) for code in codes]
         todo = [i for i, b in enumerate(bodies) if b is not None and b.strip()]
         out: list[float | None] = [None] * len(codes)
@@ -117,7 +109,12 @@ def run_score(args: argparse.Namespace) -> int:
         code = Path(args.candidate).read_text(encoding="utf-8")
         judge = _load_judge(args.judge, args.threads) if args.strategy.startswith("judge") else None
         t0 = time.perf_counter()
-        mean = logprob.means(task, None, [code])[0] if logprob else 0.0
+        mean = 0.0
+        if logprob:
+            site = function_at(task)
+            if site is None:
+                raise WinnowError(f"{args.task}: no Python function to implement")
+            mean = logprob.means(task, site, [code])[0]
         ranked = rank(task, [FunctionCandidate(0, code, "", 0, 0.0, mean or 0.0, "given")], strategy=args.strategy,
                       judge=judge, run_examples=_examples_runner(args.timeout) if args.strategy == "judge+exec" else None)
         best = ranked[0]
@@ -133,6 +130,7 @@ def run_score(args: argparse.Namespace) -> int:
     if not (args.problems and args.candidates and args.out):
         raise WinnowError("give --problems, --candidates and --out (or --task and --candidate for one pair)")
     from winnow.judge.problems import problems_by_id
+    from winnow.judge.sampling import target_site
 
     problems = problems_by_id(args.problems)
     by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -156,7 +154,7 @@ def run_score(args: argparse.Namespace) -> int:
                 problem = problems[pid]
                 codes = [str(r["code"]) for r in records]
                 means = (
-                    logprob.means(problem.prompt, problem.entry_point, codes)
+                    logprob.means(problem.prompt, target_site(problem), codes)
                     if logprob
                     else [float(r.get("mean_logprob", 0.0)) for r in records]
                 )
