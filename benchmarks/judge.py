@@ -21,7 +21,7 @@ import statistics
 import time
 from typing import Any
 
-from winnow.judge.engine import physical_cores
+from winnow.judge.llm.engine import physical_cores
 
 TASK = '''def merge_intervals(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Merge overlapping closed intervals and return them sorted by start.
@@ -76,7 +76,7 @@ BODIES = [
 def measure(judge_spec: str = "default", repeats: int = 3, threads: int = 0) -> dict[str, Any]:
     from llama_cpp import Llama
 
-    from winnow.judge.judging import Judge
+    from winnow.judge.scoring.judge_model import Judge
 
     n_threads = threads or physical_cores()
     judge = Judge.load(judge_spec, n_threads=n_threads)

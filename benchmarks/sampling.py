@@ -22,8 +22,8 @@ import statistics
 import time
 from typing import Any
 
-from winnow.judge.engine import Engine, Model, physical_cores
-from winnow.judge.models import resolve
+from winnow.judge.llm.engine import Engine, Model, physical_cores
+from winnow.judge.llm.model_files import resolve
 
 PROMPT_SOURCE = '''"""Inventory management helpers for a small warehouse service."""
 

@@ -17,13 +17,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from winnow.judge.engine import Engine, Model, Timings
-from winnow.judge.errors import ModelError
-from winnow.judge.generate import Generation, InlineCandidate, complete_at, implement_function
-from winnow.judge.models import ModelInfo, resolve
-from winnow.judge.pysource import FunctionSite, judge_task, module_imports
-from winnow.judge.ranking import RankedCandidate, rank
-from winnow.judge.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
+from winnow.judge.base.errors import ModelError
+from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
+from winnow.judge.llm.engine import Engine, Model, Timings
+from winnow.judge.llm.generation import Generation, InlineCandidate, complete_at, implement_function
+from winnow.judge.llm.model_files import ModelInfo, resolve
+from winnow.judge.llm.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
+from winnow.judge.scoring.ranking import RankedCandidate, rank
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Runtime:
         self._own_worker = worker is None
         self.generator: Engine | None = None
         self.generator_info: ModelInfo | None = None
-        self.judge: Any = None  # winnow.judge.judging.Judge, when one is configured
+        self.judge: Any = None  # winnow.judge.scoring.judge_model.Judge, when one is configured
         self.load_error: str | None = None
         self.stats = Stats()
         self._models: dict[str, Model] = {}
@@ -91,7 +91,7 @@ class Runtime:
             self.generator = Engine(self._model(info.path), n_ctx=self.config.n_ctx, n_threads=self.config.n_threads)
             self.generator_info = info
             if self.config.judge and self.config.judge.lower() != "none":
-                from winnow.judge.judging import Judge
+                from winnow.judge.scoring.judge_model import Judge
 
                 say(f"loading judge {self.config.judge}")
                 self.judge = Judge.load(
@@ -168,7 +168,7 @@ class Runtime:
             use = strategy if self.judge is not None or strategy in ("logprob", "random") else "logprob"
             runner = None
             if use == "judge+exec":
-                from winnow.judge.doctests import run_docstring_examples
+                from winnow.judge.scoring.examples import run_docstring_examples
 
                 runner = run_docstring_examples
             ranked = rank(
@@ -217,7 +217,7 @@ class Runtime:
 
         def job() -> RankedCandidate:
             t0 = time.perf_counter()
-            from winnow.judge.generate import FunctionCandidate
+            from winnow.judge.llm.generation import FunctionCandidate
 
             cand = FunctionCandidate(0, code, "", 0, 0.0, 0.0, "given")
             strategy = "judge" if self.judge is not None else "static"

@@ -40,7 +40,7 @@ from winnow.server.inline import (
     InlineService,
     StatementEnd,
 )
-from winnow.server.models import ModelHost
+from winnow.server.model_host import ModelHost
 from winnow.server.protocol import WinnowProtocol
 from winnow.server.settings import ParsedSettings, Settings, parse
 from winnow.server.status import Messages, Status

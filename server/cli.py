@@ -9,8 +9,8 @@ import pkgutil
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from winnow.judge.commands import register_all
-from winnow.judge.errors import WinnowError
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.cli import register_all
 
 
 def package_version() -> str:
@@ -50,11 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     register_all(subparsers)
     register_benchmarks(subparsers)
     try:
-        from winnow.server import commands as server_commands
+        from winnow.server import lsp_verb
     except ImportError as exc:  # pragma: no cover - only when the server's deps are missing
         logging.getLogger(__name__).debug("server verbs unavailable: %s", exc)
     else:
-        server_commands.register(subparsers)
+        lsp_verb.register(subparsers)
     return parser
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from winnow.judge.pysource import FunctionSite
-from winnow.judge.ranking import RankedCandidate
+from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server import convert
 from winnow.server.documents import Snapshot, function_containing, python_functions, snapshot
 from winnow.server.failures import content_modified, invalid_params, request_failed

@@ -6,8 +6,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from winnow.judge.pysource import FunctionSite
-from winnow.judge.ranking import RankedCandidate
+from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server.documents import Snapshot
 from winnow.server.inline import Suggestion
 

@@ -28,8 +28,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from winnow.judge.errors import Cancelled
-from winnow.judge.pysource import FunctionSite, judge_task, module_imports
+from winnow.judge.base.errors import Cancelled
+from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
 from winnow.server import convert
 from winnow.server.documents import MAX_ANALYSED_CHARS, Snapshot, python_functions, snapshot
 from winnow.server.inline import CancelFlag

@@ -24,7 +24,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from winnow.judge.pysource import FunctionSite, functions
+from winnow.judge.base.pysource import FunctionSite, functions
 
 CHARS_PER_TOKEN = 3.5  # measured on Python source with SmolLM2's tokenizer (6246 chars → 1791 tokens)
 PREFIX_TOKENS = 320  # prompt budget before the cursor

@@ -17,7 +17,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from winnow.judge.errors import Cancelled, ModelError, WinnowError
+from winnow.judge.base.errors import Cancelled, ModelError, WinnowError
 
 log = logging.getLogger(__name__)
 

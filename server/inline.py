@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from winnow.judge.errors import Cancelled
+from winnow.judge.base.errors import Cancelled
 from winnow.server.documents import CursorContext
 
 log = logging.getLogger(__name__)

@@ -20,21 +20,21 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def default_model_path() -> str:
-    from winnow.judge.models import resolve
+    from winnow.judge.llm.model_files import resolve
 
     return resolve("default").path
 
 
 @pytest.fixture(scope="session")
 def model(default_model_path: str):  # type: ignore[no-untyped-def]
-    from winnow.judge.engine import Model
+    from winnow.judge.llm.engine import Model
 
     return Model(default_model_path)
 
 
 @pytest.fixture(scope="session")
 def engine(model):  # type: ignore[no-untyped-def]
-    from winnow.judge.engine import Engine
+    from winnow.judge.llm.engine import Engine
 
     eng = Engine(model, n_ctx=2048, n_seq_max=9)
     yield eng

@@ -8,10 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from winnow.judge.augment import apply_edits, augment_problem, mutation_sites, normalized, rewrite_sites
-from winnow.judge.jsonl import candidate_key, read_jsonl
-from winnow.judge.labelling import label_candidates
-from winnow.judge.problems import Problem, load_problems
+from winnow.judge.base.jsonl import candidate_key, read_jsonl
+from winnow.judge.dataset.labelling import label_candidates
+from winnow.judge.dataset.problems import Problem, load_problems
+from winnow.judge.dataset.variants import (
+    apply_edits,
+    augment_problem,
+    mutation_sites,
+    normalized,
+    rewrite_sites,
+)
 
 REFERENCE = '''def helper(x):
     return x

@@ -123,7 +123,7 @@ def test_complete_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("target, expected", [("a.py", ("a.py", None)), ("a.py:12", ("a.py", 11)), ("C:/x.py", ("C:/x.py", None))])
 def test_parse_target(target: str, expected: tuple[str, int | None]) -> None:
-    from winnow.judge.commands.complete import parse_target
+    from winnow.judge.cli.complete import parse_target
 
     path, line = parse_target(target)
     assert (str(path), line) == expected

@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from winnow.judge.errors import Cancelled
-from winnow.judge.jsonl import JsonlAppender, candidate_key, read_jsonl
-from winnow.judge.prompts import BodyEnd, trim_body
-from winnow.judge.pysource import function_at, functions, judge_task, module_imports, parses, replace_body
-from winnow.judge.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, ModelWorker
+from winnow.judge.base.errors import Cancelled
+from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
+from winnow.judge.base.pysource import (
+    function_at,
+    functions,
+    judge_task,
+    module_imports,
+    parses,
+    replace_body,
+)
+from winnow.judge.llm.prompts import BodyEnd, trim_body
+from winnow.judge.llm.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, ModelWorker
 
 SOURCE = '''import math
 

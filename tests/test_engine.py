@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from winnow.judge.engine import Engine, Model, choose_token
-from winnow.judge.errors import Cancelled
-from winnow.judge.prompts import completion_prompt, fim_tokens, implement_prompt
+from winnow.judge.base.errors import Cancelled
+from winnow.judge.llm.engine import Engine, Model, choose_token
+from winnow.judge.llm.prompts import completion_prompt, fim_tokens, implement_prompt
 
 PROMPT = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n'
 

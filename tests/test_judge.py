@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from winnow.judge.calibration import expected_calibration_error, fit, sigmoid
-from winnow.judge.errors import WinnowError
-from winnow.judge.generate import FunctionCandidate
-from winnow.judge.judging import Judge, JudgeManifest, answer_token_ids, judge_token_runs
-from winnow.judge.ranking import rank
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.llm.generation import FunctionCandidate
+from winnow.judge.scoring.calibration import expected_calibration_error, fit, sigmoid
+from winnow.judge.scoring.judge_model import Judge, JudgeManifest, answer_token_ids, judge_token_runs
+from winnow.judge.scoring.ranking import rank
 
 TASK = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n\n    >>> add(2, 3)\n    5\n    """'
 BODIES = ["    return a + b", "    return a - b", "    return b + a", "    return 0", "    return a * b"]
@@ -21,7 +21,7 @@ CODES = [TASK + "\n" + b + "\n" for b in BODIES]
 
 @pytest.fixture(scope="module")
 def zero_shot(tmp_path_factory: pytest.TempPathFactory) -> Judge:
-    from winnow.judge.models import resolve
+    from winnow.judge.llm.model_files import resolve
 
     manifest = JudgeManifest(name="zero-shot test", base_model="default", base_sha256=resolve("default").sha256)
     path = manifest.save(tmp_path_factory.mktemp("zs") / "judge.json")
@@ -56,7 +56,7 @@ def test_prefix_reuse_matches_scoring_alone(zero_shot: Judge) -> None:
 def test_prefix_reuse_is_exact_on_f32_model(tmp_path: Path) -> None:
     from gguf_factory import write_tiny_llama
 
-    from winnow.judge.engine import Engine, Model
+    from winnow.judge.llm.engine import Engine, Model
 
     model = Model(write_tiny_llama(tmp_path / "tiny.gguf"))
     engine = Engine(model, n_ctx=2048, n_seq_max=9)
@@ -113,7 +113,7 @@ def test_unparseable_candidate_scores_zero_without_model_call(zero_shot: Judge) 
 def test_lora_adapter_loads_and_changes_scores(tmp_path: Path, zero_shot: Judge, default_model_path: str) -> None:
     from gguf_factory import write_random_lora
 
-    from winnow.judge.models import sha256_file
+    from winnow.judge.llm.model_files import sha256_file
 
     adapter = write_random_lora(tmp_path / "adapter.gguf", default_model_path, scale=0.08)
     manifest = JudgeManifest(
@@ -191,7 +191,7 @@ def test_ranking_strategies_are_deterministic() -> None:
 
 
 def test_judge_plus_exec_uses_docstring_examples(zero_shot: Judge) -> None:
-    from winnow.judge.doctests import run_docstring_examples
+    from winnow.judge.scoring.examples import run_docstring_examples
 
     cands = [FunctionCandidate(i, c, "", 3, -1.0, -0.5, "stop") for i, c in enumerate(CODES[:2])]
     ranked = rank(TASK, cands, strategy="judge+exec", judge=zero_shot, run_examples=run_docstring_examples)

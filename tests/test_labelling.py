@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from winnow.judge.augment import augment_problem
-from winnow.judge.errors import WinnowError
-from winnow.judge.jsonl import candidate_key, read_jsonl
-from winnow.judge.labelling import label_candidates, run_candidate
-from winnow.judge.problems import Problem, load_problems
-from winnow.judge.sandbox import run_java
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.base.jsonl import candidate_key, read_jsonl
+from winnow.judge.base.sandbox import run_java
+from winnow.judge.dataset.labelling import label_candidates, run_candidate
+from winnow.judge.dataset.problems import Problem, load_problems
+from winnow.judge.dataset.variants import augment_problem
 
 
 def test_humaneval_canonical_solutions_all_pass(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from lsp_support import CONFIG, FAST, SAMPLE, open_doc, replace_all, set_setting
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from winnow.judge.ranking import RankedCandidate
+from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server import convert
 from winnow.server.diagnostics import MAX_FUNCTIONS, Diagnostics
 from winnow.server.settings import Settings, parse
@@ -212,8 +212,8 @@ def test_the_hint_says_how_sure_and_how_good_the_judge_is():
 # --- end to end, with the real judge --------------------------------------------------------
 
 needs_judge = pytest.mark.skipif(
-    importlib.util.find_spec("winnow.judge.judging") is None,
-    reason="the judge model (winnow.judge.judging) is not in this build yet",
+    importlib.util.find_spec("winnow.judge.scoring.judge_model") is None,
+    reason="the judge model (winnow.judge.scoring.judge_model) is not in this build yet",
 )
 URI_E2E = "file:///winnow-tests/diagnostics.py"
 JUDGED = FAST | {"judge": "default", "diagnostics": {"enabled": True, "threshold": 1.0}}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from lsp_support import apply_edits
 from lsprotocol import types
 
-from winnow.judge.pysource import functions
+from winnow.judge.base.pysource import functions
 from winnow.server import convert
 from winnow.server.code_actions import implementable
 from winnow.server.documents import CHARS_PER_TOKEN, PREFIX_TOKENS, Snapshot, cursor_context, window_start

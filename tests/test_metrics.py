@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from winnow.judge.errors import WinnowError
-from winnow.judge.evaluation import evaluate, join
-from winnow.judge.metrics import (
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.evaluation.metrics import (
     Ranked,
     classification_metrics,
     expected_calibration_error,
     ranking_metrics,
 )
+from winnow.judge.evaluation.report import evaluate, join
 
 # TP = 3 (0, 1, 6), FN = 1 (2), FP = 1 (4), TN = 3 (3, 5, 7) at threshold 0.5
 Y = [1, 1, 1, 0, 0, 0, 1, 0]
@@ -110,7 +110,7 @@ def test_join_and_evaluate(tmp_path: Path) -> None:
     with pytest.raises(WinnowError, match="no candidate appears in both"):
         join(labels, [{"problem_id": "p", "candidate_id": "zzz", "p_correct": 0.5}])
     l_path, s_path, _ = _files(tmp_path)
-    from winnow.judge.jsonl import read_jsonl
+    from winnow.judge.base.jsonl import read_jsonl
 
     m = evaluate(list(read_jsonl(l_path)), list(read_jsonl(s_path)))
     assert m["accuracy"] == pytest.approx(6 / 8) and m["n_joined"] == 8

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from winnow.judge.errors import WinnowError
-from winnow.judge.problems import Problem, humaneval_number, load_problems
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.dataset.problems import Problem, humaneval_number, load_problems
 
 
 def test_humaneval_split_is_fixed_and_disjoint() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from winnow.judge import sandbox
-from winnow.judge.sandbox import (
+from winnow.judge.base import sandbox
+from winnow.judge.base.sandbox import (
     SANDBOX_UID_RANGE,
     SandboxLimits,
     python_exception,

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from winnow.judge.errors import WinnowError
-from winnow.judge.jsonl import read_jsonl, write_jsonl
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.base.jsonl import read_jsonl, write_jsonl
 
 TINY = [
     ("add", "def add(a: int, b: int) -> int:\n    \"\"\"Return the sum of a and b.\"\"\"\n",
@@ -45,7 +45,7 @@ def torch_stack():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def converted(torch_stack):  # type: ignore[no-untyped-def]
-    from winnow.judge.training import convert_base
+    from winnow.judge.training.trainer import convert_base
 
     return convert_base("default")
 
@@ -67,7 +67,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
-    from winnow.judge.training import TrainConfig, train
+    from winnow.judge.training.trainer import TrainConfig, train
 
     problems, labels = tiny_data
     out = tmp_path_factory.mktemp("run") / "run"
@@ -88,7 +88,7 @@ def strong_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytest
     """Two full-batch steps at a high learning rate: an adapter that moves every logit far
     enough that llama.cpp-vs-transformers agreement says something about the export
     (a gentle adapter's effect drowns in the Q4_1-vs-dequantized difference)."""
-    from winnow.judge.training import TrainConfig, train
+    from winnow.judge.training.trainer import TrainConfig, train
 
     problems, labels = tiny_data
     out = tmp_path_factory.mktemp("strong") / "run"
@@ -104,8 +104,8 @@ def strong_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytest
 
 
 def test_heldout_labels_are_refused() -> None:
-    from winnow.judge.problems import Problem
-    from winnow.judge.training import load_examples
+    from winnow.judge.dataset.problems import Problem
+    from winnow.judge.training.trainer import load_examples
 
     problem = Problem("HumanEval/120", "python", "def f():\n", "", "f")
     labels = [{"problem_id": "HumanEval/120", "candidate_id": "c", "code": "def f(): pass", "status": "passed"}]
@@ -114,7 +114,7 @@ def test_heldout_labels_are_refused() -> None:
 
 
 def test_split_is_by_problem_and_seeded() -> None:
-    from winnow.judge.training import split_by_problem
+    from winnow.judge.training.trainer import split_by_problem
 
     ids = [f"p{i}" for i in range(20)]
     train, val = split_by_problem(ids * 3, 0.15, seed=1)
@@ -124,7 +124,7 @@ def test_split_is_by_problem_and_seeded() -> None:
 
 
 def test_permute_rows_is_llama_cpp_rotary_layout() -> None:
-    from winnow.judge.export import permute_rows
+    from winnow.judge.training.export import permute_rows
 
     n_head, half = 3, 2
     w = np.arange(n_head * 2 * half * 5).reshape(n_head * 2 * half, 5)
@@ -144,7 +144,7 @@ def test_converted_weights_permute_back_to_the_gguf(converted) -> None:  # type:
     from gguf.quants import dequantize
     from safetensors.numpy import load_file
 
-    from winnow.judge.export import permute_rows
+    from winnow.judge.training.export import permute_rows
 
     hf = load_file(str(Path(converted.dir) / "model.safetensors"))
     reader = gguf.GGUFReader(converted.gguf_path)
@@ -164,9 +164,9 @@ def test_converted_weights_permute_back_to_the_gguf(converted) -> None:  # type:
 def test_judge_prompt_tokens_match_llama_cpp(converted, model) -> None:  # type: ignore[no-untyped-def]
     from transformers import AutoTokenizer
 
-    from winnow.judge.judging import ANSWER_NO, ANSWER_YES, answer_token_ids, judge_token_runs
-    from winnow.judge.problems import load_problems
-    from winnow.judge.training import HFTokenizer
+    from winnow.judge.dataset.problems import load_problems
+    from winnow.judge.scoring.judge_model import ANSWER_NO, ANSWER_YES, answer_token_ids, judge_token_runs
+    from winnow.judge.training.trainer import HFTokenizer
 
     assert converted.tokenizer_check["ok"], converted.tokenizer_check
     assert converted.chat_template == model.chat_template()
@@ -185,7 +185,7 @@ def test_judge_prompt_tokens_match_llama_cpp(converted, model) -> None:  # type:
 
 @pytest.mark.slow
 def test_a_few_lora_steps_lower_the_loss(trained_run: Path, tiny_data: tuple[Path, Path]) -> None:
-    from winnow.judge.training import bce, load_checkpoint_model, resolve_checkpoint, score_sequences
+    from winnow.judge.training.trainer import bce, load_checkpoint_model, resolve_checkpoint, score_sequences
 
     last = resolve_checkpoint(trained_run, "last")
     assert last.name == "step-6"
@@ -215,8 +215,8 @@ def test_a_few_lora_steps_lower_the_loss(trained_run: Path, tiny_data: tuple[Pat
 def test_export_loads_in_llama_cpp_and_matches_transformers(strong_run: Path, tmp_path: Path) -> None:
     import gguf
 
-    from winnow.judge.export import export
-    from winnow.judge.judging import Judge, JudgeManifest
+    from winnow.judge.scoring.judge_model import Judge, JudgeManifest
+    from winnow.judge.training.export import export
 
     report = export(strong_run, tmp_path / "judge", checkpoint="last", n_verify=8)
     names = {t.name for t in gguf.GGUFReader(report["adapter"]).tensors}

@@ -1,0 +1,108 @@
+"""``winnow complete FILE[:LINE]``: implement a function with best-of-N and print the ranking."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.base.pysource import function_at
+from winnow.judge.runtime import Runtime, RuntimeConfig
+from winnow.judge.scoring.ranking import STRATEGIES
+
+MAX_FILE_BYTES = 2_000_000
+
+
+def parse_target(target: str) -> tuple[Path, int | None]:
+    """``file.py`` or ``file.py:LINE`` (1-based) → path and 0-based line."""
+    path, line = target, None
+    head, sep, tail = target.rpartition(":")
+    if sep and tail.isdigit():
+        path, line = head, int(tail) - 1
+    return Path(path), line
+
+
+def run(args: argparse.Namespace) -> int:
+    path, line = parse_target(args.target)
+    if not path.is_file():
+        raise WinnowError(f"{path}: no such file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise WinnowError(f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB, not a source file to complete")
+    source = path.read_text(encoding="utf-8", errors="replace")
+    site = function_at(source, line)
+    if site is None:
+        where = f" at or after line {line + 1}" if line is not None else ""
+        raise WinnowError(f"{path}: no Python function{where} (a def with a signature and docstring)")
+    config = RuntimeConfig(
+        generator=args.model, judge=args.judge, n_threads=args.threads, allow_download=args.download
+    )
+    runtime = Runtime(config)
+    try:
+        t0 = time.perf_counter()
+        runtime.load().result()
+        load_s = time.perf_counter() - t0
+        strategy = args.strategy or ("judge" if runtime.judge is not None else "logprob")
+        result = runtime.implement(
+            source, site, n=args.n, max_tokens=args.max_tokens, temperature=args.temperature,
+            seed=args.seed, strategy=strategy,
+        ).result()
+        total_s = time.perf_counter() - t0
+        gen = result.generation
+        report = {
+            "file": str(path),
+            "function": site.name,
+            "line": site.start_line + 1,
+            "generator": runtime.generator_info.to_dict() if runtime.generator_info else None,
+            "judge": runtime.judge.describe() if runtime.judge is not None else None,
+            "strategy": strategy,
+            "prompt_mode": gen.prompt_mode,
+            "timings": gen.timings.to_dict() | {
+                "load_s": round(load_s, 3), "judge_ms": round(result.judge_ms, 1), "total_s": round(total_s, 3)
+            },
+            "candidates": [r.to_dict() | {"rank": k + 1} for k, r in enumerate(result.ranked)],
+        }
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    t = report["timings"]
+    gen_name = (report["generator"] or {}).get("name") or args.model
+    print(f"{path}:{site.start_line + 1}: {site.name} — {args.n} candidates from {gen_name} ({gen.prompt_mode} prompt)")
+    print(
+        f"prefill {t['prefill_ms']:.0f} ms ({t['prompt_tokens']} tokens, {t['reused_tokens']} reused), "
+        f"decode {t['decode_tok_s']:.1f} tok/s over {t['decode_steps']} steps, "
+        f"ranking by {strategy} {t['judge_ms']:.0f} ms, total {t['total_s']:.2f} s"
+    )
+    for cand in report["candidates"]:
+        p = cand["p_correct"]
+        verdict = f"P(correct) {p:.0%} — " if p is not None and strategy.startswith("judge") else ""
+        print(f"\n#{cand['rank']}  {verdict}{cand['reason']}")
+        for code_line in cand["code"].rstrip("\n").splitlines():
+            print(f"    {code_line}")
+    sys.stdout.flush()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "complete",
+        help="implement a Python function with best-of-N and print the candidates ranked",
+        description="Finds the function at (or after) LINE with a signature and docstring, samples N bodies "
+        "in one batch and prints them best first.",
+    )
+    p.add_argument("target", help="FILE.py or FILE.py:LINE (1-based)")
+    p.add_argument("-n", type=int, default=5, help="candidates to sample (default 5)")
+    p.add_argument("--model", default="default", help="generator: default | PATH.gguf | hf:OWNER/REPO/FILE.gguf")
+    p.add_argument("--judge", default="default", help="judge manifest: default | PATH/judge.json | none")
+    p.add_argument("--strategy", choices=STRATEGIES, default=None, help="ranking (default: judge when loaded)")
+    p.add_argument("--max-tokens", type=int, default=192, help="new tokens per candidate (default 192)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
+    p.add_argument("--download", action="store_true", help="allow downloading hf: models")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)

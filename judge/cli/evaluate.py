@@ -1,0 +1,64 @@
+"""``winnow eval``: how good is a judge, measured against execution labels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from winnow.judge.base.errors import WinnowError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate judge scores against execution labels (classification, calibration, ranking)",
+        description=(
+            "Join scores (problem_id, candidate_id, p_correct) with labels (passed = positive) and "
+            "report accuracy, precision, recall, F1, Cohen's kappa, MCC, ROC-AUC, ECE, Brier, and, "
+            "for problems with several candidates, pass@1 of the judge's top pick vs a random pick "
+            "vs the log-prob pick vs oracle pass@k. Give --scores-b to compare two judges."
+        ),
+    )
+    p.add_argument("--labels", required=True, help="labels JSONL (from `winnow label`)")
+    p.add_argument("--scores", required=True, help="scores JSONL: problem_id, candidate_id, p_correct")
+    p.add_argument("--scores-b", help="a second scores JSONL to compare with the first")
+    p.add_argument(
+        "--name-a", default="judge", help="name of the first scores file in reports (default: judge)"
+    )
+    p.add_argument("--name-b", default="baseline", help="name of the second scores file (default: baseline)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="p_correct at or above which a candidate counts as predicted correct",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (top level: first scores; 'compare': second)",
+    )
+    p.add_argument(
+        "--report-dir", help="also write report.md, metrics.json, roc.png and reliability.png here"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from winnow.judge.evaluation.report import combined_json, evaluate_files, markdown_table
+
+    if not 0.0 <= args.threshold <= 1.0:
+        raise WinnowError("--threshold must be between 0 and 1")
+    scores = {args.name_a: args.scores}
+    if args.scores_b:
+        if args.name_b == args.name_a:
+            raise WinnowError("--name-a and --name-b must differ")
+        scores[args.name_b] = args.scores_b
+    results = evaluate_files(args.labels, scores, args.threshold, args.report_dir)
+    if args.json:
+        print(json.dumps(combined_json(results)))
+    else:
+        sys.stdout.write(markdown_table(results))
+    if args.report_dir:
+        print(f"report in {args.report_dir}", file=sys.stderr)
+    return 0

@@ -1,0 +1,70 @@
+"""``winnow export``: a trained run → llama.cpp LoRA adapter GGUF + calibrated judge.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="write a trained judge as a llama.cpp adapter GGUF and a judge.json manifest",
+        description=(
+            "Convert a checkpoint's LoRA (peft) into a llama.cpp adapter GGUF for the quantized base "
+            "(nothing merged; Q/K rows permuted to llama.cpp's rotary layout), fit calibration "
+            "(temperature + bias) on the run's validation scores, and write OUT/judge.json. Then check "
+            "that llama.cpp with the adapter scores a few validation examples like transformers+peft; "
+            "the figures go into the manifest and OUT/export_report.json. Give --eval-metrics (the JSON "
+            "of `winnow eval --json` on held-out problems) to record the judge's figures and let them "
+            "decide what the server turns on by default."
+        ),
+    )
+    p.add_argument("--run", required=True, help="a `winnow train --out` folder")
+    p.add_argument("--out", required=True, help="folder for judge.json, adapter.gguf and export_report.json")
+    p.add_argument("--checkpoint", default="best", help="best | last | step-N | a checkpoint folder (default: best)")
+    p.add_argument("--eval-metrics", help="JSON from `winnow eval --json` on held-out problems")
+    p.add_argument("--eval-split", default="humaneval:heldout", help="what --eval-metrics measured (default: humaneval:heldout)")
+    p.add_argument("--dtype", choices=("f32", "f16"), default="f32", help="adapter tensor type (default: f32)")
+    p.add_argument("--name", help="the judge's name in its manifest")
+    p.add_argument("--no-verify", action="store_true", help="skip the llama.cpp-vs-transformers check")
+    p.add_argument("--verify-examples", type=int, default=8, help="examples in that check (default: 8)")
+    p.add_argument("--json", action="store_true", help="print the export report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from winnow.judge.training.export import export
+
+    report = export(
+        args.run, args.out, checkpoint=args.checkpoint, eval_metrics=args.eval_metrics, eval_split=args.eval_split,
+        dtype=args.dtype, name=args.name, verify=not args.no_verify, n_verify=args.verify_examples,
+    )
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    cal = report["calibration"]
+    print(f"adapter  {report['adapter']} ({report['tensors']} tensors, {report['parameters']:,} parameters, "
+          f"{report['dtype']}, {report['adapter_bytes'] / 1e6:.1f} MB)")
+    print(f"judge    {report['judge']}")
+    print(f"calibration  {cal['method']} T={cal['temperature']:.3f} b={cal['bias']:+.3f} on {cal['n']} validation scores"
+          + (f" (ECE {cal['ece_before']:.3f} → {cal['ece_after']:.3f})" if cal.get("ece_before") is not None else ""))
+    agreement = report.get("agreement")
+    if agreement and agreement.get("n"):
+        def f(key: str, digits: int = 4) -> str:
+            value = agreement.get(key)
+            return "n/a" if value is None else f"{value:.{digits}f}"
+
+        print(
+            f"check    llama.cpp vs transformers+peft on {agreement['n']} validation examples:\n"
+            f"         z: corr {f('corr')}, max |Δz| {f('max_abs_diff', 3)} (bases alone: corr {f('base_corr')}, "
+            f"max |Δz| {f('base_max_abs_diff', 3)}); the adapter moves z by {f('adapter_effect_llama_cpp', 3)} "
+            f"in llama.cpp, {f('adapter_effect_transformers', 3)} in transformers\n"
+            f"         logits: corr {f('logits_corr')} (bases alone {f('base_logits_corr')}); what the adapter "
+            f"adds: corr {f('delta_logits_corr')}"
+        )
+    rec = report["recommended"]
+    print(f"recommended  diagnostics {'on' if rec.get('diagnostics') else 'off'}: {rec.get('reason')}")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,244 @@
+"""``winnow eval``: join a judge's scores with execution labels and report how good it is.
+
+One scores file gives one column of figures; a second (``--scores-b``) is compared in the
+same report, e.g. a fine-tuned judge against the zero-shot one. Output: a JSON object
+(top-level keys for the first scores file, ``compare`` for the second), a markdown table,
+and optionally a report directory with report.md, metrics.json, roc.png and reliability.png.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.base.jsonl import candidate_key
+from winnow.judge.evaluation.metrics import (
+    CLASSIFICATION_KEYS,
+    RANKING_KEYS,
+    Ranked,
+    classification_metrics,
+    ranking_metrics,
+    reliability_bins,
+)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate with both a label (from execution) and a judge score."""
+
+    problem_id: str
+    candidate_id: str
+    passed: bool
+    p_correct: float
+    mean_logprob: float | None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def join(
+    labels: Iterable[dict[str, Any]], scores: Iterable[dict[str, Any]]
+) -> tuple[list[Scored], dict[str, int]]:
+    """Candidates present in both files (by problem_id, candidate_id), and counts of the rest."""
+    label_by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    for number, record in enumerate(labels, start=1):
+        if record.get("status") not in ("passed", "failed", "timeout", "error"):
+            raise WinnowError(f"label {number}: status must be passed, failed, timeout or error")
+        label_by_key[candidate_key(record)] = record
+    joined: list[Scored] = []
+    unlabelled = 0
+    seen: set[tuple[str, str]] = set()
+    for number, record in enumerate(scores, start=1):
+        key = candidate_key(record)
+        p = _number(record.get("p_correct"))
+        if p is None or not 0.0 <= p <= 1.0:
+            raise WinnowError(f"score {number} ({key[0]} {key[1]}): p_correct must be a number in [0, 1]")
+        if key in seen:
+            continue
+        seen.add(key)
+        label = label_by_key.get(key)
+        if label is None:
+            unlabelled += 1
+            continue
+        logprob = _number(label.get("mean_logprob"))
+        if logprob is None:
+            logprob = _number(record.get("mean_logprob"))
+        joined.append(Scored(key[0], key[1], label["status"] == "passed", p, logprob))
+    counts = {"n_labels": len(label_by_key), "n_scores": len(seen), "n_joined": len(joined)}
+    counts["unscored_labels"] = len(label_by_key) - len(joined)
+    counts["unlabelled_scores"] = unlabelled
+    if not joined:
+        raise WinnowError(
+            "no candidate appears in both the labels and the scores (matched on problem_id, candidate_id)"
+        )
+    return joined, counts
+
+
+def evaluate(
+    labels: list[dict[str, Any]], scores: list[dict[str, Any]], threshold: float = 0.5
+) -> dict[str, Any]:
+    """All figures for one judge: classification, calibration, ranking and join counts."""
+    joined, counts = join(labels, scores)
+    y = [int(s.passed) for s in joined]
+    p = [s.p_correct for s in joined]
+    groups: dict[str, list[Ranked]] = defaultdict(list)
+    for s in joined:
+        groups[s.problem_id].append(Ranked(s.candidate_id, s.p_correct, s.passed, s.mean_logprob))
+    out: dict[str, Any] = classification_metrics(y, p, threshold)
+    out.update(ranking_metrics(groups))
+    out.update(counts)
+    out["reliability"] = [b.__dict__ for b in reliability_bins(y, p)]
+    return out
+
+
+def format_figure(value: Any) -> str:
+    """A figure for people: three decimals, a dash when missing."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def markdown_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per metric, one column per judge."""
+    names = list(results)
+    rows = [
+        "| metric | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    keys = (*CLASSIFICATION_KEYS, *RANKING_KEYS, "n_problems_logprob", "n", "n_positive")
+    for key in keys:
+        rows.append(f"| {key} | " + " | ".join(format_figure(results[n].get(key)) for n in names) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def combined_json(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ``--json`` object: the first judge's figures at top level, the second under ``compare``."""
+    names = list(results)
+    out = {"name": names[0], **results[names[0]]}
+    if len(names) > 1:
+        out["compare"] = {"name": names[1], **results[names[1]]}
+    return out
+
+
+def _plots(
+    report_dir: Path, results: dict[str, dict[str, Any]], curves: dict[str, tuple[list[int], list[float]]]
+) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise WinnowError(
+            "plots need matplotlib: pip install 'winnow-lsp[train]' (or pip install matplotlib)"
+        ) from exc
+    from sklearn.metrics import roc_curve
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    for name, (y, p) in curves.items():
+        auc = results[name].get("auc")
+        if auc is None:
+            continue
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC: passing vs failing candidates")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(report_dir / "roc.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    for name in curves:
+        bins = [b for b in results[name]["reliability"] if b["count"]]
+        ax.plot(
+            [b["mean_p"] for b in bins],
+            [b["frac_positive"] for b in bins],
+            marker="o",
+            label=f"{name} (ECE {results[name]['ece']:.3f})",
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted P(correct)")
+    ax.set_ylabel("fraction that passed")
+    ax.set_title("Reliability (10 equal-width bins)")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(report_dir / "reliability.png", dpi=120)
+    plt.close(fig)
+
+
+def write_report(
+    report_dir: str | os.PathLike[str],
+    results: dict[str, dict[str, Any]],
+    curves: dict[str, tuple[list[int], list[float]]],
+    sources: dict[str, str],
+) -> Path:
+    """report.md, metrics.json, roc.png and reliability.png in ``report_dir``."""
+    out = Path(report_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(combined_json(results), indent=2) + "\n", encoding="utf-8")
+    _plots(out, results, curves)
+    first = results[next(iter(results))]
+    lines = [
+        "# Judge evaluation",
+        "",
+        *(f"- {name}: `{path}`" for name, path in sources.items()),
+        f"- threshold {first['threshold']}; positive = the candidate passed its tests",
+        "",
+        markdown_table(results),
+        "pass@1 figures count problems with at least two scored candidates: the judge's top "
+        "choice, the expected pass rate of a random choice, the generator's mean log-prob "
+        "choice (where candidates carry `mean_logprob`), and an oracle that picks a passing "
+        "candidate whenever one exists (pass@k).",
+        "",
+        "Join counts: "
+        + "; ".join(
+            f"{name}: {r['n_joined']} joined, {r['unscored_labels']} labels without a score, "
+            f"{r['unlabelled_scores']} scores without a label"
+            for name, r in results.items()
+        ),
+        "",
+        "![ROC](roc.png) ![Reliability](reliability.png)",
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    return out
+
+
+def evaluate_files(
+    labels_path: str,
+    scores: dict[str, str],
+    threshold: float = 0.5,
+    report_dir: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Evaluate one or more named score files against one labels file."""
+    from winnow.judge.base.jsonl import read_jsonl
+
+    labels = list(read_jsonl(labels_path))
+    results: dict[str, dict[str, Any]] = {}
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    for name, path in scores.items():
+        score_records = list(read_jsonl(path))
+        results[name] = evaluate(labels, score_records, threshold)
+        if report_dir:
+            joined, _ = join(labels, score_records)
+            curves[name] = ([int(s.passed) for s in joined], [s.p_correct for s in joined])
+    if report_dir:
+        write_report(report_dir, results, curves, {"labels": labels_path, **scores})
+    return results

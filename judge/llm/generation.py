@@ -1,0 +1,191 @@
+"""Candidates for code: whole function bodies and inline completions at a cursor.
+
+These functions call the engine directly and so must run on the model worker (or in
+a script that owns its engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.llm.engine import CancelCheck, Engine, Model, Timings
+from winnow.judge.llm.prompts import BodyEnd, ImplementPrompt, completion_prompt, implement_prompt, trim_body
+
+CONTEXT_CHARS = 1500  # code before a function shown to the model (imports, helpers)
+
+
+def body_start_bias(model: Model) -> np.ndarray:
+    """-inf for tokens that cannot start a body after the header's last character:
+    the first token must be a newline (with indentation), never a fence or the end
+    of text, which small chat models otherwise pick to close the code block."""
+    bias = model.masks.get("body_start")
+    if bias is None:
+        bias = np.zeros(model.n_vocab, dtype=np.float32)
+        for token, piece in enumerate(model.all_pieces()):
+            if not piece.startswith(b"\n") or piece.strip(b" \t\r\n") or model.is_eog(token):
+                bias[token] = -np.inf
+        model.masks["body_start"] = bias
+    return bias
+
+
+@dataclass
+class FunctionCandidate:
+    """A complete function: the user's header plus a sampled body."""
+
+    index: int
+    code: str
+    body: str
+    n_tokens: int
+    sum_logprob: float
+    mean_logprob: float
+    finish_reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "code": self.code,
+            "n_tokens": self.n_tokens,
+            "sum_logprob": round(self.sum_logprob, 4),
+            "mean_logprob": round(self.mean_logprob, 4),
+            "finish_reason": self.finish_reason,
+        }
+
+
+@dataclass
+class Generation:
+    candidates: list[FunctionCandidate]
+    timings: Timings
+    prompt_mode: str
+    prompt_tokens: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def context_before(source: str, site: FunctionSite, limit: int = CONTEXT_CHARS) -> str:
+    """Up to ``limit`` characters of whole lines before the function."""
+    lines = source.splitlines(keepends=True)[: site.start_line]
+    out: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if size + len(line) > limit:
+            break
+        out.append(line)
+        size += len(line)
+    return "".join(reversed(out)).lstrip("\n")
+
+
+def _implement_prompt_at(engine: Engine, source: str, site: FunctionSite) -> ImplementPrompt:
+    before = context_before(source, site)
+    after = "".join(source.splitlines(keepends=True)[site.end_line :])[:CONTEXT_CHARS]
+    return implement_prompt(engine.model, site.header, before, after)
+
+
+def body_logprobs(
+    engine: Engine,
+    source: str,
+    site: FunctionSite,
+    bodies: Sequence[str],
+    cancel: CancelCheck | None = None,
+) -> list[tuple[float, int]]:
+    """(mean, count) of the generator's token log-probs of each body written after
+    ``site``'s header, in the prompt ``implement_function`` samples from: the log-prob
+    ranking baseline for candidates the generator did not write (references, mutants).
+    A body is the text after the header, as a sampled one starts: newline, indent."""
+    prompt = _implement_prompt_at(engine, source, site)
+    prefix = engine.prompt_tokens(prompt.text)
+    conts = [engine.model.tokenize("\n" + body.strip("\n"), add_special=False, parse_special=False) for body in bodies]
+    lps = engine.continuation_logprobs(prefix, conts, cancel)
+    return [(float(lp.mean()) if len(lp) else 0.0, len(lp)) for lp in lps]
+
+
+def implement_function(
+    engine: Engine,
+    source: str,
+    site: FunctionSite,
+    n: int = 5,
+    max_tokens: int = 256,
+    temperature: float = 0.8,
+    top_p: float = 0.95,
+    seed: int | None = None,
+    cancel: CancelCheck | None = None,
+    deadline: float | None = None,
+) -> Generation:
+    """Sample ``n`` bodies for the function at ``site`` in one batch."""
+    prompt = _implement_prompt_at(engine, source, site)
+    result = engine.sample(
+        prompt.text,
+        n=n,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        stop=prompt.stop,
+        seed=seed,
+        cancel=cancel,
+        deadline=deadline,
+        stop_fn=BodyEnd(site.indent),
+        first_token_bias=body_start_bias(engine.model),
+    )
+    candidates: list[FunctionCandidate] = []
+    for c in result.candidates:
+        body = trim_body(c.text, site.indent)
+        candidates.append(
+            FunctionCandidate(
+                index=c.index,
+                code=prompt.header + "\n" + body,
+                body=body,
+                n_tokens=c.n_tokens,
+                sum_logprob=c.sum_logprob,
+                mean_logprob=c.mean_logprob,
+                finish_reason=c.finish_reason,
+            )
+        )
+    return Generation(candidates, result.timings, prompt.mode, result.timings.prompt_tokens)
+
+
+@dataclass
+class InlineCandidate:
+    index: int
+    text: str
+    n_tokens: int
+    mean_logprob: float
+    finish_reason: str
+
+
+def complete_at(
+    engine: Engine,
+    prefix: str,
+    suffix: str,
+    n: int = 3,
+    max_tokens: int = 64,
+    temperature: float = 0.6,
+    top_p: float = 0.95,
+    seed: int | None = None,
+    cancel: CancelCheck | None = None,
+    deadline: float | None = None,
+    stop_fn: Callable[[str], int | None] | None = None,
+    step_hook: Callable[[int, int, float], bool] | None = None,
+) -> tuple[list[InlineCandidate], Timings, str]:
+    """Sample ``n`` insertions at a cursor between ``prefix`` and ``suffix``."""
+    prompt = completion_prompt(engine.model, prefix, suffix)
+    stop = tuple(prompt.stop) + ("\n\n\n",)
+    result = engine.sample(
+        prompt.text,
+        n=n,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        stop=stop,
+        seed=seed,
+        cancel=cancel,
+        deadline=deadline,
+        stop_fn=stop_fn,
+        step_hook=step_hook,
+    )
+    out = [
+        InlineCandidate(c.index, c.text, c.n_tokens, c.mean_logprob, c.finish_reason) for c in result.candidates
+    ]
+    return out, result.timings, prompt.mode
