@@ -34,6 +34,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from winnow.judge.base.numeric import percentile
+
 # A small but realistic module: ~3,600 characters, about 1,000 SmolLM2 tokens.
 BENCH_SOURCE = '''"""Inventory bookkeeping: items, stock movements and simple reports."""
 
@@ -162,12 +164,6 @@ def _find_line(source: str, startswith: str) -> int:
     raise ValueError(startswith)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[k]
-
-
 def _rss_mb(pid: int) -> tuple[float | None, float | None]:
     rss = peak = None
     try:
@@ -270,105 +266,36 @@ class Bench:
         return ms, texts
 
     async def main(self) -> dict[str, Any]:
+        """Start the server, measure every figure of the module docstring, stop it."""
         a = self.args
         cmd = a.server_cmd or [sys.executable, "-m", "winnow.server.cli", "lsp"]
         await self.client.start_io(cmd[0], *cmd[1:])
         proc = self.client._server
         pid = proc.pid if proc is not None else None
         try:
-            t_init = time.perf_counter()
-            await self.client.initialize_async(
-                types.InitializeParams(
-                    capabilities=types.ClientCapabilities(
-                        window=types.WindowClientCapabilities(work_done_progress=True),
-                        text_document=types.TextDocumentClientCapabilities(
-                            inline_completion=types.InlineCompletionClientCapabilities()
-                        ),
-                    ),
-                    initialization_options=self.settings(),
-                    process_id=os.getpid(),
-                )
-            )
-            initialize_ms = (time.perf_counter() - t_init) * 1000.0
-            self.client.initialized(types.InitializedParams())
-            await asyncio.wait_for(self.ready.wait(), timeout=a.ready_timeout)
-            if self.failed:
-                raise RuntimeError(f"the server did not load its models: {self.failed}")
-            ready_s = next(t for t, s in self.status if s["state"] == "ready") - t_init
-            self.client.text_document_did_open(
-                types.DidOpenTextDocumentParams(
-                    text_document=types.TextDocumentItem(
-                        uri=self.uri, language_id="python", version=self.version, text=BENCH_SOURCE
-                    )
-                )
-            )
+            startup = await self._initialize()
             first_line = _find_line(BENCH_SOURCE, "    plan = {}")
             # Cold: the first request evaluates the whole prompt window.
             cold_ms, _ = await self.request(self.set_line(first_line, EDIT_LINES[0]))
-            latencies: list[float] = []
-            empty = 0
-            last_pos = None
-            last_texts: list[str] = []
-            region = list(range(first_line, first_line + len(EDIT_LINES)))
-            sweep = region + region[-2:0:-1]  # down through the functions and back up
-            for i in range(a.requests):
-                line = sweep[i % len(sweep)]
-                text = EDIT_LINES[(line - first_line + i // len(sweep)) % len(EDIT_LINES)]
-                text = text + " " * (i // len(EDIT_LINES) % 2)  # a later pass types something new
-                pos = self.set_line(line, text)
-                ms, texts = await self.request(pos)
-                latencies.append(ms)
-                empty += not texts
-                if texts:
-                    last_pos, last_texts = pos, texts
-            # Cache: the same request again, no edit in between.
-            cache_ms: list[float] = []
+            latencies, empty, last_pos, last_texts = await self._edit_sweep(first_line)
             if last_pos is None:
                 last_pos = self.set_line(first_line, EDIT_LINES[0])
                 _, last_texts = await self.request(last_pos)
-            for _ in range(5):
-                ms, _ = await self.request(last_pos)
-                cache_ms.append(ms)
-            # Typed through: the user types the first character of the top suggestion.
-            typed_ms = None
-            typeable = [t for t in last_texts if len(t) >= 2 and not t[0].isspace()]
-            probe = _find_line("\n".join(self.lines), "        lines.append(")
-            for head in ("        level = inventory.", "        lines.append(f\"", "        total = sum("):
-                if typeable:
-                    break
-                last_pos = self.set_line(probe, head)
-                _, texts = await self.request(last_pos)
-                typeable = [t for t in texts if len(t) >= 2 and not t[0].isspace()]
-            if typeable:
-                line = last_pos.line
-                pos = self.set_line(line, self.lines[line] + typeable[0][0])
-                typed_ms, _ = await self.request(pos)
-            # Jumps: a new prompt window somewhere else in the file.
-            jump_ms: list[float] = []
-            for target in JUMP_TARGETS[: a.jumps]:
-                line = _find_line("\n".join(self.lines), target)
-                ms, _ = await self.request(self.set_line(line, target))
-                jump_ms.append(ms)
+            # Cache: the same request again, no edit in between.
+            cache_ms = [(await self.request(last_pos))[0] for _ in range(5)]
+            typed_ms = await self._typed_through(last_pos, last_texts)
+            jump_ms = await self._jumps()
             stats = await self.client.workspace_execute_command_async(
                 types.ExecuteCommandParams(command="winnow.showStats", arguments=[{"generations": a.trace}])
             )
             rss, peak = _rss_mb(pid) if pid else (None, None)
         finally:
-            try:
-                await asyncio.wait_for(self.client.shutdown_async(None), timeout=30)
-                self.client.exit(None)
-            except Exception:
-                pass
-            try:
-                await asyncio.wait_for(self.client.stop(), timeout=30)
-            except Exception:
-                if proc is not None and proc.returncode is None:
-                    proc.kill()
+            await self._stop(proc)
         srv = stats.get("server", {}) if isinstance(stats, dict) else {}
         models = stats.get("models", {}) if isinstance(stats, dict) else {}
         return {
             "inline_p50_ms": round(statistics.median(latencies), 1),
-            "inline_p95_ms": round(_percentile(latencies, 0.95), 1),
+            "inline_p95_ms": round(percentile(latencies, 0.95), 1),
             "inline_mean_ms": round(statistics.fmean(latencies), 1),
             "inline_max_ms": round(max(latencies), 1),
             "requests": len(latencies),
@@ -377,8 +304,8 @@ class Bench:
             "jump_p50_ms": round(statistics.median(jump_ms), 1) if jump_ms else None,
             "cache_hit_ms": round(statistics.median(cache_ms), 2),
             "typed_through_ms": None if typed_ms is None else round(typed_ms, 2),
-            "ready_s": round(ready_s, 3),
-            "initialize_ms": round(initialize_ms, 1),
+            "ready_s": round(startup["ready_s"], 3),
+            "initialize_ms": round(startup["initialize_ms"], 1),
             "rss_mb": None if rss is None else round(rss, 1),
             "rss_peak_mb": None if peak is None else round(peak, 1),
             "decode_tok_s": models.get("decode_tok_s"),
@@ -389,6 +316,95 @@ class Bench:
             "messages": self.messages,
             **({"generations": stats.get("inline", {}).get("generations")} if a.trace else {}),
         }
+
+    async def _initialize(self) -> dict[str, float]:
+        """initialize → initialized → wait for "ready" → open the file; the times it took."""
+        t_init = time.perf_counter()
+        await self.client.initialize_async(
+            types.InitializeParams(
+                capabilities=types.ClientCapabilities(
+                    window=types.WindowClientCapabilities(work_done_progress=True),
+                    text_document=types.TextDocumentClientCapabilities(
+                        inline_completion=types.InlineCompletionClientCapabilities()
+                    ),
+                ),
+                initialization_options=self.settings(),
+                process_id=os.getpid(),
+            )
+        )
+        initialize_ms = (time.perf_counter() - t_init) * 1000.0
+        self.client.initialized(types.InitializedParams())
+        await asyncio.wait_for(self.ready.wait(), timeout=self.args.ready_timeout)
+        if self.failed:
+            raise RuntimeError(f"the server did not load its models: {self.failed}")
+        ready_s = next(t for t, s in self.status if s["state"] == "ready") - t_init
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=self.uri, language_id="python", version=self.version, text=BENCH_SOURCE
+                )
+            )
+        )
+        return {"initialize_ms": initialize_ms, "ready_s": ready_s}
+
+    async def _edit_sweep(self, first_line: int) -> tuple[list[float], int, types.Position | None, list[str]]:
+        """--requests inline requests, each after a single-line edit, down through two
+        functions and back up; (latencies, empty answers, last answered position, its texts)."""
+        latencies: list[float] = []
+        empty = 0
+        last_pos = None
+        last_texts: list[str] = []
+        region = list(range(first_line, first_line + len(EDIT_LINES)))
+        sweep = region + region[-2:0:-1]  # down through the functions and back up
+        for i in range(self.args.requests):
+            line = sweep[i % len(sweep)]
+            text = EDIT_LINES[(line - first_line + i // len(sweep)) % len(EDIT_LINES)]
+            text = text + " " * (i // len(EDIT_LINES) % 2)  # a later pass types something new
+            pos = self.set_line(line, text)
+            ms, texts = await self.request(pos)
+            latencies.append(ms)
+            empty += not texts
+            if texts:
+                last_pos, last_texts = pos, texts
+        return latencies, empty, last_pos, last_texts
+
+    async def _typed_through(self, last_pos: types.Position, last_texts: list[str]) -> float | None:
+        """The user types the first character of the top suggestion (None: none to type)."""
+        typeable = [t for t in last_texts if len(t) >= 2 and not t[0].isspace()]
+        probe = _find_line("\n".join(self.lines), "        lines.append(")
+        for head in ("        level = inventory.", "        lines.append(f\"", "        total = sum("):
+            if typeable:
+                break
+            last_pos = self.set_line(probe, head)
+            _, texts = await self.request(last_pos)
+            typeable = [t for t in texts if len(t) >= 2 and not t[0].isspace()]
+        if not typeable:
+            return None
+        line = last_pos.line
+        pos = self.set_line(line, self.lines[line] + typeable[0][0])
+        typed_ms, _ = await self.request(pos)
+        return typed_ms
+
+    async def _jumps(self) -> list[float]:
+        """Requests after jumping to another part of the file (a new prompt window)."""
+        jump_ms: list[float] = []
+        for target in JUMP_TARGETS[: self.args.jumps]:
+            line = _find_line("\n".join(self.lines), target)
+            ms, _ = await self.request(self.set_line(line, target))
+            jump_ms.append(ms)
+        return jump_ms
+
+    async def _stop(self, proc: Any) -> None:
+        try:
+            await asyncio.wait_for(self.client.shutdown_async(None), timeout=30)
+            self.client.exit(None)
+        except Exception:
+            pass
+        try:
+            await asyncio.wait_for(self.client.stop(), timeout=30)
+        except Exception:
+            if proc is not None and proc.returncode is None:
+                proc.kill()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,12 +17,22 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from winnow.judge.base.definitions import helper_stubs
 from winnow.judge.base.errors import ModelError
 from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
-from winnow.judge.llm.engine import Engine, Model, Timings
-from winnow.judge.llm.generation import Generation, InlineCandidate, complete_at, implement_function
+from winnow.judge.llm.engine import Engine, Model
+from winnow.judge.llm.generation import (
+    FunctionCandidate,
+    Generation,
+    InlineResult,
+    complete_at,
+    implement_function,
+)
 from winnow.judge.llm.model_files import ModelInfo, resolve
+from winnow.judge.llm.prompts import PromptContext
 from winnow.judge.llm.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
+from winnow.judge.scoring.examples import examples_runner
+from winnow.judge.scoring.judge_model import Judge
 from winnow.judge.scoring.ranking import RankedCandidate, rank
 
 log = logging.getLogger(__name__)
@@ -62,7 +72,7 @@ class Runtime:
         self._own_worker = worker is None
         self.generator: Engine | None = None
         self.generator_info: ModelInfo | None = None
-        self.judge: Any = None  # winnow.judge.scoring.judge_model.Judge, when one is configured
+        self.judge: Judge | None = None  # when one is configured
         self.load_error: str | None = None
         self.stats = Stats()
         self._models: dict[str, Model] = {}
@@ -91,8 +101,6 @@ class Runtime:
             self.generator = Engine(self._model(info.path), n_ctx=self.config.n_ctx, n_threads=self.config.n_threads)
             self.generator_info = info
             if self.config.judge and self.config.judge.lower() != "none":
-                from winnow.judge.scoring.judge_model import Judge
-
                 say(f"loading judge {self.config.judge}")
                 self.judge = Judge.load(
                     self.config.judge,
@@ -133,7 +141,7 @@ class Runtime:
     def set_threads(self, n_threads: int) -> Future[None]:
         def apply() -> None:
             self.config.n_threads = n_threads
-            for engine in (self.generator, getattr(self.judge, "engine", None)):
+            for engine in (self.generator, self.judge.engine if self.judge is not None else None):
                 if engine is not None:
                     engine.set_threads(n_threads)
 
@@ -149,12 +157,15 @@ class Runtime:
         max_tokens: int = 256,
         temperature: float = 0.8,
         seed: int | None = None,
-        strategy: str = "judge",
+        strategy: str = "combined",
         cancelled: Callable[[], bool] | None = None,
         deadline: float | None = None,
         priority: int = PRIORITY_NORMAL,
+        helpers: dict[str, str] | None = None,
     ) -> Future[ImplementResult]:
-        """Sample ``n`` bodies for ``site`` and rank them (judge when loaded)."""
+        """Sample ``n`` bodies for ``site`` and rank them (judge when loaded). ``helpers``
+        (name as the file spells it → stub) are workspace definitions: the judge's task
+        carries the stubs of those the candidates call."""
 
         def job() -> ImplementResult:
             engine = self._need_generator()
@@ -164,13 +175,10 @@ class Runtime:
                 seed=seed, cancel=cancelled, deadline=deadline,
             )
             t1 = time.perf_counter()
-            task = judge_task(site, module_imports(source))
+            called = helper_stubs([c.code for c in gen.candidates], helpers) if helpers else ""
+            task = judge_task(site, module_imports(source), called)
             use = strategy if self.judge is not None or strategy in ("logprob", "random") else "logprob"
-            runner = None
-            if use == "judge+exec":
-                from winnow.judge.scoring.examples import run_docstring_examples
-
-                runner = run_docstring_examples
+            runner = examples_runner() if use in ("combined", "judge+exec", "examples") else None
             ranked = rank(
                 task, gen.candidates, strategy=use, judge=self.judge, cancel=cancelled, seed=seed or 0,
                 run_examples=runner,
@@ -194,18 +202,21 @@ class Runtime:
         deadline: float | None = None,
         stop_fn: Callable[[str], int | None] | None = None,
         step_hook: Callable[[int, int, float], bool] | None = None,
-    ) -> Future[tuple[list[InlineCandidate], Timings, str]]:
-        """Sample ``n`` insertions at a cursor (the fast path: no judge here)."""
+        context: PromptContext | None = None,
+    ) -> Future[InlineResult]:
+        """Sample ``n`` insertions at a cursor (the fast path: no judge here); ``context``:
+        other workspace files shown ahead of the prompt."""
 
-        def job() -> tuple[list[InlineCandidate], Timings, str]:
+        def job() -> InlineResult:
             engine = self._need_generator()
             t0 = time.perf_counter()
             out = complete_at(
                 engine, prefix, suffix, n=n, max_tokens=max_tokens, temperature=temperature,
                 seed=seed, cancel=cancelled, deadline=deadline, stop_fn=stop_fn, step_hook=step_hook,
+                context=context,
             )
             self.stats.record("inline", (time.perf_counter() - t0) * 1000.0)
-            self.stats.decode_tok_s = out[1].decode_tok_s
+            self.stats.decode_tok_s = out.timings.decode_tok_s
             return out
 
         return self.worker.submit(job, PRIORITY_INTERACTIVE, cancelled)
@@ -217,11 +228,10 @@ class Runtime:
 
         def job() -> RankedCandidate:
             t0 = time.perf_counter()
-            from winnow.judge.llm.generation import FunctionCandidate
-
-            cand = FunctionCandidate(0, code, "", 0, 0.0, 0.0, "given")
-            strategy = "judge" if self.judge is not None else "static"
-            ranked = rank(task, [cand], strategy=strategy, judge=self.judge, cancel=cancelled)
+            cand = FunctionCandidate.given(code)
+            strategy = "combined" if self.judge is not None else "static"
+            runner = examples_runner() if self.judge is not None else None
+            ranked = rank(task, [cand], strategy=strategy, judge=self.judge, cancel=cancelled, run_examples=runner)
             self.stats.record("judge", (time.perf_counter() - t0) * 1000.0)
             return ranked[0]
 

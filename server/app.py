@@ -20,16 +20,17 @@ import logging
 import statistics
 import time
 from collections import deque
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
+from winnow.judge.base.numeric import percentile
 from winnow.server import convert, documents
+from winnow.server.cancellation import CancelFlag
 from winnow.server.code_actions import CodeActions
 from winnow.server.diagnostics import EDIT_DELAY_S, OPEN_DELAY_S, Diagnostics
-from winnow.server.documents import cursor_context, snapshot
+from winnow.server.documents import OpenDocuments, cursor_context, snapshot
 from winnow.server.failures import guarded
 from winnow.server.inline import (
     INLINE_DECODE_BUDGET_S,
@@ -44,6 +45,9 @@ from winnow.server.model_host import ModelHost
 from winnow.server.protocol import WinnowProtocol
 from winnow.server.settings import ParsedSettings, Settings, parse
 from winnow.server.status import Messages, Status
+from winnow.server.testing_hooks import CMD_HOLD_NEXT_JOB, CMD_RELEASE_LOAD, TestHooks
+from winnow.server.version import package_version
+from winnow.server.workspace_context import WorkspaceContext
 
 log = logging.getLogger(__name__)
 
@@ -52,38 +56,31 @@ CMD_RELOAD = "winnow.reloadModels"
 CMD_IMPLEMENT = "winnow.implementFunction"
 
 
-def _version() -> str:
-    try:
-        return version("winnow-lsp")
-    except PackageNotFoundError:  # pragma: no cover
-        return "0+unknown"
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return round(ordered[k], 1)
+def _percentile_ms(values: list[float], q: float) -> float | None:
+    p = percentile(values, q)
+    return None if p is None else round(p, 1)
 
 
 class WinnowServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("winnow", _version(), protocol_cls=WinnowProtocol)
+        super().__init__("winnow", package_version(), protocol_cls=WinnowProtocol)
         self.settings = Settings()
         self.explicit_settings: frozenset[str] = frozenset()
         self.messages = Messages(self)
         self.status = Status(self)
-        self.models = ModelHost(self, self.status, self.messages)
-        self.inline = InlineService()
+        self.hooks = TestHooks.from_env(self)  # None unless the test suite runs this server
+        self.models = ModelHost(self, self.status, self.messages, self.hooks)
+        self.shutdown = CancelFlag()  # set once the client asks the server to shut down
+        self.documents = OpenDocuments(self)
+        self.inline = InlineService(self.shutdown)
         self.diagnostics = Diagnostics(self)
         self.code_actions = CodeActions(self, self.diagnostics.low_score)
         self.models.on_ready.append(self.diagnostics.refresh_all)
-        self.shutting_down = False
         self.started = time.perf_counter()
         self._inline_waiting = 0
         self._window_starts: dict[str, int] = {}
         self.inline_timings: deque[dict[str, Any]] = deque(maxlen=100)  # engine timings per generation
+        self.workspace_context = WorkspaceContext(self)  # other files of the workspace in prompts
 
     # pygls reports failures outside requests (malformed JSON, a notification handler
     # that raised) with showMessage by default; log each kind once instead.
@@ -119,6 +116,7 @@ class WinnowServer(LanguageServer):
             self.messages.log("Winnow: ignoring unknown settings: " + ", ".join(sorted(parsed.unknown)))
         old, new = self.settings, parsed.settings
         self.settings, self.explicit_settings = new, parsed.explicit
+        self.workspace_context.settings_changed(old, new)
         if initial or old.model_key() != new.model_key():
             self.inline.cache.clear()
             self.code_actions.ranked.clear()
@@ -163,43 +161,49 @@ class WinnowServer(LanguageServer):
         settings = self.settings
         self._inline_waiting += 1
         try:
-            return await self.inline.suggest(uri, ctx, settings.debounce_ms, self._generate_inline)
+            return await self.inline.suggest(
+                uri, ctx, settings.debounce_ms, lambda c, flag: self._generate_inline(c, flag, uri)
+            )
         finally:
             self._inline_waiting -= 1
 
-    async def _generate_inline(self, ctx: documents.CursorContext, cancelled: Any) -> list[Any]:
+    async def _generate_inline(self, ctx: documents.CursorContext, cancelled: Any, uri: str | None = None) -> list[Any]:
         settings = self.settings
+        context = self.workspace_context.prompt_context(uri, ctx) if uri else None
         budget = InlineBudget(
-            StatementEnd(ctx.line_before, ctx.line_after), settings.inline_completion.candidates, INLINE_DECODE_BUDGET_S, INLINE_GRACE_STEPS
+            StatementEnd(ctx.line_before), settings.inline_completion.candidates, INLINE_DECODE_BUDGET_S, INLINE_GRACE_STEPS
         )
         temperature = min(settings.temperature, INLINE_TEMPERATURE_CAP)
         t0 = time.perf_counter()
         self.status.work_started("completing")
         latency = None
+        job = self.models.track("inline", cancelled)
         try:
-            candidates, timings, mode = await self.models.run(
+            result = await self.models.run(
                 lambda rt: rt.inline(
                     ctx.prefix,
                     ctx.suffix,
                     n=settings.inline_completion.candidates,
                     max_tokens=settings.max_tokens,
                     temperature=temperature,
-                    cancelled=cancelled,
+                    cancelled=job,
                     stop_fn=budget,
                     step_hook=budget.should_stop,
-                )
+                    context=context,
+                ),
+                job,
             )
             latency = (time.perf_counter() - t0) * 1000.0
             self.inline_timings.append(
-                timings.to_dict()
+                result.timings.to_dict()
                 | {
-                    "mode": mode,
+                    "mode": result.prompt_mode,
                     "total_ms": round(latency, 1),
-                    "finish": [c.finish_reason for c in candidates],
+                    "finish": [c.finish_reason for c in result.candidates],
                     "budget_stop": budget.reason,
                 }
             )
-            return candidates
+            return result.candidates
         finally:
             self.status.work_finished(latency)
 
@@ -216,14 +220,15 @@ class WinnowServer(LanguageServer):
                 "message": self.status.message,
                 "uptime_s": round(time.perf_counter() - self.started, 1),
                 "settings": self.settings.to_json(),
+                "problems": dict(self.messages.problems),  # failures by kind, each counted (logged once)
             },
             "models": self.models.describe(),
             "inline": {
                 "requests": len(inline),
-                "p50_ms": _percentile(inline, 0.5),
-                "p95_ms": _percentile(inline, 0.95),
+                "p50_ms": _percentile_ms(inline, 0.5),
+                "p95_ms": _percentile_ms(inline, 0.95),
                 "last_ms": round(inline[-1], 1) if inline else None,
-                "model_p50_ms": _percentile(model, 0.5),
+                "model_p50_ms": _percentile_ms(model, 0.5),
                 "cache_hits": cache.hits,
                 "typed_through_hits": cache.partial_hits,
                 "cache_misses": cache.misses,
@@ -236,6 +241,7 @@ class WinnowServer(LanguageServer):
                 if self.code_actions.latencies_ms
                 else None,
             },
+            "context": self.workspace_context.describe(),
             "diagnostics": {
                 "active": self.diagnostics.active(),
                 "judged": self.diagnostics.judged,
@@ -250,10 +256,12 @@ def create_server() -> WinnowServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: WinnowServer, params: types.InitializeParams) -> None:
         ls.apply_settings(parse(params.initialization_options), initial=True)
+        ls.workspace_context.start(params)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: WinnowServer, params: types.InitializedParams) -> None:
         ls.status.client_initialized()
+        await ls.workspace_context.register_watchers()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     @guarded(types.WORKSPACE_DID_CHANGE_CONFIGURATION, empty=None)
@@ -267,11 +275,18 @@ def create_server() -> WinnowServer:
     @guarded(types.TEXT_DOCUMENT_DID_OPEN, empty=None)
     async def did_open(ls: WinnowServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.diagnostics.schedule(params.text_document.uri, OPEN_DELAY_S)
+        ls.workspace_context.opened(params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    @guarded(types.WORKSPACE_DID_CHANGE_WATCHED_FILES, empty=None)
+    async def did_change_watched_files(ls: WinnowServer, params: types.DidChangeWatchedFilesParams) -> None:
+        ls.workspace_context.watched(params)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     @guarded(types.TEXT_DOCUMENT_DID_CHANGE, empty=None)
     async def did_change(ls: WinnowServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.inline.note_change(params.text_document.uri)
+        ls.workspace_context.changed(params.text_document.uri)
         ls.diagnostics.schedule(params.text_document.uri, EDIT_DELAY_S)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
@@ -285,8 +300,9 @@ def create_server() -> WinnowServer:
         uri = params.text_document.uri
         ls.inline.close_document(uri)
         ls.diagnostics.close(uri)
-        documents.forget(uri)
+        ls.documents.forget(uri)
         ls._window_starts.pop(uri, None)
+        ls.workspace_context.closed(uri)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     @guarded(types.TEXT_DOCUMENT_INLINE_COMPLETION, empty=None)
@@ -342,7 +358,8 @@ def create_server() -> WinnowServer:
         judge = "judge on" if models.get("judge") else "no judge"
         ls.messages.show(
             f"Winnow: {gen} ({judge}), {models.get('decode_tok_s') or 0} tok/s, inline p50 "
-            f"{inline['p50_ms']} ms over {inline['requests']} requests, state {stats['server']['state']}",
+            f"{inline['p50_ms']} ms over {inline['requests']} requests, state {stats['server']['state']}; "
+            + ls.workspace_context.summary(),
             types.MessageType.Info,
         )
         return stats
@@ -360,10 +377,25 @@ def create_server() -> WinnowServer:
     async def implement_function(ls: WinnowServer, *args: Any) -> dict[str, Any]:
         return await ls.code_actions.implement_command(args)
 
+    if server.hooks is not None:  # WINNOW_TEST_HOOKS=1: the test suite's hooks (testing_hooks.py)
+        hooks = server.hooks
+
+        @server.command(CMD_HOLD_NEXT_JOB)
+        async def hold_next_job(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+            kind = args[0] if args and isinstance(args[0], str) else "inline"
+            hooks.arm(kind)
+            return {"armed": kind}
+
+        @server.command(CMD_RELEASE_LOAD)
+        async def release_load(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+            hooks.release_load()
+            return {"released": True}
+
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: WinnowServer, *args: Any) -> None:
-        ls.shutting_down = True
+        ls.shutdown.set()
         ls.inline.cancel_all()
+        ls.workspace_context.close()
         loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(loop.run_in_executor(None, ls.models.close), timeout=10)

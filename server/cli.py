@@ -7,17 +7,10 @@ import importlib
 import logging
 import pkgutil
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.cli import register_all
-
-
-def package_version() -> str:
-    try:
-        return version("winnow-lsp")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
+from winnow.server.version import package_version
 
 
 def register_benchmarks(subparsers: argparse._SubParsersAction) -> None:

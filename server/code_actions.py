@@ -6,7 +6,9 @@ Listing is instant (a parse of the document, cached per version; no model call).
 when one is loaded, else the generator's log-probs) and returns the best as a
 ``WorkspaceEdit``; the ranked list is kept by the function's content hash, so the
 next listing offers the runners-up as ready edits. The ``winnow.implementFunction``
-command does the same and applies the best with ``workspace/applyEdit``.
+command does the same and applies the best with ``workspace/applyEdit``: both are
+one flow (``implement``). Either, asked while the models load, waits for them
+(``ModelHost.wait_ready``) and then answers.
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ import textwrap
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from winnow.judge.base.pysource import FunctionSite
 from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server import convert
+from winnow.server.cancellation import CancelFlag
 from winnow.server.documents import Snapshot, function_containing, python_functions, snapshot
 from winnow.server.failures import content_modified, invalid_params, request_failed
-from winnow.server.inline import CancelFlag
+
+if TYPE_CHECKING:
+    from winnow.server.app import WinnowServer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,17 @@ class RankedEntry:
     n: int
     judged: bool
     seconds: float
+
+
+@dataclass
+class Implementation:
+    """What one "implement this function" produced: the ranked bodies, and the edit that
+    puts the best one that parses in place (None when none parses)."""
+
+    site: FunctionSite
+    entry: RankedEntry
+    best: RankedCandidate | None
+    edit: types.WorkspaceEdit | None
 
 
 def implementable(site: FunctionSite) -> bool:
@@ -69,11 +85,7 @@ def local_source(snap: Snapshot, site: FunctionSite) -> tuple[str, FunctionSite]
     hi = min(snap.line_count, site.end_line + CONTEXT_LINES_AFTER)
     starts = snap.line_starts
     text = snap.text[starts[lo] : starts[hi] if hi < len(starts) else len(snap.text)]
-    if lo == 0:
-        return text, site
-    return text, replace(
-        site, start_line=site.start_line - lo, header_end_line=site.header_end_line - lo, end_line=site.end_line - lo
-    )
+    return text, site.shifted(-lo)
 
 
 def _verdict(r: RankedCandidate, judged: bool) -> str:
@@ -83,7 +95,7 @@ def _verdict(r: RankedCandidate, judged: bool) -> str:
 
 
 class CodeActions:
-    def __init__(self, server: Any, low_score: Callable[[str], float | None]) -> None:
+    def __init__(self, server: WinnowServer, low_score: Callable[[str], float | None]) -> None:
         self.server = server
         self.low_score = low_score  # content hash → judge score when below threshold, else None
         self.ranked: OrderedDict[str, RankedEntry] = OrderedDict()
@@ -128,7 +140,7 @@ class CodeActions:
         ]
         entry = self.ranked.get(site.content_hash)
         if entry is not None:
-            usable = [r for r in entry.ranked if r.signals.get("parses", True)]
+            usable = [r for r in entry.ranked if r.parses]
             for rank, r in enumerate(usable[: 1 + MAX_RUNNERS_UP], start=1):
                 label = "best" if rank == 1 else f"runner-up #{rank}"
                 edit = convert.workspace_edit(
@@ -144,7 +156,24 @@ class CodeActions:
                 )
         return actions
 
-    # --- resolving (the model call) -------------------------------------------------------
+    # --- implementing (the model call) -----------------------------------------------------
+
+    async def implement(self, uri: str, line: int, digest: str | None, use_cache: bool) -> Implementation:
+        """The one flow behind ``codeAction/resolve`` and ``winnow.implementFunction``:
+        find the function (by content hash when the action was listed), wait for the
+        models if they are still loading, sample and rank N bodies, and build the edit
+        of the best one that parses against the document as it is now."""
+        snap, site = self._find(uri, line, digest) if digest is not None else self._at(uri, line)
+        if not self.server.models.loaded.is_set():
+            await self.server.models.wait_ready(f"implementing {site.name}")
+            snap, site = self._find(uri, site.start_line, site.content_hash)  # edited while loading?
+        entry = await self._sample(snap, site, use_cache=use_cache)
+        best = next((r for r in entry.ranked if r.parses), None)
+        if best is None:
+            return Implementation(site, entry, None, None)
+        snap, site = self._find(uri, site.start_line, site.content_hash)  # the document may have moved on
+        edit = convert.workspace_edit(snap.uri, snap.version, convert.body_edit(snap, site, convert.body_of(best, site)))
+        return Implementation(site, entry, best, edit)
 
     async def resolve(self, action: types.CodeAction) -> types.CodeAction:
         data = action.data
@@ -153,21 +182,19 @@ class CodeActions:
         uri, line, digest = data.get("uri"), data.get("line"), data.get("hash")
         if not isinstance(uri, str) or not isinstance(line, int) or not isinstance(digest, str):
             raise invalid_params("this code action's data is not Winnow's (uri, line, hash)")
-        snap, site = self._find(uri, line, digest)
-        entry = await self._sample(snap, site)
-        best = next((r for r in entry.ranked if r.signals.get("parses", True)), None)
-        n = entry.n
-        if best is None:
+        done = await self.implement(uri, line, digest, use_cache=True)
+        n = done.entry.n
+        if done.best is None or done.edit is None:
             action.title = f"Winnow: none of the {n} sampled bodies parses; try again"
             self.server.messages.show(
-                f"Winnow: none of the {n} bodies sampled for {site.name} parses; try again, or raise winnow.candidates",
+                f"Winnow: none of the {n} bodies sampled for {done.site.name} parses; try again, or raise "
+                "winnow.candidates",
                 types.MessageType.Warning,
             )
             return action
-        snap, site = self._find(uri, site.start_line, digest)  # the document may have moved on
-        edit = convert.body_edit(snap, site, convert.body_of(best, site))
-        action.edit = convert.workspace_edit(snap.uri, snap.version, edit)
-        how = f"judge {convert.percent(best.p_correct)}" if entry.judged and best.p_correct is not None else (
+        action.edit = done.edit
+        best = done.best
+        how = f"judge {convert.percent(best.p_correct)}" if done.entry.judged and best.p_correct is not None else (
             "ranked by log-prob; no judge loaded"
         )
         action.title = f"Implement with Winnow (best of {n}) — {how}"
@@ -180,33 +207,35 @@ class CodeActions:
         line = pos.get("line")
         if not isinstance(line, int) or isinstance(line, bool) or line < 0:
             raise invalid_params("winnow.implementFunction: position.line must be a non-negative integer")
-        snap = snapshot(self.server, uri)
-        if snap is None:
-            raise request_failed(f"{uri} is not open in the editor; open it and try again")
-        site = function_containing(python_functions(snap, around_line=line), line)
-        if site is None or not implementable(site):
-            raise request_failed(f"no Python function with a body to implement at line {line + 1} of {uri}")
-        entry = await self._sample(snap, site, use_cache=False)
-        best = next((r for r in entry.ranked if r.signals.get("parses", True)), None)
-        if best is None:
+        done = await self.implement(uri, line, None, use_cache=False)
+        entry, site = done.entry, done.site
+        if done.best is None or done.edit is None:
             return {"applied": False, "function": site.name, "reason": f"none of the {entry.n} bodies parses"}
-        snap, site = self._find(uri, site.start_line, site.content_hash)
-        edit = convert.workspace_edit(snap.uri, snap.version, convert.body_edit(snap, site, convert.body_of(best, site)))
         result = await self.server.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label=f"Winnow: implement {site.name}")
+            types.ApplyWorkspaceEditParams(edit=done.edit, label=f"Winnow: implement {site.name}")
         )
         applied = bool(getattr(result, "applied", False))
         return {
             "applied": applied,
             "function": site.name,
-            "p_correct": best.p_correct if entry.judged else None,
-            "strategy": "judge" if entry.judged else "logprob",
+            "p_correct": done.best.p_correct if entry.judged else None,
+            "strategy": "combined" if entry.judged else "logprob",
             "candidates": len(entry.ranked),
             "seconds": round(entry.seconds, 2),
             "reason": None if applied else getattr(result, "failure_reason", None),
         }
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _at(self, uri: str, line: int) -> tuple[Snapshot, FunctionSite]:
+        """The implementable function at ``line`` of an open document (the command's target)."""
+        snap = snapshot(self.server, uri)
+        if snap is None:
+            raise request_failed(f"{uri} is not open in the editor; open it and try again")
+        site = function_containing(python_functions(snap, around_line=line), line)
+        if site is None or not implementable(site):
+            raise request_failed(f"no Python function with a body to implement at line {line + 1} of {uri}")
+        return snap, site
 
     def _find(self, uri: str, line: int, digest: str) -> tuple[Snapshot, FunctionSite]:
         snap = snapshot(self.server, uri)
@@ -227,8 +256,11 @@ class CodeActions:
         runtime = host.require()
         judged = runtime.judge is not None
         source, local_site = local_source(snap, site)
+        helpers = self.server.workspace_context.helpers(snap, exclude=site.name)
         uri = snap.uri
-        flag = CancelFlag(lambda: snapshot(self.server, uri) is None, lambda: self.server.shutting_down)
+        flag = host.track(
+            "implement", CancelFlag(lambda: snapshot(self.server, uri) is None, self.server.shutdown)
+        )
         t0 = time.perf_counter()
         self.server.status.work_started(f"implementing {site.name}")
         latency: float | None = None
@@ -240,9 +272,11 @@ class CodeActions:
                     n=settings.candidates,
                     max_tokens=min(1024, settings.max_tokens * 4),
                     temperature=settings.temperature,
-                    strategy="judge" if judged else "logprob",
+                    strategy="combined" if judged else "logprob",
                     cancelled=flag,
-                )
+                    helpers=helpers,
+                ),
+                flag,
             )
             latency = (time.perf_counter() - t0) * 1000.0
         finally:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from lsprotocol import types
 
 from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.scoring.judge_model import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server.documents import Snapshot
 from winnow.server.inline import Suggestion
@@ -111,11 +110,11 @@ def name_range(snap: Snapshot, site: FunctionSite) -> types.Range:
     )
 
 
-def judge_hint(p: float, judge_info: dict[str, Any] | None) -> str:
+def judge_hint(p: float, judge: JudgeManifest | None) -> str:
     """"Winnow judge: 23% likely correct" plus how sure and how good the judge is."""
     sure = _certainty(p)
     text = f"Winnow judge: {percent(p)} likely correct ({sure})"
-    quality = judge_quality(judge_info)
+    quality = judge_quality(judge)
     if quality:
         text += f"; {quality}"
     return text
@@ -130,59 +129,40 @@ def _certainty(p: float) -> str:
     return "the judge is unsure"
 
 
-def _figure_sources(info: dict[str, Any]) -> list[Any]:
-    """Where a judge's description may carry its held-out figures (Judge.describe()
-    puts them under "evaluation"; older or foreign manifests elsewhere)."""
-    return [info.get(k) for k in ("evaluation", "metrics", "eval", "held_out", "heldout", "recommended")] + [info]
-
-
-def judge_quality(info: dict[str, Any] | None) -> str:
-    """How well the judge measured on held-out problems, from whatever figures its
-    manifest carries (auc, accuracy, f1, mcc, n), or "" when it carries none."""
-    if not info:
+def judge_quality(judge: JudgeManifest | None) -> str:
+    """How well the judge measured on held-out problems (ROC-AUC, accuracy, F1, MCC: the
+    first three it has), or "" when its manifest carries no held-out evaluation."""
+    figures = judge.evaluation if judge is not None else None
+    if figures is None:
         return ""
-    figures: dict[str, Any] = {}
-    for container in _figure_sources(info):
-        if isinstance(container, dict):
-            for key, value in container.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    figures.setdefault(str(key).lower(), float(value))
-    parts = []
-    for key, label in (("roc_auc", "ROC-AUC"), ("auc", "ROC-AUC"), ("accuracy", "accuracy"), ("f1", "F1"), ("mcc", "MCC")):
-        if key in figures and not any(p.startswith(label) for p in parts):
-            parts.append(f"{label} {figures[key]:.2f}")
+    named = (("ROC-AUC", figures.auc), ("accuracy", figures.accuracy), ("F1", figures.f1), ("MCC", figures.mcc))
+    parts = [f"{label} {value:.2f}" for label, value in named if value is not None]
     if not parts:
         return ""
-    where = ""
-    for key in ("n_eval", "n_heldout", "n_held_out", "n_examples", "n"):
-        if key in figures:
-            where = f" on {int(figures[key])} held-out examples"
-            break
-    evaluation = info.get("evaluation") if isinstance(info.get("evaluation"), dict) else {}
-    split = evaluation.get("split") if isinstance(evaluation.get("split"), str) else None
-    if not where:
-        where = f" on {split}" if split else " on held-out problems"
+    if figures.n is not None:
+        where = f" on {int(figures.n)} held-out examples"
+    else:
+        where = f" on {figures.split}" if figures.split else " on held-out problems"
     return "judge measured " + ", ".join(parts[:3]) + where
 
 
-def judge_auc(info: dict[str, Any] | None) -> float | None:
-    if not info:
+def judge_auc(judge: JudgeManifest | None) -> float | None:
+    """The judge's held-out ROC-AUC: its evaluation's, else the one its recommendation names."""
+    if judge is None:
         return None
-    for container in _figure_sources(info):
-        if isinstance(container, dict):
-            for key in ("roc_auc", "auc", "heldout_auc"):
-                value = container.get(key)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    return float(value)
+    if judge.evaluation is not None and judge.evaluation.auc is not None:
+        return float(judge.evaluation.auc)
+    if judge.recommended is not None and judge.recommended.heldout_auc is not None:
+        return float(judge.recommended.heldout_auc)
     return None
 
 
 def diagnostic(
-    snap: Snapshot, site: FunctionSite, p: float, severity: str, threshold: float, judge_info: dict[str, Any] | None
+    snap: Snapshot, site: FunctionSite, p: float, severity: str, threshold: float, judge: JudgeManifest | None
 ) -> types.Diagnostic:
     return types.Diagnostic(
         range=name_range(snap, site),
-        message=judge_hint(p, judge_info),
+        message=judge_hint(p, judge),
         severity=SEVERITY.get(severity, types.DiagnosticSeverity.Hint),
         source="winnow",
         code="judge",

@@ -24,15 +24,19 @@ import asyncio
 import logging
 import textwrap
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from winnow.judge.base.definitions import helper_stubs
 from winnow.judge.base.errors import Cancelled
 from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
 from winnow.server import convert
+from winnow.server.cancellation import CancelFlag
 from winnow.server.documents import MAX_ANALYSED_CHARS, Snapshot, python_functions, snapshot
-from winnow.server.inline import CancelFlag
+
+if TYPE_CHECKING:
+    from winnow.server.app import WinnowServer
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ SCORE_CACHE = 4096
 
 
 class Diagnostics:
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: WinnowServer) -> None:
         self.server = server
         self.scores: OrderedDict[str, float] = OrderedDict()
         self.tasks: dict[str, asyncio.Task[None]] = {}
@@ -67,16 +71,16 @@ class Diagnostics:
             return False
         if "diagnostics.enabled" in self.server.explicit_settings:
             return True
-        info = self.server.models.judge_info()
-        recommended = info.get("recommended") if info else None
-        verdict = recommended.get("diagnostics") if isinstance(recommended, dict) else None
-        auc = convert.judge_auc(info)
+        judge = self.server.models.judge_info()
+        recommended = judge.recommended if judge is not None else None
+        verdict = recommended.diagnostics if recommended is not None else None
+        auc = convert.judge_auc(judge)
         if verdict is False or (verdict is None and auc is not None and auc < MIN_AUC):
-            reason = recommended.get("reason") if isinstance(recommended, dict) else None
+            reason = recommended.reason if recommended is not None else None
             if not reason:
                 reason = f"held-out ROC-AUC {auc:.2f} < {MIN_AUC}" if auc is not None else "no held-out evaluation"
             self.server.messages.once(
-                f"diagnostics:weak-judge:{info.get('name') if info else ''}",
+                f"diagnostics:weak-judge:{judge.name if judge is not None else ''}",
                 f"Winnow: correctness diagnostics are off for this judge ({reason}); "
                 "set winnow.diagnostics.enabled to true to see its verdicts anyway.",
                 types.MessageType.Info,
@@ -148,12 +152,12 @@ class Diagnostics:
         if snap is None:
             return
         settings = self.server.settings.diagnostics
-        info = self.server.models.judge_info()
+        judge = self.server.models.judge_info()
         diags = []
         for site in self._eligible(snap):
             p = self.scores.get(site.content_hash)
             if p is not None and p < settings.threshold:
-                diags.append(convert.diagnostic(snap, site, p, settings.severity, settings.threshold, info))
+                diags.append(convert.diagnostic(snap, site, p, settings.severity, settings.threshold, judge))
         self._send(uri, snap.version, diags)
 
     def _send(self, uri: str, version: int | None, diags: list[types.Diagnostic]) -> None:
@@ -183,11 +187,13 @@ class Diagnostics:
         stale = lambda: self.generation.get(uri) != gen  # noqa: E731
         flag = CancelFlag(
             lambda: snapshot(self.server, uri) is None,
-            lambda: self.server.shutting_down,
+            self.server.shutdown,
             lambda: not self.active(),
             self.server.interactive_waiting,
         )
         imports = module_imports(snap.text)
+        workspace = getattr(self.server, "workspace_context", None)  # absent on the unit tests' fake server
+        helpers = workspace.helpers(snap) if workspace is not None else {}  # stubs the judged code may call
         for site in self._eligible(snap):
             if stale():
                 return
@@ -199,7 +205,11 @@ class Diagnostics:
             self.inflight.add(site.content_hash)
             try:
                 ranked = await self.server.models.run(
-                    lambda rt, s=site: rt.judge_code(judge_task(s, imports), textwrap.dedent(s.code), cancelled=flag)
+                    lambda rt, s=site: rt.judge_code(
+                        judge_task(s, imports, helper_stubs([s.code], {k: v for k, v in helpers.items() if k != s.name})),
+                        textwrap.dedent(s.code),
+                        cancelled=flag,
+                    )
                 )
             except Cancelled:
                 if not stale() and snapshot(self.server, uri) is not None and self.active():

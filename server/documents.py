@@ -3,13 +3,15 @@
 pygls keeps each open document's text in sync; this module turns it into what the
 handlers need, with bounded work on any document size:
 
+- ``OpenDocuments``: the server's snapshots of pygls' open documents, one per version;
 - ``Snapshot``: one version of a document (text, lines index built lazily, at most
-  once per version) and LSP position ↔ offset conversion in the client's encoding;
+  once per version) and LSP position ↔ offset conversion in the client's encoding
+  (pygls' position codec, one line at a time);
 - ``cursor_context``: the prefix/suffix windows around a cursor, sized in tokens by a
   character estimate (a 10 MB file is never tokenized), with a window start that
   only moves in steps so that the engine's KV cache survives typing;
-- ``python_functions``: the functions of a document version (pysource), cached,
-  on a window of lines around the cursor for very large files.
+- ``python_functions``: the functions of a document version (pysource), cached on
+  its snapshot, on a window of lines around the cursor for very large files.
 
 Lone surrogates (text a client could not encode as UTF-8) become U+FFFD, which has
 the same length in code points and in UTF-16 units, so positions stay valid.
@@ -17,12 +19,16 @@ the same length in code points and in UTF-16 units, so positions stay valid.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.workspace import Workspace
+from pygls.workspace.position_codec import PositionCodec
 
 from winnow.judge.base.pysource import FunctionSite, functions
 
@@ -31,6 +37,7 @@ PREFIX_TOKENS = 320  # prompt budget before the cursor
 SUFFIX_TOKENS = 96  # text after the cursor (FIM models; dedup and stop rules otherwise)
 MAX_ANALYSED_CHARS = 1_000_000  # parse whole documents up to this size
 ANALYSIS_WINDOW_LINES = 600  # lines parsed around the cursor in larger documents
+FUNCTION_WINDOWS = 8  # parsed windows of lines kept per document version
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -43,10 +50,6 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def utf16_len(text: str) -> int:
-    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
-
-
 class Snapshot:
     """One version of an open document."""
 
@@ -56,7 +59,10 @@ class Snapshot:
         self.version = version
         self.language_id = language_id
         self.encoding = encoding  # "utf-16" | "utf-8" | "utf-32"
+        self.codec = PositionCodec(types.PositionEncodingKind(encoding))
         self._starts: list[int] | None = None
+        # (first line, end line) of a parsed window → its functions (python_functions)
+        self.function_windows: OrderedDict[tuple[int, int], list[FunctionSite]] = OrderedDict()
 
     @property
     def is_python(self) -> bool:
@@ -89,45 +95,24 @@ class Snapshot:
         if line >= len(starts):
             return len(self.text)
         text = self.line_text(line)
-        return starts[line] + _column_from_units(text, max(0, position.character), self.encoding)
+        # Past the line's end means its end (the codec would step one character back).
+        units = min(max(0, position.character), self.codec.client_num_units(text))
+        column = self.codec.position_from_client_units([text], types.Position(line=0, character=units))
+        return starts[line] + column.character
 
     def position_at(self, offset: int) -> types.Position:
         """LSP position of a code-point offset."""
-        import bisect
-
         offset = max(0, min(offset, len(self.text)))
         starts = self.line_starts
         line = bisect.bisect_right(starts, offset) - 1
-        column = self.text[starts[line] : offset]
-        return types.Position(line=line, character=_units(column, self.encoding))
+        return types.Position(line=line, character=self.client_column(line, offset - starts[line]))
 
     def end_position(self) -> types.Position:
         return self.position_at(len(self.text))
 
     def client_column(self, line: int, column: int) -> int:
-        return _units(self.line_text(line)[:column], self.encoding)
-
-
-def _units(text: str, encoding: str) -> int:
-    if encoding == "utf-32":
-        return len(text)
-    if encoding == "utf-8":
-        return len(text.encode("utf-8", errors="surrogatepass"))
-    return utf16_len(text)
-
-
-def _column_from_units(line: str, units: int, encoding: str) -> int:
-    if encoding == "utf-32":
-        return min(units, len(line))
-    count = 0
-    for i, ch in enumerate(line):
-        if count >= units:
-            return i
-        if encoding == "utf-8":
-            count += len(ch.encode("utf-8", errors="surrogatepass"))
-        else:
-            count += 2 if ord(ch) > 0xFFFF else 1
-    return len(line)
+        """A code-point column of ``line`` in the client's units."""
+        return self.codec.client_num_units(self.line_text(line)[:column])
 
 
 def encoding_name(position_encoding: Any) -> str:
@@ -135,37 +120,53 @@ def encoding_name(position_encoding: Any) -> str:
     return value if value in ("utf-8", "utf-16", "utf-32") else "utf-16"
 
 
-def snapshot(ls: Any, uri: str) -> Snapshot | None:
-    """The open document at ``uri``, or None when it is not open (never reads disk)."""
-    try:
-        docs = ls.workspace.text_documents
-    except Exception:  # not initialized yet
-        return None
-    doc = docs.get(uri)
-    if doc is None:
-        from urllib.parse import unquote
-
-        doc = docs.get(unquote(uri))
-    if doc is None:
-        return None
-    encoding = encoding_name(getattr(ls.workspace, "position_encoding", None))
-    raw = doc._source if doc._source is not None else ""  # never let pygls read the file from disk
-    cached = _SNAPSHOTS.get(uri)
-    if cached is not None and cached[0] is raw and cached[1].version == doc.version and cached[1].encoding == encoding:
-        return cached[1]
-    snap = Snapshot(uri, clean_text(raw), doc.version, doc.language_id, encoding)
-    _SNAPSHOTS[uri] = (raw, snap)  # holding ``raw`` keeps the identity check sound
-    return snap
+class HasWorkspace(Protocol):
+    @property
+    def workspace(self) -> Workspace: ...
 
 
-def forget(uri: str) -> None:
-    """Drop what is cached for a closed document."""
-    _SNAPSHOTS.pop(uri, None)
-    for key in [k for k in _FUNCTION_CACHE if k[0] == uri]:
-        del _FUNCTION_CACHE[key]
+class OpenDocuments:
+    """Snapshots of the documents open in the editor (pygls keeps their text), one per
+    document version: the same version gives the same Snapshot, with what was cached on it."""
+
+    def __init__(self, ls: HasWorkspace) -> None:
+        self.ls = ls
+        self._snapshots: dict[str, tuple[str, Snapshot]] = {}
+
+    def snapshot(self, uri: str) -> Snapshot | None:
+        """The open document at ``uri``, or None when it is not open. Only documents the
+        client opened are read (their text came with didOpen), so this never reads disk."""
+        try:
+            workspace = self.ls.workspace
+            docs = workspace.text_documents
+        except Exception:  # not initialized yet
+            return None
+        doc = docs.get(uri)
+        if doc is None:
+            doc = docs.get(unquote(uri))
+        if doc is None:
+            return None
+        encoding = encoding_name(getattr(workspace, "position_encoding", None))
+        raw = doc.source
+        cached = self._snapshots.get(uri)
+        if cached is not None and cached[0] is raw and cached[1].version == doc.version and cached[1].encoding == encoding:
+            return cached[1]
+        snap = Snapshot(uri, clean_text(raw), doc.version, doc.language_id, encoding)
+        self._snapshots[uri] = (raw, snap)  # holding ``raw`` keeps the identity check sound
+        return snap
+
+    def forget(self, uri: str) -> None:
+        """Drop what is cached for a closed document."""
+        self._snapshots.pop(uri, None)
 
 
-_SNAPSHOTS: dict[str, tuple[str, Snapshot]] = {}
+class HasDocuments(Protocol):
+    documents: OpenDocuments
+
+
+def snapshot(ls: HasDocuments, uri: str) -> Snapshot | None:
+    """``ls.documents.snapshot(uri)``: the open document at ``uri``, or None."""
+    return ls.documents.snapshot(uri)
 
 
 # --- cursor context --------------------------------------------------------------------
@@ -270,15 +271,13 @@ def cursor_context(
 
 # --- Python functions ------------------------------------------------------------------
 
-_FUNCTION_CACHE: OrderedDict[tuple[str, int | None, int, int], list[FunctionSite]] = OrderedDict()
-_FUNCTION_CACHE_SIZE = 32
-
 
 def python_functions(snap: Snapshot, around_line: int | None = None) -> list[FunctionSite]:
     """Functions of this document version, line numbers in document coordinates.
 
     Documents larger than MAX_ANALYSED_CHARS are parsed only in a window of lines
-    around ``around_line`` (and not at all without one).
+    around ``around_line`` (and not at all without one). Each window is parsed once
+    per version: the result is kept on the snapshot.
     """
     if len(snap.text) <= MAX_ANALYSED_CHARS:
         lo, hi = 0, snap.line_count
@@ -291,10 +290,10 @@ def python_functions(snap: Snapshot, around_line: int | None = None) -> list[Fun
             if around_line - lo > ANALYSIS_WINDOW_LINES:
                 break
         hi = min(snap.line_count, around_line + ANALYSIS_WINDOW_LINES // 2)
-    key = (snap.uri, snap.version, lo, hi)
-    cached = _FUNCTION_CACHE.get(key)
+    key = (lo, hi)
+    cached = snap.function_windows.get(key)
     if cached is not None:
-        _FUNCTION_CACHE.move_to_end(key)
+        snap.function_windows.move_to_end(key)
         return cached
     if lo == 0 and hi == snap.line_count:
         chunk = snap.text
@@ -307,14 +306,10 @@ def python_functions(snap: Snapshot, around_line: int | None = None) -> list[Fun
         sites = functions(chunk)
     except (RecursionError, MemoryError, ValueError):
         sites = []
-    if lo:
-        sites = [
-            replace(s, start_line=s.start_line + lo, header_end_line=s.header_end_line + lo, end_line=s.end_line + lo)
-            for s in sites
-        ]
-    _FUNCTION_CACHE[key] = sites
-    while len(_FUNCTION_CACHE) > _FUNCTION_CACHE_SIZE:
-        _FUNCTION_CACHE.popitem(last=False)
+    sites = [s.shifted(lo) for s in sites]
+    snap.function_windows[key] = sites
+    while len(snap.function_windows) > FUNCTION_WINDOWS:
+        snap.function_windows.popitem(last=False)
     return sites
 
 

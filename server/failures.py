@@ -21,21 +21,18 @@ from winnow.judge.base.errors import Cancelled, ModelError, WinnowError
 
 log = logging.getLogger(__name__)
 
-REQUEST_FAILED = -32803
-CONTENT_MODIFIED = -32801
-INVALID_PARAMS = -32602
-
 
 def request_failed(message: str) -> JsonRpcException:
-    return JsonRpcException(message=message, code=REQUEST_FAILED)
+    return JsonRpcException(message=message, code=types.LSPErrorCodes.RequestFailed.value)
 
 
 def content_modified(message: str) -> JsonRpcException:
-    return JsonRpcException(message=message, code=CONTENT_MODIFIED)
+    """The document changed under the request: the client asks again."""
+    return JsonRpcException(message=message, code=types.LSPErrorCodes.ContentModified.value)
 
 
 def invalid_params(message: str) -> JsonRpcException:
-    return JsonRpcException(message=message, code=INVALID_PARAMS)
+    return JsonRpcException(message=message, code=types.ErrorCodes.InvalidParams.value)
 
 
 _NO_RESULT = object()
@@ -58,13 +55,15 @@ def guarded(method: str, empty: Any = _NO_RESULT) -> Callable[[Callable[..., Any
                 raise
             except JsonRpcException as exc:
                 ls.messages.once(f"{method}:{exc.code}:{exc.message[:80]}", f"Winnow {method}: {exc.message}")
-                if empty is not _NO_RESULT and exc.code != CONTENT_MODIFIED:
+                if empty is not _NO_RESULT and exc.code != types.LSPErrorCodes.ContentModified:
                     return empty
                 raise
             except Cancelled:
                 if empty is not _NO_RESULT:
                     return empty
-                raise JsonRpcException(message="cancelled: a newer request replaced this one", code=-32800) from None
+                raise JsonRpcException(
+                    message="cancelled: a newer request replaced this one", code=types.LSPErrorCodes.RequestCancelled.value
+                ) from None
             except ModelError as exc:
                 ls.messages.once(f"{method}:model:{str(exc)[:80]}", f"Winnow {method}: {exc}", types.MessageType.Warning)
                 if empty is not _NO_RESULT:

@@ -27,7 +27,6 @@ import asyncio
 import itertools
 import logging
 import re
-import threading
 import time
 import zlib
 from collections import OrderedDict, deque
@@ -36,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from winnow.judge.base.errors import Cancelled
-from winnow.server.documents import CursorContext
+from winnow.server.cancellation import CancelFlag
+from winnow.server.documents import CACHE_SUFFIX_CHARS, CursorContext
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ MAX_STATEMENT_LINES = 8  # lines of one bracketed statement
 MAX_LINE_CHARS = 240
 CACHE_ENTRIES = 256
 RECENT_PER_DOCUMENT = 8
+ANCHOR_CHARS = 256  # text before the cursor that locates a cached suggestion after typing
 
 
 # --- where a suggestion ends -----------------------------------------------------------
@@ -132,7 +133,7 @@ class StatementEnd:
     lasts as long as its longest one (see InlineBudget for the cap).
     """
 
-    def __init__(self, line_before: str, line_after: str = "") -> None:
+    def __init__(self, line_before: str) -> None:
         self.head = line_before
         scanner = _Scanner()
         scanner.feed(line_before)
@@ -338,7 +339,7 @@ class SuggestionCache:
 
     @staticmethod
     def _suffix(ctx: CursorContext) -> str:
-        return ctx.suffix[:256]
+        return ctx.suffix[:CACHE_SUFFIX_CHARS]
 
     def get(self, uri: str, ctx: CursorContext) -> tuple[list[Suggestion], str] | None:
         found = self.exact.get(ctx.key())
@@ -355,7 +356,7 @@ class SuggestionCache:
             if pos < 0:
                 continue
             typed = tail[pos + len(entry.anchor) :]
-            if not typed or len(typed) > 256:
+            if not typed or len(typed) > ANCHOR_CHARS:
                 continue
             rest = [
                 Suggestion(s.text[len(typed) :], s.score, s.mean_logprob, s.finish_reason, dict(s.signals), s.p_correct)
@@ -374,7 +375,7 @@ class SuggestionCache:
         while len(self.exact) > CACHE_ENTRIES:
             self.exact.popitem(last=False)
         if suggestions:
-            anchor = ctx.before[-256:]
+            anchor = ctx.before[-ANCHOR_CHARS:]
             self.recent.setdefault(uri, deque(maxlen=RECENT_PER_DOCUMENT)).append(
                 _Recent(anchor, self._suffix(ctx), suggestions)
             )
@@ -388,20 +389,6 @@ class SuggestionCache:
 
 
 # --- the service ------------------------------------------------------------------------
-
-
-class CancelFlag:
-    """A thread-safe flag the model worker polls between tokens."""
-
-    def __init__(self, *others: Callable[[], bool]) -> None:
-        self._event = threading.Event()
-        self._others = others
-
-    def set(self) -> None:
-        self._event.set()
-
-    def __call__(self) -> bool:
-        return self._event.is_set() or any(check() for check in self._others)
 
 
 @dataclass
@@ -422,15 +409,16 @@ class InlineOutcome:
 
 class InlineService:
     """Per-document debounce, supersession, cancellation and caching around
-    ``Runtime.inline``. ``generate(ctx, cancelled)`` performs the model call."""
+    ``Runtime.inline``. ``generate(ctx, cancelled)`` performs the model call; ``shutdown``
+    is the server's flag (set once it shuts down), which stops every request."""
 
-    def __init__(self) -> None:
+    def __init__(self, shutdown: CancelFlag | None = None) -> None:
+        self.shutdown = shutdown if shutdown is not None else CancelFlag()
         self.cache = SuggestionCache()
         self.docs: dict[str, _DocState] = {}
         self._seq = itertools.count(1)
         self.latencies_ms: deque[float] = deque(maxlen=200)
         self.model_latencies_ms: deque[float] = deque(maxlen=200)
-        self.shutting_down = False
 
     def note_change(self, uri: str) -> None:
         """An edit: the debounce counts from the last one."""
@@ -443,7 +431,8 @@ class InlineService:
         self.cache.forget(uri)
 
     def cancel_all(self) -> None:
-        self.shutting_down = True
+        """Stop every request now (the server is shutting down)."""
+        self.shutdown.set()
         for state in self.docs.values():
             if state.flag is not None:
                 state.flag.set()
@@ -486,9 +475,9 @@ class InlineService:
         wait = debounce_ms / 1000.0 - (time.monotonic() - state.last_change)
         if wait > 0:
             await asyncio.sleep(wait)
-        if self.docs.get(uri) is not state or state.latest != seq or self.shutting_down:
+        if self.docs.get(uri) is not state or state.latest != seq or self.shutdown():
             return done([], "superseded")
-        flag = CancelFlag(lambda: state.latest != seq, lambda: self.shutting_down)
+        flag = CancelFlag(lambda: state.latest != seq, self.shutdown)
         state.flag = flag
         loop = asyncio.get_running_loop()
         result: asyncio.Future[list[Suggestion]] = loop.create_future()

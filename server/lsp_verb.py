@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
+import socket
 import sys
 
 from winnow.judge.base.errors import WinnowError
@@ -17,7 +19,35 @@ def parse_hostport(value: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback one (127.0.0.0/8, ::1)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
+def check_listen_address(host: str, allow_remote: bool) -> None:
+    """Refuse a socket other machines can reach unless the user asked for it."""
+    if allow_remote or is_loopback(host):
+        return
+    raise WinnowError(
+        f"refusing to listen on {host}: it is not a loopback address, and the server reads files of your "
+        "workspace that the client never sent (to put them in prompts), so anyone who can reach the socket "
+        "could pull their text out through completions. Listen on 127.0.0.1 (and tunnel, e.g. ssh -L), or "
+        "pass --allow-remote if the network is trusted"
+    )
+
+
 def run_lsp(args: argparse.Namespace) -> int:
+    if args.tcp:
+        check_listen_address(args.tcp[0], getattr(args, "allow_remote", False))
     if args.log_file:
         handler = logging.FileHandler(args.log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -59,9 +89,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     transport = p.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
     transport.add_argument("--tcp", type=parse_hostport, metavar="HOST:PORT", help="listen on a TCP socket instead")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --tcp on an address other machines can reach (the server reads workspace files into prompts)",
+    )
     p.add_argument("--log-file", metavar="PATH", help="also write the server's log to PATH")
     p.set_defaults(func=run_lsp)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_lsp(argparse.Namespace(tcp=None, log_file=None, verbose=False)))
+    sys.exit(run_lsp(argparse.Namespace(tcp=None, log_file=None, verbose=False, allow_remote=False)))

@@ -6,6 +6,13 @@ once (``window/showMessage``) and carries on ranking by the generator's log-prob
 with correctness diagnostics off. A generator that fails to load puts the server in
 the "error" state: requests answer empty or with an error naming the fix, and a
 later reload (settings change or ``winnow.reloadModels``) can recover.
+
+Orders clients rely on: the load's ``$/progress`` ends before ``winnow/status``
+says "ready" (or "error"), and the first status a client sees is "loading" (the
+ready status waits for the progress, which waits for ``initialized``). Requests
+that need the models (code action resolve, winnow.implementFunction) wait for a
+load in progress (``wait_ready``: bounded, shown as ``$/progress``) instead of
+failing; only a load that failed answers an error, with its reason.
 """
 
 from __future__ import annotations
@@ -18,14 +25,20 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from lsprotocol import types
+from pygls.lsp.server import LanguageServer
 
 from winnow.judge.base.errors import ModelError
 from winnow.judge.runtime import Runtime, RuntimeConfig
+from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.server.model_calls import ModelCalls, TrackedJob
 from winnow.server.settings import Settings
 from winnow.server.status import Messages, Progress, Status
+from winnow.server.testing_hooks import TestHooks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+LOAD_WAIT_S = 120.0  # how long a request that needs the models waits for a load in progress
 
 
 def runtime_config(settings: Settings) -> RuntimeConfig:
@@ -38,21 +51,18 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
 
 
 def describe_judge_failure(exc: BaseException) -> str:
-    if isinstance(exc, ImportError):
-        return (
-            "this Winnow build has no judge module yet (winnow.judge.scoring.judge_model is missing); "
-            'set winnow.judge to "none" to silence this'
-        )
     return str(exc) or type(exc).__name__
 
 
 class ModelHost:
     """Owns the Runtime; every model call of the server goes through it."""
 
-    def __init__(self, ls: Any, status: Status, messages: Messages) -> None:
+    def __init__(self, ls: LanguageServer, status: Status, messages: Messages, hooks: TestHooks | None = None) -> None:
         self.ls = ls
         self.status = status
         self.messages = messages
+        self.hooks = hooks
+        self.calls = ModelCalls(hooks)
         self.runtime: Runtime | None = None
         self.settings: Settings | None = None
         self.judge_error: str | None = None
@@ -71,14 +81,11 @@ class ModelHost:
     def has_judge(self) -> bool:
         return self.ready and self.runtime is not None and self.runtime.judge is not None
 
-    def judge_info(self) -> dict[str, Any] | None:
-        if not self.has_judge:
+    def judge_info(self) -> JudgeManifest | None:
+        """The loaded judge's manifest (what it is and how well it measured), if one is loaded."""
+        if not self.has_judge or self.runtime is None or self.runtime.judge is None:
             return None
-        try:
-            info = self.runtime.describe().get("judge")  # type: ignore[union-attr]
-        except Exception:
-            return None
-        return info if isinstance(info, dict) else None
+        return self.runtime.judge.manifest
 
     def load(self, settings: Settings) -> asyncio.Task[bool]:
         """Start (re)loading the models for ``settings``; the task says whether the
@@ -93,6 +100,8 @@ class ModelHost:
         config = runtime_config(settings)
         self.status.set("loading", f"loading {settings.generator_model}")
         progress = Progress(self.ls, self.status, "Winnow: loading models")
+        if self.hooks is not None:
+            await self.hooks.before_load()
 
         def say(message: str) -> None:  # called on the model worker thread
             loop.call_soon_threadsafe(progress.report, message)
@@ -108,9 +117,10 @@ class ModelHost:
                 future = self.runtime.reload(config, say)
             await asyncio.wrap_future(future)
             failure: BaseException | None = None
-        except Exception as exc:  # ModelError, ImportError (judge), anything from llama.cpp
+        except Exception as exc:  # ModelError, WinnowError (a judge manifest), anything from llama.cpp
             failure = exc
         if generation != self._generation:
+            progress.end("superseded by a newer load")
             return False  # a newer load superseded this one
         self.load_seconds = time.perf_counter() - self.load_started
         runtime = self.runtime
@@ -129,7 +139,11 @@ class ModelHost:
                 f"Winnow: could not load the generator model: {self.error}",
                 types.MessageType.Error,
             )
-        progress.end("ready" if ok else "failed")
+        self.loaded.set()  # requests waiting in wait_ready go on now
+        # The client sees the progress end before the status that announces the outcome.
+        await progress.finish("ready" if ok else "failed")
+        if generation != self._generation:
+            return False  # a newer load started while the progress ended
         if ok:
             judge = runtime is not None and runtime.judge is not None
             gen = runtime.generator_info.name if runtime and runtime.generator_info else settings.generator_model
@@ -138,7 +152,6 @@ class ModelHost:
                               types.MessageType.Info)
         else:
             self.status.set("error", self.error or "models did not load", judge=False)
-        self.loaded.set()
         for callback in list(self.on_ready):
             try:
                 callback()
@@ -161,10 +174,37 @@ class ModelHost:
             )
         return self.runtime  # type: ignore[return-value]
 
-    async def run(self, submit: Callable[[Runtime], Future[T]]) -> T:
-        """Submit a job to the runtime and await it without blocking the event loop."""
+    async def wait_ready(self, what: str, timeout: float = LOAD_WAIT_S) -> Runtime:
+        """The runtime, once a load in progress has finished: ``what`` (e.g. "implementing
+        clamp") waits for the models, shown as ``$/progress``, instead of failing because
+        the user asked a second too early. ModelError (with the reason) when the generator
+        failed to load, or did not finish within ``timeout``."""
+        if not self.loaded.is_set():
+            progress = Progress(self.ls, self.status, "Winnow: waiting for the models to load")
+            progress.report(f"{what} starts once the models are loaded")
+            try:
+                await asyncio.wait_for(self.loaded.wait(), timeout)
+            except asyncio.TimeoutError:
+                raise ModelError(
+                    f"Winnow's models did not finish loading within {timeout:.0f} s, so {what} did not start; "
+                    "try again, or run the command winnow.showStats to see what is loading"
+                ) from None
+            finally:
+                progress.end("models loaded" if self.loaded.is_set() else "gave up waiting")
+        return self.require()
+
+    def track(self, kind: str, cancelled: Callable[[], bool]) -> TrackedJob:
+        """A cancel check for one model job of ``kind``, counted in ``calls``."""
+        return self.calls.track(kind, cancelled)
+
+    async def run(self, submit: Callable[[Runtime], Future[T]], job: TrackedJob | None = None) -> T:
+        """Submit a job to the runtime and await it without blocking the event loop;
+        ``job`` (from ``track``, passed to the runtime as the job's cancel check) counts it."""
         runtime = self.require()
-        return await asyncio.wrap_future(submit(runtime))
+        future = submit(runtime)
+        if job is not None:
+            job.watch(future)
+        return await asyncio.wrap_future(future)
 
     def describe(self) -> dict[str, Any]:
         base: dict[str, Any] = {}
@@ -176,6 +216,7 @@ class ModelHost:
         base["judge_error"] = self.judge_error
         base["load_error"] = self.error
         base["load_s"] = None if self.load_seconds is None else round(self.load_seconds, 3)
+        base["calls"] = self.calls.snapshot()
         return base
 
     def close(self) -> None:

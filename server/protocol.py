@@ -93,6 +93,9 @@ class WinnowProtocol(LanguageServerProtocol):
             if "id" in data:
                 self._send_response(
                     data["id"],
-                    error=types.ResponseError(code=-32602, message=f"invalid params for {method}: {detail[:200]}"),
+                    error=types.ResponseError(
+                        code=types.ErrorCodes.InvalidParams.value,
+                        message=f"invalid params for {method}: {detail[:200]}",
+                    ),
                 )
             return _Ignored()

@@ -36,6 +36,16 @@ class DiagnosticSettings:
 
 
 @dataclass(frozen=True)
+class ContextSettings:
+    """Other workspace files in the prompt (docs/settings.md, "context")."""
+
+    enabled: bool = True
+    # About a quarter of the inline prompt (a ~416-token window around the cursor).
+    max_tokens: int = 128
+    max_files: int = 5000  # files the workspace index holds at most
+
+
+@dataclass(frozen=True)
 class Settings:
     generator_model: str = "default"
     judge: str = "default"
@@ -48,6 +58,7 @@ class Settings:
     inline_completion: InlineCompletionSettings = field(default_factory=InlineCompletionSettings)
     code_actions: CodeActionSettings = field(default_factory=CodeActionSettings)
     diagnostics: DiagnosticSettings = field(default_factory=DiagnosticSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
 
     def to_json(self) -> dict[str, Any]:
         """The settings as the client spells them (camelCase paths)."""
@@ -127,8 +138,16 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "diagnostics.enabled": ("bool",),
     "diagnostics.threshold": ("float", 0.0, 1.0),
     "diagnostics.severity": ("enum", SEVERITIES),
+    "context.enabled": ("bool",),
+    "context.maxTokens": ("int", 0, 2048),
+    "context.maxFiles": ("int", 1, 200_000),
 }
-_GROUPS = {"inlineCompletion": "inline_completion", "codeActions": "code_actions", "diagnostics": "diagnostics"}
+_GROUPS = {
+    "inlineCompletion": "inline_completion",
+    "codeActions": "code_actions",
+    "diagnostics": "diagnostics",
+    "context": "context",
+}
 
 
 def _snake(name: str) -> str:
@@ -210,6 +229,7 @@ def parse(raw: Any) -> ParsedSettings:
         inline_completion=replace(defaults.inline_completion, **groups["inline_completion"]),
         code_actions=replace(defaults.code_actions, **groups["code_actions"]),
         diagnostics=replace(defaults.diagnostics, **groups["diagnostics"]),
+        context=replace(defaults.context, **groups["context"]),
     )
     return ParsedSettings(settings, errors, unknown, frozenset(explicit))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter
 from typing import Any
 
 from lsprotocol import types
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 STATUS_METHOD = "winnow/status"
 STATES = ("loading", "ready", "generating", "error")
+PROGRESS_FINISH_S = 15.0  # the longest a status waits for a progress sequence to end
 
 
 class Messages:
@@ -28,6 +30,7 @@ class Messages:
     def __init__(self, ls: Any) -> None:
         self.ls = ls
         self._seen: set[str] = set()
+        self.problems: Counter[str] = Counter()  # every ``once`` call, logged or not (stats)
 
     def show(self, text: str, level: types.MessageType = types.MessageType.Info) -> None:
         log.info("show: %s", text)
@@ -46,6 +49,9 @@ class Messages:
 
     def once(self, key: str, text: str, level: types.MessageType = types.MessageType.Warning) -> bool:
         """Log ``text`` unless a message with ``key`` was already logged; True if sent."""
+        self.problems[key] += 1
+        if len(self.problems) > 10_000:
+            self.problems.clear()
         if key in self._seen:
             return False
         self._seen.add(key)
@@ -132,6 +138,15 @@ class Progress:
 
     def end(self, message: str) -> None:
         self.queue.put_nowait(("end", message))
+
+    async def finish(self, message: str, timeout: float = PROGRESS_FINISH_S) -> None:
+        """End the sequence and wait until the client has been sent the end (bounded:
+        a client that never answers the token request does not hold the caller)."""
+        self.end(message)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), timeout)
+        except Exception:
+            log.debug("progress did not end in time", exc_info=True)
 
     def _supported(self) -> bool:
         try:

@@ -44,3 +44,11 @@ def engine(model):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Print pytest-randomly's seed even under -q (its header line is hidden there), so a
+    failing order can be replayed with ``-p randomly --randomly-seed=SEED``."""
+    if config.pluginmanager.hasplugin("randomly"):
+        seed = config.getoption("randomly_seed", None)
+        terminalreporter.write_line(f"test order: pytest-randomly seed {seed} (replay: -p randomly --randomly-seed={seed})")

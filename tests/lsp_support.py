@@ -4,11 +4,18 @@ Every test drives the real server (``python -m winnow.server.cli lsp``) in a
 subprocess with pytest-lsp's client, on the real embedded model. Settings keep the
 model work small (2 candidates, 16 tokens, one thread) so that the suite stays fast
 on a shared 2-core machine.
+
+Tests wait on events the server sends, never on the model being slow or fast: the
+server runs with its test hooks on (server/testing_hooks.py), so a test can hold a
+model job while it runs (``hold_next_job`` + ``wait_held``) or hold the first model
+load (``HOLD_LOAD_CONFIG``), and it counts model jobs without a window
+(``model_calls``). No assertion here bounds wall-clock time: speed is benchmarks/'.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from typing import Any
@@ -17,7 +24,11 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 SERVER_CMD = [sys.executable, "-m", "winnow.server.cli", "lsp"]
-CONFIG = ClientServerConfig(server_command=SERVER_CMD)
+TEST_ENV = dict(os.environ, WINNOW_TEST_HOOKS="1")
+CONFIG = ClientServerConfig(server_command=SERVER_CMD, server_env=TEST_ENV)
+# The first model load waits for ``release_load``: requests sent before it are "early".
+HOLD_LOAD_CONFIG = ClientServerConfig(server_command=SERVER_CMD, server_env=TEST_ENV | {"WINNOW_TEST_HOLD_LOAD": "1"})
+LOAD_TITLE = "Winnow: loading models"
 
 FAST = {
     "judge": "none",
@@ -65,17 +76,85 @@ class Shapes:
 '''
 
 
+def progress_kinds(client: LanguageClient, title: str) -> list[str]:
+    """The kinds ("begin", "report", "end") received so far for the progress titled ``title``."""
+    for reports in client.progress_reports.values():
+        if reports and getattr(reports[0], "title", None) == title:
+            return [r.kind for r in reports]
+    return []
+
+
 def watch_status(client: LanguageClient) -> list[dict[str, Any]]:
-    """Record every winnow/status notification the server sends."""
+    """Record every winnow/status notification the server sends, with the kinds of the
+    load progress received before it (the client handles messages in arrival order)."""
     seen: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    client.winnow_held = held  # type: ignore[attr-defined]
 
     @client.feature("winnow/status")
     def on_status(ls: Any, params: Any) -> None:
         if not isinstance(params, dict):
             params = {k: getattr(params, k, None) for k in ("state", "message", "lastLatencyMs", "judge")}
-        seen.append(params | {"t": time.monotonic()})
+        seen.append(params | {"t": time.monotonic(), "load_progress": progress_kinds(client, LOAD_TITLE)})
+
+    @client.feature("winnow/test/jobHeld")
+    def on_held(ls: Any, params: Any) -> None:
+        held.append(params if isinstance(params, dict) else {"kind": getattr(params, "kind", None)})
 
     return seen
+
+
+async def hold_next_job(client: LanguageClient, kind: str = "inline") -> int:
+    """Arm the server's hook: the next ``kind`` job that starts on the model is held
+    inside the job until it is cancelled. Returns the count to pass to ``wait_held``."""
+    held = client.winnow_held  # type: ignore[attr-defined]
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(command="winnow.test.holdNextJob", arguments=[kind]))
+    return len(held)
+
+
+async def wait_held(client: LanguageClient, seen: int) -> None:
+    """Wait until the server says the armed job is running (held inside the job)."""
+    held = client.winnow_held  # type: ignore[attr-defined]
+    await wait_for(lambda: len(held) > seen, timeout=120)
+
+
+async def release_load(client: LanguageClient) -> None:
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(command="winnow.test.releaseLoad"))
+
+
+async def model_calls(client: LanguageClient, kind: str = "inline", outcome: str = "completed") -> int:
+    """How many model jobs of ``kind`` had ``outcome`` (server/model_calls.py: submitted,
+    started, completed, stopped, dropped, failed); an unbounded count."""
+    calls = (await stats(client))["models"].get("calls", {})
+    return int(calls.get(kind, {}).get(outcome, 0))
+
+
+async def settled_calls(client: LanguageClient, kind: str = "inline") -> dict[str, int]:
+    """The counts of ``kind`` once every submitted job has an outcome."""
+    deadline = time.monotonic() + 120
+    while True:
+        calls = (await stats(client))["models"].get("calls", {}).get(kind, {})
+        if sum(calls.get(k, 0) for k in ("completed", "stopped", "dropped", "failed")) == calls.get("submitted", 0):
+            return calls
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{kind} jobs did not settle: {calls}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_calls(client: LanguageClient, at_least: int, kind: str = "inline", outcome: str = "completed") -> int:
+    """Wait until ``model_calls(kind, outcome)`` reaches ``at_least`` (a job settles on the
+    worker after its request was answered, e.g. a cancelled one)."""
+    deadline = time.monotonic() + 120
+    while (n := await model_calls(client, kind, outcome)) < at_least:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{kind} jobs {outcome}: {n} < {at_least}")
+        await asyncio.sleep(0.05)
+    return n
+
+
+async def problems(client: LanguageClient) -> dict[str, int]:
+    """The server's failures so far by kind, each counted (also those logged only once)."""
+    return dict((await stats(client))["server"]["problems"])
 
 
 def capture_apply_edit(client: LanguageClient, applied: bool = True) -> list[types.ApplyWorkspaceEditParams]:
@@ -87,6 +166,15 @@ def capture_apply_edit(client: LanguageClient, applied: bool = True) -> list[typ
         return types.ApplyWorkspaceEditResult(applied=applied)
 
     return edits
+
+
+def progress_sequences(client: LanguageClient, title: str) -> list[list[str]]:
+    """The kinds received for every progress titled ``title``, one list per token."""
+    return [
+        [r.kind for r in reports]
+        for reports in client.progress_reports.values()
+        if reports and getattr(reports[0], "title", None) == title
+    ]
 
 
 async def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.05) -> Any:
@@ -158,6 +246,37 @@ async def inline(client: LanguageClient, uri: str, line: int, character: int) ->
         return []
     items = result.items if isinstance(result, types.InlineCompletionList) else result
     return [i.insert_text if isinstance(i.insert_text, str) else i.insert_text.value for i in items]
+
+
+async def served_inline(client: LanguageClient, uri: str, line: int, character: int, max_items: int = 16) -> list[str]:
+    """An inline request on an open document, checked: it answered a list (the handler
+    answers None only on a failure or for a document it does not know), no failure was
+    counted for it, and every item is a non-empty, distinct insertion at the cursor."""
+    before = await problems(client)
+    result = await client.text_document_inline_completion_async(inline_params(uri, line, character))
+    await no_new_problems(client, before, types.TEXT_DOCUMENT_INLINE_COMPLETION)
+    return well_formed(result, line, character, max_items)
+
+
+async def no_new_problems(client: LanguageClient, before: dict[str, int], prefix: str) -> None:
+    """No failure whose kind starts with ``prefix`` was counted since ``before``."""
+    new = {k: n for k, n in (await problems(client)).items() if n > before.get(k, 0) and k.startswith(prefix)}
+    assert not new, new
+
+
+def well_formed(result: Any, line: int, character: int, max_items: int = 16) -> list[str]:
+    """The texts of an inline answer that must be a list of non-empty, distinct
+    insertions at the cursor."""
+    assert isinstance(result, types.InlineCompletionList), result
+    at = types.Position(line=line, character=character)
+    texts = []
+    for item in result.items:
+        text = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+        assert isinstance(text, str) and text.strip(), item
+        assert item.range is not None and item.range.start == at and item.range.end == at, item
+        texts.append(text)
+    assert len(set(texts)) == len(texts) and len(texts) <= max_items, texts
+    return texts
 
 
 async def stats(client: LanguageClient) -> dict[str, Any]:

@@ -127,3 +127,37 @@ def test_parse_target(target: str, expected: tuple[str, int | None]) -> None:
 
     path, line = parse_target(target)
     assert (str(path), line) == expected
+
+
+def test_shared_flags_mean_the_same_in_every_verb() -> None:
+    """The flags several verbs share (judge/cli/flags.py) have one type, action and default
+    wherever they are optional, and every flag of every verb says what it does."""
+    import argparse
+
+    from winnow.judge.cli import register_all
+
+    parser = argparse.ArgumentParser()
+    register_all(parser.add_subparsers())
+    shared = {"--problems", "--candidates", "--labels", "--out", "--model", "--judge", "--threads",
+              "--workers", "--timeout", "--seed", "--download", "--quiet", "--json"}
+    seen: dict[str, set[tuple[object, ...]]] = {}
+    verbs = 0
+
+    def walk(p: argparse.ArgumentParser) -> None:
+        nonlocal verbs
+        verbs += 1
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in set(action.choices.values()):
+                    walk(sub)
+                continue
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, (p.prog, action.option_strings)
+            name = next((o for o in action.option_strings if o in shared), None)
+            if name and not action.required and name != "--timeout":  # timeouts differ by what they bound
+                seen.setdefault(name, set()).add((type(action).__name__, action.type, action.default))
+
+    walk(parser)
+    assert verbs >= 10 and {"--problems", "--threads", "--quiet", "--json", "--model"} <= set(seen)
+    assert {name: kinds for name, kinds in seen.items() if len(kinds) > 1} == {}

@@ -9,9 +9,18 @@ import numpy as np
 import pytest
 
 from winnow.judge.base.errors import WinnowError
+from winnow.judge.base.numeric import expected_calibration_error, sigmoid
 from winnow.judge.llm.generation import FunctionCandidate
-from winnow.judge.scoring.calibration import expected_calibration_error, fit, sigmoid
-from winnow.judge.scoring.judge_model import Judge, JudgeManifest, answer_token_ids, judge_token_runs
+from winnow.judge.scoring.calibration import fit
+from winnow.judge.scoring.judge_model import (
+    JUDGE_TEMPLATE_V1,
+    JUDGE_TEMPLATE_V2,
+    Judge,
+    JudgeManifest,
+    answer_token_ids,
+    candidate_body,
+    judge_token_runs,
+)
 from winnow.judge.scoring.ranking import rank
 
 TASK = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n\n    >>> add(2, 3)\n    5\n    """'
@@ -44,13 +53,22 @@ def test_prefix_reuse_matches_scoring_alone(zero_shot: Judge) -> None:
     8-bit activation quantization amplifies the summation-order rounding that comes
     with different KV cell layouts (measured up to ~0.05 in P); the exact check runs on
     an unquantized model in test_prefix_reuse_is_exact_on_f32_model."""
+    # From an empty cache both times: a prefix cached by an earlier test would be reused up
+    # to its last token, which is then evaluated alone (another batch shape, other rounding).
+    zero_shot.engine.reset()
     batched = [v.p_correct for v in zero_shot.verdicts(TASK, CODES)]
     alone = []
     for code in CODES:
         zero_shot.engine.reset()
         alone.append(zero_shot.verdicts(TASK, [code])[0].p_correct)
     assert batched[0] == pytest.approx(alone[0], abs=1e-6)  # same cell layout: identical
-    assert np.max(np.abs(np.array(batched) - np.array(alone))) < 0.08
+    # The other candidates sit in other KV cells: compare with this CPU's own layout noise,
+    # measured here by scoring the batch in reverse order (every candidate in other cells
+    # again). Measured on a 2-core x86-64 VM: max |batched - alone| 0.017, reversed vs
+    # alone 0.043 (another CPU: ~0.05). Within 3x that noise, or 0.1 in P at least.
+    reversed_ = [v.p_correct for v in zero_shot.verdicts(TASK, CODES[::-1])][::-1]
+    noise = float(np.max(np.abs(np.array(reversed_) - np.array(alone))))
+    assert np.max(np.abs(np.array(batched) - np.array(alone))) <= max(0.1, 3.0 * noise)
 
 
 def test_prefix_reuse_is_exact_on_f32_model(tmp_path: Path) -> None:
@@ -79,7 +97,7 @@ def test_answer_tokens_for_smollm2_vocabulary(model) -> None:  # type: ignore[no
 
 
 def test_prompt_runs_split_at_the_candidate(model) -> None:  # type: ignore[no-untyped-def]
-    runs = judge_token_runs(model, model.chat_template(), TASK, CODES[0])
+    runs = judge_token_runs(model, model.chat_template(), TASK, CODES[0], template=JUDGE_TEMPLATE_V1)
     prefix_text = model.detokenize(runs.prefix)
     branch_text = model.detokenize(runs.branch)
     assert prefix_text.rstrip().endswith("Candidate:\n```python")
@@ -87,9 +105,41 @@ def test_prompt_runs_split_at_the_candidate(model) -> None:  # type: ignore[no-u
     assert branch_text.startswith("def add(a: int, b: int) -> int:")
     assert "Answer Yes or No." in branch_text
     assert branch_text.rstrip().endswith("assistant")
-    cut = judge_token_runs(model, model.chat_template(), TASK, CODES[0] * 50, max_candidate_tokens=64)
+    cut = judge_token_runs(
+        model, model.chat_template(), TASK, CODES[0] * 50, max_candidate_tokens=64, template=JUDGE_TEMPLATE_V1
+    )
     assert cut.candidate_truncated and not cut.task_truncated
     assert len(cut.branch) < len(runs.branch) * 3
+
+
+def test_v2_prompt_shows_the_body_alone(model) -> None:  # type: ignore[no-untyped-def]
+    """Template v2 drops the candidate's copy of the task's signature and docstring."""
+    v1 = judge_token_runs(model, model.chat_template(), TASK, CODES[0], template=JUDGE_TEMPLATE_V1)
+    v2 = judge_token_runs(model, model.chat_template(), TASK, CODES[0], template=JUDGE_TEMPLATE_V2)
+    prefix_text = model.detokenize(v2.prefix)
+    branch_text = model.detokenize(v2.branch)
+    assert prefix_text.rstrip().endswith("Candidate body:\n```python")
+    assert "Task:\n```python\ndef add" in prefix_text
+    assert branch_text.startswith("    return a + b")
+    assert "def add" not in branch_text and "Return the sum" not in branch_text
+    assert len(v2.branch) < len(v1.branch) / 2
+    long_body = TASK + "\n" + "    x = 1\n" * 200 + "    return a + b\n"
+    cut = judge_token_runs(model, model.chat_template(), TASK, long_body, max_candidate_tokens=64)
+    assert cut.candidate_truncated and not cut.task_truncated
+    assert "return a + b" in model.detokenize(cut.branch)
+
+
+def test_candidate_body_keeps_what_the_task_does_not_show() -> None:
+    helper = "def _double(x: int) -> int:\n    return 2 * x\n\n\n"
+    assert candidate_body(TASK, CODES[1]) == "    return a - b\n"
+    with_helper = candidate_body(TASK, helper + CODES[0])
+    assert with_helper.startswith("def _double") and with_helper.endswith("    return a + b\n")
+    assert "Return the sum" not in with_helper
+    # the task's own preamble (here an import it shows) is not repeated
+    task = "import math\n\n\n" + TASK
+    assert candidate_body(task, task + "\n    return a + b\n") == "    return a + b\n"
+    # a candidate without the task's function stays whole
+    assert candidate_body(TASK, "def other():\n    pass\n") == "def other():\n    pass\n"
 
 
 def test_unparseable_candidate_scores_zero_without_model_call(zero_shot: Judge) -> None:
@@ -172,9 +222,9 @@ def test_calibration_recovers_known_temperature() -> None:
 
 
 def test_ece_known_values() -> None:
-    assert expected_calibration_error([0.9, 0.9, 0.1, 0.1], [1, 1, 0, 0]) == pytest.approx(0.1)
-    assert expected_calibration_error([0.75, 0.75, 0.75, 0.75], [1, 1, 1, 0]) == pytest.approx(0.0)
-    assert expected_calibration_error([1.0, 0.0], [0, 1]) == pytest.approx(1.0)
+    assert expected_calibration_error([1, 1, 0, 0], [0.9, 0.9, 0.1, 0.1]) == pytest.approx(0.1)
+    assert expected_calibration_error([1, 1, 1, 0], [0.75, 0.75, 0.75, 0.75]) == pytest.approx(0.0)
+    assert expected_calibration_error([0, 1], [1.0, 0.0]) == pytest.approx(1.0)
 
 
 def test_ranking_strategies_are_deterministic() -> None:
@@ -187,15 +237,42 @@ def test_ranking_strategies_are_deterministic() -> None:
         rank(TASK, cands, strategy="judge")
     undefined = FunctionCandidate(9, TASK + "\n    return helper(a, b)\n", "", 3, -1.0, 0.0, "stop")
     static = rank(TASK, [undefined, cands[0]], strategy="static")
-    assert static[0].index == 0 and static[1].signals["undefined_names"] == ["helper"]
+    assert static[0].index == 0 and static[1].signals.undefined_names == ["helper"]
 
 
 def test_judge_plus_exec_uses_docstring_examples(zero_shot: Judge) -> None:
-    from winnow.judge.scoring.examples import run_docstring_examples
+    from winnow.judge.scoring.examples import examples_runner
 
     cands = [FunctionCandidate(i, c, "", 3, -1.0, -0.5, "stop") for i, c in enumerate(CODES[:2])]
-    ranked = rank(TASK, cands, strategy="judge+exec", judge=zero_shot, run_examples=run_docstring_examples)
+    ranked = rank(TASK, cands, strategy="judge+exec", judge=zero_shot, run_examples=examples_runner())
     assert ranked[0].index == 0
-    assert ranked[0].signals["examples"] == {"total": 1, "passed": 1, "status": "passed"}
-    assert ranked[1].signals["examples"]["passed"] == 0
+    assert ranked[0].signals.examples == {"total": 1, "passed": 1, "status": "passed"}
+    assert ranked[1].signals.examples["passed"] == 0
     assert ranked[1].p_correct <= 0.05
+
+
+def test_combined_applies_the_manifest_verdict(zero_shot: Judge) -> None:
+    """``combined`` scores with the fitted verdict: here one that trusts examples only, so a
+    candidate failing its example ranks last whatever the judge says, and the reason and
+    signals carry the judge's z and the examples."""
+    from winnow.judge.scoring.examples import examples_runner
+    from winnow.judge.scoring.ranking import gather_signals
+    from winnow.judge.scoring.verdict import FEATURES, VerdictModel
+
+    coef = [0.0 if f != "examples_failed" else -4.0 for f in FEATURES]
+    zero_shot.verdict_model = VerdictModel(coef=coef, intercept=2.0)
+    try:
+        cands = [FunctionCandidate(i, c, "", 3, -1.0, -0.5, "stop") for i, c in enumerate(CODES)]
+        ranked = rank(TASK, cands, strategy="combined", judge=zero_shot, run_examples=examples_runner())
+    finally:
+        zero_shot.verdict_model = None
+    by_index = {r.index: r for r in ranked}
+    assert by_index[0].p_correct == pytest.approx(1 / (1 + np.exp(-2.0)))  # a + b: passes add(2, 3) == 5
+    assert by_index[1].p_correct == pytest.approx(1 / (1 + np.exp(2.0)))  # a - b: fails it
+    assert ranked[-1].p_correct < 0.5 and {r.index for r in ranked[:2]} == {0, 2}
+    assert by_index[0].reason.startswith("verdict 88%") and "judge z" in by_index[0].reason
+    assert by_index[0].signals.judge_z is not None and by_index[0].signals.examples["total"] == 1
+    # the fit path sees the same signals serving computed
+    sig = gather_signals(TASK, [CODES[1]], zero_shot, examples_runner())[0]
+    assert sig is not None and sig.n_examples == 1 and sig.examples_passed == 0
+    assert np.isfinite(sig.judge_z)

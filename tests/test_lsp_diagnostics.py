@@ -5,19 +5,32 @@ the cache, and the code action it enables)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from concurrent.futures import Future
 from typing import Any
 
 import pytest
 import pytest_lsp
-from lsp_support import CONFIG, FAST, SAMPLE, open_doc, replace_all, set_settings, start, stats, wait_for
+from lsp_support import (
+    FAST,
+    HOLD_LOAD_CONFIG,
+    SAMPLE,
+    open_doc,
+    release_load,
+    replace_all,
+    set_settings,
+    start,
+    stats,
+    wait_for,
+)
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from winnow.judge.scoring.judge_model import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server import convert
+from winnow.server.cancellation import CancelFlag
 from winnow.server.diagnostics import MAX_FUNCTIONS, Diagnostics
+from winnow.server.documents import OpenDocuments
 from winnow.server.settings import Settings, parse
 
 # --- in process, with a stand-in judge ---------------------------------------------------
@@ -25,7 +38,7 @@ from winnow.server.settings import Settings, parse
 
 class FakeDoc:
     def __init__(self, text: str, version: int = 1) -> None:
-        self._source = text
+        self.source = text
         self.version = version
         self.language_id = "python"
 
@@ -55,9 +68,10 @@ class FakeModels:
 
     def __init__(self, runtime: FakeRuntime, info: dict[str, Any] | None = None) -> None:
         self.runtime = runtime
-        self.info = info if info is not None else {"name": "stand-in", "recommended": {"diagnostics": True}}
+        manifest = info if info is not None else {"name": "stand-in", "recommended": {"diagnostics": True}}
+        self.info = JudgeManifest.from_dict(manifest)
 
-    def judge_info(self) -> dict[str, Any]:
+    def judge_info(self) -> JudgeManifest:
         return self.info
 
     async def run(self, submit: Any) -> Any:
@@ -73,16 +87,25 @@ class FakeMessages:
         return True
 
 
+class FakeWorkspaceContext:
+    """No other workspace files: no helper stubs for the judged code."""
+
+    def helpers(self, snap: Any, exclude: str | None = None) -> dict[str, str]:
+        return {}
+
+
 class FakeServer:
     def __init__(self, scores: dict[str, float], settings: dict[str, Any] | None = None, info: Any = None) -> None:
         parsed = parse(settings or {})
         self.settings: Settings = parsed.settings
         self.explicit_settings = parsed.explicit
         self.workspace = FakeWorkspace()
+        self.documents = OpenDocuments(self)
         self.runtime = FakeRuntime(scores)
         self.models = FakeModels(self.runtime, info)
         self.messages = FakeMessages()
-        self.shutting_down = False
+        self.shutdown = CancelFlag()
+        self.workspace_context = FakeWorkspaceContext()
         self.published: list[types.PublishDiagnosticsParams] = []
 
     def interactive_waiting(self) -> bool:
@@ -201,27 +224,25 @@ async def test_a_judge_that_is_not_recommended_stays_quiet_unless_enabled_explic
 
 
 def test_the_hint_says_how_sure_and_how_good_the_judge_is():
-    info = {"evaluation": {"auc": 0.861, "accuracy": 0.79, "split": "humaneval:heldout"}}
+    info = JudgeManifest.from_dict({"evaluation": {"auc": 0.861, "accuracy": 0.79, "split": "humaneval:heldout"}})
     text = convert.judge_hint(0.04, info)
     assert text.startswith("Winnow judge: 4% likely correct (the judge is confident)")
     assert "ROC-AUC 0.86" in text and "accuracy 0.79" in text and "humaneval:heldout" in text
     assert convert.judge_hint(0.45, None) == "Winnow judge: 45% likely correct (the judge is unsure)"
-    assert convert.judge_auc({"recommended": {"heldout_auc": 0.7}}) == 0.7
+    assert convert.judge_auc(JudgeManifest.from_dict({"recommended": {"heldout_auc": 0.7}})) == 0.7
 
 
 # --- end to end, with the real judge --------------------------------------------------------
 
-needs_judge = pytest.mark.skipif(
-    importlib.util.find_spec("winnow.judge.scoring.judge_model") is None,
-    reason="the judge model (winnow.judge.scoring.judge_model) is not in this build yet",
-)
 URI_E2E = "file:///winnow-tests/diagnostics.py"
 JUDGED = FAST | {"judge": "default", "diagnostics": {"enabled": True, "threshold": 1.0}}
 
 
-@pytest_lsp.fixture(config=CONFIG, scope="module")
+@pytest_lsp.fixture(config=HOLD_LOAD_CONFIG, scope="module")
 async def client(lsp_client: LanguageClient):
-    await start(lsp_client, JUDGED)
+    """A server whose first model load waits for ``release_load`` (the test opens its
+    document first: diagnostics asked for before the judge is there)."""
+    await start(lsp_client, JUDGED, wait_ready=False)
     yield
     await lsp_client.shutdown_session()
 
@@ -230,12 +251,15 @@ def published(client: LanguageClient) -> list[types.Diagnostic]:
     return list(client.diagnostics.get(URI_E2E, []))
 
 
-@needs_judge
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.timeout(240)
 async def test_diagnostics_are_published_and_cleared(client: LanguageClient):
-    assert (await stats(client))["models"]["judge"], "the judge did not load"
+    # Opened while the models load (held by the test hook): judged once the judge is loaded.
     open_doc(client, URI_E2E, SAMPLE)
+    assert (await stats(client))["server"]["state"] == "loading" and published(client) == []
+    await release_load(client)
+    await wait_for(lambda: any(s["state"] in ("ready", "error") for s in client.winnow_status), timeout=120)  # type: ignore[attr-defined]
+    assert (await stats(client))["models"]["judge"], "the judge did not load"
     # threshold 1.0: every documented, implemented function is "below" it.
     diags = await wait_for(lambda: published(client), timeout=120)
     [d] = diags  # mean() is the one documented function with a body

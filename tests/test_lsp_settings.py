@@ -24,6 +24,7 @@ def test_defaults_follow_the_contract():
         "inlineCompletion": {"enabled": True, "candidates": 3},
         "codeActions": {"enabled": True},
         "diagnostics": {"enabled": True, "threshold": 0.5, "severity": "hint"},
+        "context": {"enabled": True, "maxTokens": 128, "maxFiles": 5000},
     }
 
 

@@ -16,9 +16,9 @@ from winnow.server.documents import CHARS_PER_TOKEN, PREFIX_TOKENS, Snapshot, cu
 from winnow.server.inline import InlineBudget, StatementEnd, SuggestionCache, clean_and_rank
 
 
-def stop_at(head: str, text: str, after: str = "") -> str | None:
+def stop_at(head: str, text: str) -> str | None:
     """Feed ``text`` to a StatementEnd token by token (one char at a time) like the engine."""
-    rule = StatementEnd(head, after)
+    rule = StatementEnd(head)
     for k in range(1, len(text) + 1):
         cut = rule(text[:k])
         if cut is not None:
@@ -33,7 +33,7 @@ def test_statement_end_finishes_the_line_or_one_statement():
     assert stop_at("    x = 1", "\n    y = 2\n    z = 3\n") == "\n    y = 2"  # the next line
     assert stop_at("def f(x):", "\n    return x\n\ndef g():\n") == "\n    return x"
     assert stop_at("    plan = {", "\n        'a': 1,\n    }\n") == "\n        'a': 1,"
-    assert stop_at("    x = foo(", "a, b\n    y = 2\n", after=")") == "a, b"
+    assert stop_at("    x = foo(", "a, b\n    y = 2\n") == "a, b"
     # A blank line: one statement, a bracketed one to its end, a block with its body.
     assert stop_at("    ", "y = 2\n    z = 3\n") == "y = 2"
     loop = "for i in range(3):\n        print(i)\n    return i\n"

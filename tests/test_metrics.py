@@ -10,12 +10,8 @@ from pathlib import Path
 import pytest
 
 from winnow.judge.base.errors import WinnowError
-from winnow.judge.evaluation.metrics import (
-    Ranked,
-    classification_metrics,
-    expected_calibration_error,
-    ranking_metrics,
-)
+from winnow.judge.base.numeric import expected_calibration_error
+from winnow.judge.evaluation.metrics import Ranked, classification_metrics, ranking_metrics
 from winnow.judge.evaluation.report import evaluate, join
 
 # TP = 3 (0, 1, 6), FN = 1 (2), FP = 1 (4), TN = 3 (3, 5, 7) at threshold 0.5
@@ -70,12 +66,13 @@ def test_ranking_by_hand() -> None:
         "p2": [Ranked("a", 0.2, False, -0.1), Ranked("b", 0.8, True, -0.9)],
         # a single candidate: not ranked
         "p3": [Ranked("a", 0.9, True)],
-        # a tie goes to the smaller candidate_id: a (fails); no log-probs
+        # a tie at the top counts as a random pick among the tied: 1/2 (not the smaller
+        # candidate_id, which would favour "canonical" over "mut-…"); no log-probs
         "p4": [Ranked("b", 0.5, True), Ranked("a", 0.5, False)],
     }
     r = ranking_metrics(groups)
     assert r["n_problems_ranked"] == 3
-    assert r["pass1_judge"] == pytest.approx(1 / 3)
+    assert r["pass1_judge"] == pytest.approx((0 + 1 + 1 / 2) / 3)
     assert r["pass1_random"] == pytest.approx((2 / 3 + 1 / 2 + 1 / 2) / 3)
     assert r["passk_oracle"] == pytest.approx(1.0)
     assert r["pass1_logprob"] == pytest.approx(1 / 2) and r["n_problems_logprob"] == 2

@@ -45,7 +45,7 @@ def torch_stack():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def converted(torch_stack):  # type: ignore[no-untyped-def]
-    from winnow.judge.training.trainer import convert_base
+    from winnow.judge.training.base_model import convert_base
 
     return convert_base("default")
 
@@ -67,7 +67,8 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
-    from winnow.judge.training.trainer import TrainConfig, train
+    from winnow.judge.training.config import TrainConfig
+    from winnow.judge.training.loop import train
 
     problems, labels = tiny_data
     out = tmp_path_factory.mktemp("run") / "run"
@@ -88,7 +89,8 @@ def strong_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytest
     """Two full-batch steps at a high learning rate: an adapter that moves every logit far
     enough that llama.cpp-vs-transformers agreement says something about the export
     (a gentle adapter's effect drowns in the Q4_1-vs-dequantized difference)."""
-    from winnow.judge.training.trainer import TrainConfig, train
+    from winnow.judge.training.config import TrainConfig
+    from winnow.judge.training.loop import train
 
     problems, labels = tiny_data
     out = tmp_path_factory.mktemp("strong") / "run"
@@ -105,7 +107,7 @@ def strong_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytest
 
 def test_heldout_labels_are_refused() -> None:
     from winnow.judge.dataset.problems import Problem
-    from winnow.judge.training.trainer import load_examples
+    from winnow.judge.training.examples import load_examples
 
     problem = Problem("HumanEval/120", "python", "def f():\n", "", "f")
     labels = [{"problem_id": "HumanEval/120", "candidate_id": "c", "code": "def f(): pass", "status": "passed"}]
@@ -114,7 +116,7 @@ def test_heldout_labels_are_refused() -> None:
 
 
 def test_split_is_by_problem_and_seeded() -> None:
-    from winnow.judge.training.trainer import split_by_problem
+    from winnow.judge.training.examples import split_by_problem
 
     ids = [f"p{i}" for i in range(20)]
     train, val = split_by_problem(ids * 3, 0.15, seed=1)
@@ -132,6 +134,110 @@ def test_permute_rows_is_llama_cpp_rotary_layout() -> None:
     # within each head the rows go from [first half, second half] to interleaved pairs
     assert p[:4, 0].tolist() == [w[0, 0], w[2, 0], w[1, 0], w[3, 0]]
     assert sorted(p[:, 0].tolist()) == sorted(w[:, 0].tolist())
+
+
+def test_within_task_pairwise_on_a_hand_made_example() -> None:
+    from winnow.judge.evaluation.metrics import task_pairs, within_task_pairwise
+
+    ids = ["a", "a", "a", "b", "b", "c", "c"]
+    y = [1, 0, 0, 1, 0, 1, 1]
+    z = [0.9, 0.1, 0.95, 0.3, 0.3, 0.0, 5.0]
+    # Pairs: (a0, a1) win, (a0, a2) loss, (b3, b4) tie; c has no failing candidate.
+    assert task_pairs(ids, y) == [(0, 1), (0, 2), (3, 4)]
+    assert within_task_pairwise(ids, y, z) == (1 + 0 + 0.5) / 3
+    assert within_task_pairwise(["a", "b"], [1, 0], [0.0, 1.0]) is None  # no task has both labels
+
+
+def test_task_steps_hold_both_labels_where_the_task_has_both() -> None:
+    from winnow.judge.training.batching import micro_batches, step_at, task_plan
+
+    ids = ["big"] * 20 + ["fails"] * 3 + ["small"] * 4
+    y = [1] * 5 + [0] * 15 + [0] * 3 + [1, 0, 1, 0]
+    plan = task_plan(ids, y, task_max=6, batch_size=4, seed=0, epoch=0, rank=0, world=1)
+    assert len(plan) == 3  # one step per task
+    seen = []
+    for step in plan:
+        flat = [i for batch in step for i in batch]
+        assert all(len(batch) <= 4 for batch in step) and len(flat) == len(set(flat)) <= 6
+        task = {ids[i] for i in flat}
+        assert len(task) == 1
+        seen += task
+        labels = {y[i] for i in flat}
+        assert labels == ({0} if task == {"fails"} else {0, 1})
+    assert sorted(seen) == ["big", "fails", "small"]
+    big = next(step for step in plan if ids[step[0][0]] == "big")
+    assert sum(y[i] for batch in big for i in batch) == 3  # capped at 6, balanced
+    assert plan == task_plan(ids, y, 6, 4, seed=0, epoch=0, rank=0, world=1)
+    assert plan != task_plan(ids, y, 6, 4, seed=0, epoch=1, rank=0, world=1)
+    # Two processes: every process gets as many steps, the tasks dealt round-robin.
+    halves = [task_plan(ids, y, 6, 4, 0, 0, rank, 2) for rank in (0, 1)]
+    assert [len(h) for h in halves] == [2, 2]
+    # A checkpoint's position (micro-batches done) finds the next step.
+    assert [step_at(plan, n) for n in (0, len(plan[0]), micro_batches(plan))] == [0, 1, 3]
+
+
+def test_example_steps_are_the_seeded_micro_batches_in_groups() -> None:
+    from winnow.judge.training.batching import epoch_batches, example_plan
+
+    batches = epoch_batches(10, 2, seed=3, epoch=1, rank=0, world=1)
+    assert sorted(i for b in batches for i in b) == list(range(10))
+    assert example_plan(10, 2, 2, seed=3, epoch=1, rank=0, world=1) == [batches[0:2], batches[2:4], batches[4:5]]
+
+
+def test_new_training_flags_are_checked_and_saved_runs_resume_only_with_theirs() -> None:
+    from winnow.judge.training.config import TrainConfig
+
+    base = dict(labels="l", problems="p", out="o")
+    for bad, message in (({"batching": "problem"}, "--batching"), ({"task_max": 1}, "--task-max"),
+                         ({"pairwise_weight": -1.0}, "--pairwise-weight"), ({"select": "loss"}, "--select")):
+        with pytest.raises(WinnowError, match=message):
+            TrainConfig(**base, **bad).validate()
+    saved = TrainConfig(**base).to_dict()
+    assert TrainConfig(**base).changes_from(saved) == {}
+    assert TrainConfig(**base, pairwise_weight=0.5).changes_from(saved) == {"pairwise_weight": (0.0, 0.5)}
+    assert TrainConfig(**(base | {"out": "elsewhere"}), threads=2).changes_from(saved) == {}  # may change
+    # A run saved before these flags existed trained per example, without the pairwise term,
+    # and selected checkpoints by AUC.
+    legacy = {k: v for k, v in saved.items() if k not in ("batching", "task_max", "pairwise_weight", "select")}
+    assert TrainConfig(**base).changes_from(legacy) == {"select": ("auc", "pairwise")}
+    assert TrainConfig(**base, select="auc").changes_from(legacy) == {}
+
+
+def test_pairwise_surrogate_accumulates_the_full_gradient(torch_stack) -> None:  # type: ignore[no-untyped-def]
+    """Micro-batches that split a task's pairs still accumulate the whole pairwise term's gradient."""
+    import torch
+
+    from winnow.judge.evaluation.metrics import task_pairs
+    from winnow.judge.training.objective import pairwise_loss, pairwise_surrogate
+
+    torch.manual_seed(0)
+    x = torch.randn(5, 3)
+    ids, y = ["a", "a", "a", "b", "b"], [1, 0, 0, 0, 1]
+    pairs = task_pairs(ids, y)
+    w = torch.randn(3, requires_grad=True)
+    pairwise_loss(x @ w, pairs).backward()
+    full = w.grad.clone()
+    w.grad = None
+    z_ref = (x @ w).detach()
+    for live in ([0, 3], [1], [2, 4]):
+        pairwise_surrogate(x[live] @ w, live, z_ref, pairs).backward()
+    assert torch.allclose(w.grad, full, atol=1e-6)
+    assert float(pairwise_loss(z_ref, pairs)) > 0
+
+
+def test_resume_refuses_a_changed_pairwise_weight(torch_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from winnow.judge.base.jsonl import write_json
+    from winnow.judge.training.config import TrainConfig
+    from winnow.judge.training.loop import train
+
+    cfg = TrainConfig(labels="l.jsonl", problems="p.jsonl", out=str(tmp_path / "run"), batching="task")
+    ck = tmp_path / "run" / "checkpoints" / "step-1"
+    ck.mkdir(parents=True)
+    write_json(ck / "trainer_state.json", {"step": 1})
+    write_json(ck / "config.json", {"train": cfg.to_dict()})
+    cfg.pairwise_weight = 0.5
+    with pytest.raises(WinnowError, match=r"pairwise_weight: 0.0 → 0.5"):
+        train(cfg, progress=False)
 
 
 # --- on the real base ------------------------------------------------------------------------------
@@ -166,7 +272,7 @@ def test_judge_prompt_tokens_match_llama_cpp(converted, model) -> None:  # type:
 
     from winnow.judge.dataset.problems import load_problems
     from winnow.judge.scoring.judge_model import ANSWER_NO, ANSWER_YES, answer_token_ids, judge_token_runs
-    from winnow.judge.training.trainer import HFTokenizer
+    from winnow.judge.training.base_model import HFTokenizer
 
     assert converted.tokenizer_check["ok"], converted.tokenizer_check
     assert converted.chat_template == model.chat_template()
@@ -185,7 +291,9 @@ def test_judge_prompt_tokens_match_llama_cpp(converted, model) -> None:  # type:
 
 @pytest.mark.slow
 def test_a_few_lora_steps_lower_the_loss(trained_run: Path, tiny_data: tuple[Path, Path]) -> None:
-    from winnow.judge.training.trainer import bce, load_checkpoint_model, resolve_checkpoint, score_sequences
+    from winnow.judge.training.checkpoint import load_checkpoint_model, resolve_checkpoint
+    from winnow.judge.training.encoding import score_sequences
+    from winnow.judge.training.objective import bce
 
     last = resolve_checkpoint(trained_run, "last")
     assert last.name == "step-6"
@@ -212,6 +320,53 @@ def test_a_few_lora_steps_lower_the_loss(trained_run: Path, tiny_data: tuple[Pat
 
 
 @pytest.mark.slow
+def test_task_batching_with_the_pairwise_term_trains(tiny_data: tuple[Path, Path], converted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One step per task over its (right, wrong) pair, micro-batches of one so the pair spans
+    two of them, BCE + pairwise term: finite losses, the new settings saved, validation by
+    within-task pairwise accuracy, and the training pairs ranked better than before."""
+    from winnow.judge.training.checkpoint import load_checkpoint_model, resolve_checkpoint
+    from winnow.judge.training.config import TrainConfig
+    from winnow.judge.training.encoding import score_sequences
+    from winnow.judge.training.loop import train
+
+    problems, labels = tiny_data
+    out = tmp_path / "run"
+    cfg = TrainConfig(
+        labels=str(labels), problems=str(problems), out=str(out), lr=1e-4, batch_size=1, val_fraction=0.25,
+        epochs=2, eval_every=3, lora_dropout=0.0, seed=0, batching="task", task_max=4, pairwise_weight=1.0,
+    )
+    summary = train(cfg, progress=False)
+    assert summary["finished"] and summary["steps"] == 6 and summary["select"] == "pairwise"
+    log = list(read_jsonl(out / "log.jsonl"))
+    assert [r["step"] for r in log] == list(range(1, 7))
+    assert all(np.isfinite(r["loss"]) and np.isfinite(r["pairwise"]) and r["loss"] > r["pairwise"] for r in log)
+    last = resolve_checkpoint(out, "last")
+    config = json.loads((last / "config.json").read_text())
+    assert {k: config["train"][k] for k in ("batching", "task_max", "pairwise_weight", "select")} == {
+        "batching": "task", "task_max": 4, "pairwise_weight": 1.0, "select": "pairwise"}
+    assert config["schedule"]["batching"] == "task" and config["schedule"]["steps_per_epoch"] == 3
+    metrics = json.loads((last / "metrics.json").read_text())
+    assert metrics["selected_by"] == "val_pairwise" and metrics["val_pairwise"] in (0.0, 0.5, 1.0)
+    assert metrics["val_auc"] is not None and metrics["examples_seen"] == 12
+
+    model, enc, _ = load_checkpoint_model(last)
+    val = set(config["data"]["val_problems"])
+    rows = [r for r in read_jsonl(labels) if r["problem_id"] not in val]
+    prompts = {r["id"]: r["prompt"] for r in read_jsonl(problems)}
+    seqs = [enc.encode(prompts[r["problem_id"]], r["code"]) for r in rows]
+    after = score_sequences(model, enc, seqs)
+    with model.disable_adapter():
+        before = score_sequences(model, enc, seqs)
+
+    def margin(z: np.ndarray) -> float:  # mean z_pass - z_fail over the training tasks' pairs
+        by = {(r["problem_id"], r["status"]): v for r, v in zip(rows, z, strict=True)}
+        return float(np.mean([by[(p, "passed")] - by[(p, "failed")] for p, _ in by if _ == "passed"]))
+
+    print(f"pairwise margin on the training tasks: {margin(before):.4f} -> {margin(after):.4f}")
+    assert margin(after) > margin(before)
+
+
+@pytest.mark.slow
 def test_export_loads_in_llama_cpp_and_matches_transformers(strong_run: Path, tmp_path: Path) -> None:
     import gguf
 
@@ -223,8 +378,8 @@ def test_export_loads_in_llama_cpp_and_matches_transformers(strong_run: Path, tm
     assert {"blk.0.attn_q.weight.lora_a", "blk.0.attn_k.weight.lora_b", "blk.29.ffn_down.weight.lora_b"} <= names
     assert len(names) == 30 * 7 * 2
     manifest = JudgeManifest.load(tmp_path / "judge" / "judge.json")
-    assert manifest.adapter == "adapter.gguf" and manifest.recommended["diagnostics"] is False
-    assert manifest.training["agreement"]["n"] == 8
+    assert manifest.adapter == "adapter.gguf" and manifest.recommended.diagnostics is False
+    assert manifest.training.agreement["n"] == 8
     a = report["agreement"]
     print("agreement:", {k: v for k, v in a.items() if not k.startswith("z_")})
     # The adapter changes llama.cpp's scores ...
@@ -234,15 +389,43 @@ def test_export_loads_in_llama_cpp_and_matches_transformers(strong_run: Path, tm
     #                        logits corr   adapter-delta logits corr   z corr   max |Δz|
     #   this export             0.9995             0.992                 0.93     0.23
     #   without Q/K permute     0.9980             0.981                 0.78     0.59
-    assert a["logits_corr"] > a["base_logits_corr"] - 0.0008
-    assert a["delta_logits_corr"] > 0.987
-    assert a["corr"] > 0.85 and a["max_abs_diff"] < 0.4
+    # Another CPU (same adapter): bases z corr 0.969; export z corr 0.834, delta z corr 0.807,
+    # adapter effect 3.89 (llama.cpp) vs 3.84 (transformers). Each bound is relative to the
+    # bases' own disagreement measured in this run (1 - base corr: the CPU's Q4_1 noise), so
+    # it holds on any CPU; the ratio each bound allows, for this export / without the permute:
+    base_noise = 1.0 - a["base_logits_corr"]
+    assert 1.0 - a["logits_corr"] <= 2.5 * base_noise  # ratio ~1.0 / 4.0
+    assert 1.0 - a["delta_logits_corr"] <= 25.0 * base_noise  # ratio 16 / 38
+    # z over 8 examples is coarse (ratio 2.3 here, 5.4 on the other CPU, 7.1 without the
+    # permute): a guard against a broken export; the logits rows above tell the permute apart.
+    assert 1.0 - a["corr"] <= 8.0 * (1.0 - a["base_corr"])
+    assert a["max_abs_diff"] <= 6.0 * a["base_max_abs_diff"]  # ratio 2.2 / 5.6
+    effect_cpp, effect_hf = a["adapter_effect_llama_cpp"], a["adapter_effect_transformers"]
+    assert abs(effect_cpp - effect_hf) <= 0.25 * effect_hf  # 1.3% apart on the other CPU
     judge = Judge.load(str(tmp_path / "judge" / "judge.json"))
     try:
         v = judge.verdicts(TINY[0][1], [TINY[0][1] + TINY[0][2], TINY[0][1] + TINY[0][3]])
         assert all(0.0 <= x.p_correct <= 1.0 for x in v)
     finally:
         judge.close()
+    # A verdict fitted for this adapter (`winnow combine`) survives exporting it again with
+    # held-out figures, and then the figures are the verdict's, held to its higher bar.
+    from winnow.judge.scoring.verdict import VerdictModel
+
+    manifest.verdict = VerdictModel(coef=[1.0, -2.0, 1.0, 0.5, -0.5], intercept=0.1, n=9, fitted_on="test")
+    manifest.save(tmp_path / "judge" / "judge.json")
+    metrics = tmp_path / "eval.json"
+    metrics.write_text(json.dumps({"auc": 0.85, "n": 10, "pass1_judge": 0.9, "pass1_random": 0.5}))
+    export(strong_run, tmp_path / "judge", checkpoint="last", eval_metrics=str(metrics), verify=False)
+    again = JudgeManifest.load(tmp_path / "judge" / "judge.json")
+    assert again.verdict is not None and again.verdict.coef == [1.0, -2.0, 1.0, 0.5, -0.5]
+    assert again.recommended.min_auc == 0.80 and again.recommended.diagnostics is True
+    # a verdict fitted for another adapter is not inherited
+    stale = json.loads((tmp_path / "judge" / "judge.json").read_text())
+    (tmp_path / "judge" / "judge.json").write_text(json.dumps(stale | {"adapter_sha256": "0" * 64}))
+    export(strong_run, tmp_path / "judge", checkpoint="last", eval_metrics=str(metrics), verify=False)
+    other = JudgeManifest.load(tmp_path / "judge" / "judge.json")
+    assert other.verdict is None and other.recommended.min_auc == 0.70
 
 
 @pytest.mark.slow

@@ -24,6 +24,9 @@ export const SERVER_SETTING_KEYS = [
   'diagnostics.enabled',
   'diagnostics.threshold',
   'diagnostics.severity',
+  'context.enabled',
+  'context.maxTokens',
+  'context.maxFiles',
 ] as const;
 
 export type ServerSettingKey = (typeof SERVER_SETTING_KEYS)[number];

@@ -84,7 +84,7 @@ const rows = docRows();
 
 describe('package.json settings follow docs/settings.md', () => {
   test('the doc table was found', () => {
-    assert.equal(rows.length, 14, 'docs/settings.md should list 14 settings');
+    assert.equal(rows.length, 17, 'docs/settings.md should list 17 settings');
   });
 
   test('SERVER_SETTING_KEYS lists exactly the documented paths, in order', () => {
@@ -136,6 +136,7 @@ describe('toServerSettings', () => {
       inlineCompletion: { enabled: true, candidates: 3 },
       codeActions: { enabled: true },
       diagnostics: { enabled: true, threshold: 0.5, severity: 'hint' },
+      context: { enabled: true, maxTokens: 128, maxFiles: 5000 },
     });
   });
 

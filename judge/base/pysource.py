@@ -10,7 +10,7 @@ import ast
 import hashlib
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,18 @@ class FunctionSite:
     @property
     def content_hash(self) -> str:
         return hashlib.sha256(self.code.encode("utf-8")).hexdigest()[:16]
+
+    def shifted(self, lines: int) -> FunctionSite:
+        """The same function ``lines`` lines further down (up, when negative): its site in
+        a larger or smaller window of the same text."""
+        if not lines:
+            return self
+        return replace(
+            self,
+            start_line=self.start_line + lines,
+            header_end_line=self.header_end_line + lines,
+            end_line=self.end_line + lines,
+        )
 
 
 def _is_stub_statement(node: ast.stmt) -> bool:
@@ -152,15 +164,20 @@ def module_imports(source: str) -> list[tuple[frozenset[str], str]]:
     return out
 
 
-def judge_task(site: FunctionSite, imports: list[tuple[frozenset[str], str]]) -> str:
+def judge_task(site: FunctionSite, imports: list[tuple[frozenset[str], str]], helpers: str = "") -> str:
     """The judge's task for ``site``, shaped like the problems it is trained on: the
     imports its header uses (``from typing import List``), two blank lines, then the
     dedented signature and docstring. Imports the header does not name are left out, so
-    a long import block cannot push the docstring out of the judge's task budget."""
+    a long import block cannot push the docstring out of the judge's task budget.
+    ``helpers`` (stubs of workspace functions the code calls, judge.base.definitions)
+    go between the imports and the header, where HumanEval prompts keep their helpers."""
     header = textwrap.dedent(site.header)
     used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", header))
     wanted = [text for names, text in imports if used & names]
-    return "".join(wanted) + "\n\n" + header if wanted else header
+    head = "".join(wanted)
+    if helpers.strip():
+        head = (head + "\n\n" if head else "") + helpers.strip("\n") + "\n"
+    return head + "\n\n" + header if head else header
 
 
 def function_body(code: str, name: str) -> str | None:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.pysource import function_at
+from winnow.judge.cli import flags
 from winnow.judge.runtime import Runtime, RuntimeConfig
-from winnow.judge.scoring.ranking import STRATEGIES
+from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES
 
 MAX_FILE_BYTES = 2_000_000
 
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         runtime.load().result()
         load_s = time.perf_counter() - t0
-        strategy = args.strategy or ("judge" if runtime.judge is not None else "logprob")
+        strategy = args.strategy or ("combined" if runtime.judge is not None else "logprob")
         result = runtime.implement(
             source, site, n=args.n, max_tokens=args.max_tokens, temperature=args.temperature,
             seed=args.seed, strategy=strategy,
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for cand in report["candidates"]:
         p = cand["p_correct"]
-        verdict = f"P(correct) {p:.0%} — " if p is not None and strategy.startswith("judge") else ""
+        verdict = f"P(correct) {p:.0%} — " if p is not None and strategy in JUDGE_STRATEGIES else ""
         print(f"\n#{cand['rank']}  {verdict}{cand['reason']}")
         for code_line in cand["code"].rstrip("\n").splitlines():
             print(f"    {code_line}")
@@ -96,13 +97,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("target", help="FILE.py or FILE.py:LINE (1-based)")
     p.add_argument("-n", type=int, default=5, help="candidates to sample (default 5)")
-    p.add_argument("--model", default="default", help="generator: default | PATH.gguf | hf:OWNER/REPO/FILE.gguf")
-    p.add_argument("--judge", default="default", help="judge manifest: default | PATH/judge.json | none")
-    p.add_argument("--strategy", choices=STRATEGIES, default=None, help="ranking (default: judge when loaded)")
+    flags.add_model(p)
+    flags.add_judge(p, "judge manifest: default | PATH/judge.json | none")
+    p.add_argument("--strategy", choices=STRATEGIES, default=None, help="ranking (default: combined — judge + examples + lint — when a judge is loaded)")
     p.add_argument("--max-tokens", type=int, default=192, help="new tokens per candidate (default 192)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
-    p.add_argument("--download", action="store_true", help="allow downloading hf: models")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    flags.add_seed(p, "sampling seed (default 0)")
+    flags.add_threads(p)
+    flags.add_download(p)
+    flags.add_json(p, "print one JSON object")
     p.set_defaults(func=run)

@@ -7,6 +7,7 @@ import json
 import sys
 
 from winnow.judge.base.errors import WinnowError
+from winnow.judge.cli import flags
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,10 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Join scores (problem_id, candidate_id, p_correct) with labels (passed = positive) and "
             "report accuracy, precision, recall, F1, Cohen's kappa, MCC, ROC-AUC, ECE, Brier, and, "
             "for problems with several candidates, pass@1 of the judge's top pick vs a random pick "
-            "vs the log-prob pick vs oracle pass@k. Give --scores-b to compare two judges."
+            "vs the log-prob pick vs oracle pass@k; and what says whether a judge sees bugs: "
+            "within-task pairwise accuracy, ROC-AUC over reference-like candidates and their "
+            "single-point bugs only (subtle), recall per bug class. Give --scores-b, or --also "
+            "NAME=PATH as often as needed, to compare signals and judges in one table."
         ),
     )
-    p.add_argument("--labels", required=True, help="labels JSONL (from `winnow label`)")
+    flags.add_labels(p)
     p.add_argument("--scores", required=True, help="scores JSONL: problem_id, candidate_id, p_correct")
     p.add_argument("--scores-b", help="a second scores JSONL to compare with the first")
     p.add_argument(
@@ -28,16 +32,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name-b", default="baseline", help="name of the second scores file (default: baseline)")
     p.add_argument(
+        "--also", action="append", default=[], metavar="NAME=PATH",
+        help="one more named scores JSONL in the same report (repeatable)",
+    )
+    p.add_argument(
         "--threshold",
         type=float,
         default=0.5,
         help="p_correct at or above which a candidate counts as predicted correct",
     )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object (top level: first scores; 'compare': second)",
-    )
+    flags.add_json(p, "print one JSON object (top level: first scores; 'compare': second)")
     p.add_argument(
         "--report-dir", help="also write report.md, metrics.json, roc.png and reliability.png here"
     )
@@ -54,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
         if args.name_b == args.name_a:
             raise WinnowError("--name-a and --name-b must differ")
         scores[args.name_b] = args.scores_b
+    for item in args.also:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise WinnowError(f"--also takes NAME=PATH, got {item!r}")
+        if name in scores:
+            raise WinnowError(f"two scores files are named {name!r}")
+        scores[name] = path
     results = evaluate_files(args.labels, scores, args.threshold, args.report_dir)
     if args.json:
         print(json.dumps(combined_json(results)))

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from winnow.judge.cli import flags
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -22,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--run", required=True, help="a `winnow train --out` folder")
-    p.add_argument("--out", required=True, help="folder for judge.json, adapter.gguf and export_report.json")
+    flags.add_out(p, "folder for judge.json, adapter.gguf and export_report.json")
     p.add_argument("--checkpoint", default="best", help="best | last | step-N | a checkpoint folder (default: best)")
     p.add_argument("--eval-metrics", help="JSON from `winnow eval --json` on held-out problems")
     p.add_argument("--eval-split", default="humaneval:heldout", help="what --eval-metrics measured (default: humaneval:heldout)")
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="the judge's name in its manifest")
     p.add_argument("--no-verify", action="store_true", help="skip the llama.cpp-vs-transformers check")
     p.add_argument("--verify-examples", type=int, default=8, help="examples in that check (default: 8)")
-    p.add_argument("--json", action="store_true", help="print the export report as JSON")
+    flags.add_json(p, "print the export report as JSON")
     p.set_defaults(func=run)
 
 

@@ -9,13 +9,15 @@ import sys
 import textwrap
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
 from winnow.judge.base.pysource import FunctionSite, function_at, function_body
-from winnow.judge.scoring.ranking import STRATEGIES
+from winnow.judge.cli import flags
+from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -34,17 +36,17 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"base model   {manifest.base_model}" + (f" (sha256 {manifest.base_sha256[:16]}…)" if manifest.base_sha256 else ""))
     print(f"adapter      {adapter or 'none (zero-shot)'}" + ("" if not adapter or adapter.is_file() else "  MISSING"))
     print(f"prompt       {manifest.prompt_template}; languages {', '.join(manifest.languages)}")
-    cal = manifest.calibration or {}
-    if cal:
+    cal = manifest.calibration
+    if cal is not None:
         print(
-            f"calibration  {cal.get('method')} T={cal.get('temperature', 1.0):.3f} b={cal.get('bias', 0.0):+.3f}"
-            f" (ECE {_fmt(cal.get('ece_before'))} → {_fmt(cal.get('ece_after'))}, n={cal.get('n')})"
+            f"calibration  {cal.method} T={cal.temperature:.3f} b={cal.bias:+.3f}"
+            f" (ECE {_fmt(cal.ece_before)} → {_fmt(cal.ece_after)}, n={cal.n})"
         )
     else:
         print("calibration  none")
-    for key, value in (manifest.evaluation or {}).items():
+    for key, value in (manifest.evaluation.to_dict() if manifest.evaluation else {}).items():
         print(f"eval         {key}: {_fmt(value)}")
-    for key, value in (manifest.recommended or {}).items():
+    for key, value in (manifest.recommended.to_dict() if manifest.recommended else {}).items():
         print(f"recommended  {key}: {_fmt(value)}")
     return 0
 
@@ -56,9 +58,9 @@ def _load_judge(spec: str, threads: int) -> Any:
 
 
 def _examples_runner(timeout_s: float) -> Any:
-    from winnow.judge.scoring.examples import run_docstring_examples
+    from winnow.judge.scoring.examples import examples_runner
 
-    return lambda code: run_docstring_examples(code, timeout_s=timeout_s)
+    return examples_runner(timeout_s)
 
 
 class _GeneratorLogprob:
@@ -97,39 +99,63 @@ def _as_probability(strategy: str, p_correct: float | None, score: float) -> flo
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from winnow.judge.llm.generation import FunctionCandidate
-    from winnow.judge.scoring.ranking import rank
-
-    logprob = _GeneratorLogprob(args.model, args.threads) if args.strategy == "logprob" else None
-
+    """Score one pair (``--task``/``--candidate``) or a candidates file (``--problems``/``--candidates``/``--out``)."""
     if args.task or args.candidate:
         if not (args.task and args.candidate):
             raise WinnowError("--task and --candidate go together")
-        task = Path(args.task).read_text(encoding="utf-8")
-        code = Path(args.candidate).read_text(encoding="utf-8")
-        judge = _load_judge(args.judge, args.threads) if args.strategy.startswith("judge") else None
-        t0 = time.perf_counter()
-        mean = 0.0
-        if logprob:
-            site = function_at(task)
-            if site is None:
-                raise WinnowError(f"{args.task}: no Python function to implement")
-            mean = logprob.means(task, site, [code])[0]
-        ranked = rank(task, [FunctionCandidate(0, code, "", 0, 0.0, mean or 0.0, "given")], strategy=args.strategy,
-                      judge=judge, run_examples=_examples_runner(args.timeout) if args.strategy == "judge+exec" else None)
-        best = ranked[0]
-        p = 0.0 if logprob and mean is None else _as_probability(args.strategy, best.p_correct, best.score)
-        out = best.to_dict() | {"p_correct": p, "ms": round((time.perf_counter() - t0) * 1000, 1)}
-        if args.json:
-            print(json.dumps(out, indent=2))
-        else:
-            p = out["p_correct"]
-            print(f"P(correct) {p:.1%}" if p is not None else "P(correct) n/a", f"— {out['reason']}")
-        return 0
-
+        return _score_pair(args)
     if not (args.problems and args.candidates and args.out):
         raise WinnowError("give --problems, --candidates and --out (or --task and --candidate for one pair)")
-    from winnow.judge.dataset.candidate_sampling import target_site
+    return _score_file(args)
+
+
+@dataclass
+class _Scorers:
+    """What a strategy needs besides the candidates: the generator, the judge, the examples runner."""
+
+    logprob: _GeneratorLogprob | None
+    judge: Any
+    run_examples: Any
+
+    @classmethod
+    def for_args(cls, args: argparse.Namespace) -> _Scorers:
+        return cls(
+            _GeneratorLogprob(args.model, args.threads) if args.strategy == "logprob" else None,
+            _load_judge(args.judge, args.threads) if args.strategy in JUDGE_STRATEGIES else None,
+            _examples_runner(args.timeout) if args.strategy in ("combined", "judge+exec", "examples") else None,
+        )
+
+
+def _score_pair(args: argparse.Namespace) -> int:
+    from winnow.judge.llm.generation import FunctionCandidate
+    from winnow.judge.scoring.ranking import rank
+
+    task = Path(args.task).read_text(encoding="utf-8")
+    code = Path(args.candidate).read_text(encoding="utf-8")
+    scorers = _Scorers.for_args(args)
+    t0 = time.perf_counter()
+    mean = 0.0
+    if scorers.logprob:
+        site = function_at(task)
+        if site is None:
+            raise WinnowError(f"{args.task}: no Python function to implement")
+        mean = scorers.logprob.means(task, site, [code])[0]
+    ranked = rank(task, [FunctionCandidate.given(code, mean or 0.0)], strategy=args.strategy,
+                  judge=scorers.judge, run_examples=scorers.run_examples)
+    best = ranked[0]
+    p = 0.0 if scorers.logprob and mean is None else _as_probability(args.strategy, best.p_correct, best.score)
+    out = best.to_dict() | {"p_correct": p, "ms": round((time.perf_counter() - t0) * 1000, 1)}
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        p = out["p_correct"]
+        print(f"P(correct) {p:.1%}" if p is not None else "P(correct) n/a", f"— {out['reason']}")
+    return 0
+
+
+def _score_file(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from winnow.judge.dataset.problems import problems_by_id
 
     problems = problems_by_id(args.problems)
@@ -139,10 +165,7 @@ def run_score(args: argparse.Namespace) -> int:
     missing = sorted(set(by_problem) - set(problems))
     if missing:
         raise WinnowError(f"{len(missing)} candidates' problems are not in {args.problems} (e.g. {missing[0]})")
-    judge = _load_judge(args.judge, args.threads) if args.strategy.startswith("judge") else None
-    runner = _examples_runner(args.timeout) if args.strategy == "judge+exec" else None
-    from tqdm import tqdm
-
+    scorers = _Scorers.for_args(args)
     written = 0
     with JsonlAppender(args.out, candidate_key) as out:
         todo = {pid: [r for r in recs if r not in out] for pid, recs in by_problem.items()}
@@ -151,44 +174,52 @@ def run_score(args: argparse.Namespace) -> int:
             for pid, records in todo.items():
                 if not records:
                     continue
-                problem = problems[pid]
-                codes = [str(r["code"]) for r in records]
-                means = (
-                    logprob.means(problem.prompt, target_site(problem), codes)
-                    if logprob
-                    else [float(r.get("mean_logprob", 0.0)) for r in records]
-                )
-                cands = [
-                    FunctionCandidate(i, code, "", 0, 0.0, mean or 0.0, "given")
-                    for i, (code, mean) in enumerate(zip(codes, means, strict=True))
-                ]
-                ranked = rank(problem.prompt, cands, strategy=args.strategy, judge=judge, seed=args.seed,
-                              run_examples=runner)
-                for r in ranked:
-                    rec = records[r.index]
-                    record: dict[str, Any] = {
-                        "problem_id": pid,
-                        "candidate_id": rec["candidate_id"],
-                        "p_correct": _as_probability(args.strategy, r.p_correct, r.score),
-                        "strategy": args.strategy,
-                        "reason": r.reason,
-                    }
-                    if logprob:
-                        if means[r.index] is None:
-                            record |= {"p_correct": 0.0, "reason": f"no body of {problem.entry_point} to score"}
-                        record["mean_logprob"] = means[r.index]
+                for record in _score_problem(problems[pid], records, args, scorers):
                     written += out.write(record)
                 bar.update(len(records))
     print(f"wrote {written} scores to {args.out}", file=sys.stderr)
     return 0
 
 
+def _score_problem(problem: Any, records: list[dict[str, Any]], args: argparse.Namespace,
+                   scorers: _Scorers) -> list[dict[str, Any]]:
+    """The score records of one problem's candidates, ranked together."""
+    from winnow.judge.dataset.candidate_sampling import target_site
+    from winnow.judge.llm.generation import FunctionCandidate
+    from winnow.judge.scoring.ranking import rank
+
+    codes = [str(r["code"]) for r in records]
+    means = (
+        scorers.logprob.means(problem.prompt, target_site(problem), codes)
+        if scorers.logprob
+        else [float(r.get("mean_logprob", 0.0)) for r in records]
+    )
+    cands = [FunctionCandidate.given(code, mean or 0.0, index=i) for i, (code, mean) in enumerate(zip(codes, means, strict=True))]
+    ranked = rank(problem.prompt, cands, strategy=args.strategy, judge=scorers.judge, seed=args.seed,
+                  run_examples=scorers.run_examples)
+    out = []
+    for r in ranked:
+        record: dict[str, Any] = {
+            "problem_id": problem.id,
+            "candidate_id": records[r.index]["candidate_id"],
+            "p_correct": _as_probability(args.strategy, r.p_correct, r.score),
+            "strategy": args.strategy,
+            "reason": r.reason,
+        }
+        if scorers.logprob:
+            if means[r.index] is None:
+                record |= {"p_correct": 0.0, "reason": f"no body of {problem.entry_point} to score"}
+            record["mean_logprob"] = means[r.index]
+        out.append(record)
+    return out
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("judge", help="show a judge, score candidates with it")
     sub = parser.add_subparsers(dest="judge_command", metavar="ACTION")
     show = sub.add_parser("show", help="print a judge manifest: base, adapter, calibration, figures")
-    show.add_argument("--judge", default="default", help="default | PATH/judge.json (default: the shipped judge)")
-    show.add_argument("--json", action="store_true", help="print JSON")
+    flags.add_judge(show, "default | PATH/judge.json (default: the shipped judge)")
+    flags.add_json(show)
     show.set_defaults(func=run_show)
 
     score = sub.add_parser(
@@ -196,20 +227,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="P(correct) for candidates",
         description="Either --problems/--candidates/--out (JSONL, resumable) or --task/--candidate for one pair.",
     )
-    score.add_argument("--problems", help="problem set: FILE.jsonl or a named set such as humaneval:heldout")
-    score.add_argument("--candidates", help="candidates JSONL ({problem_id, candidate_id, code, ...})")
-    score.add_argument("--out", help="scores JSONL to append to ({problem_id, candidate_id, p_correct})")
+    flags.add_problems(score, required=False, help="problem set: FILE.jsonl or a named set such as humaneval:heldout")
+    flags.add_candidates(score, required=False, help="candidates JSONL ({problem_id, candidate_id, code, ...})")
+    flags.add_out(score, "scores JSONL to append to ({problem_id, candidate_id, p_correct})", required=False)
     score.add_argument("--task", help="a file holding one task (signature + docstring)")
     score.add_argument("--candidate", help="a file holding one candidate (complete function)")
-    score.add_argument("--judge", default="default", help="default | PATH/judge.json")
-    score.add_argument("--strategy", choices=STRATEGIES, default="judge", help="scoring strategy (default judge)")
-    score.add_argument("--timeout", type=float, default=5.0, help="seconds per docstring-example run (judge+exec)")
+    flags.add_judge(score)
     score.add_argument(
-        "--model", default="default", help="generator for --strategy logprob: default | PATH.gguf | hf:OWNER/REPO/FILE.gguf"
+        "--strategy", choices=STRATEGIES, default="combined",
+        help="scoring strategy (default: combined, what serving uses: the manifest's fitted verdict over the "
+        "judge, docstring examples and lint; judge: the learned judge alone)",
     )
-    score.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
-    score.add_argument("--seed", type=int, default=0, help="seed for the random strategy")
-    score.add_argument("--quiet", action="store_true", help="no progress bar")
-    score.add_argument("--json", action="store_true", help="print JSON (one pair)")
+    flags.add_timeout(score, 5.0, "seconds per docstring-example run (judge+exec)")
+    flags.add_model(score, f"generator for --strategy logprob: {flags.MODEL_SPEC}")
+    flags.add_threads(score)
+    flags.add_seed(score, "seed for the random strategy")
+    flags.add_quiet(score)
+    flags.add_json(score, "print JSON (one pair)")
     score.set_defaults(func=run_score)
     parser.set_defaults(func=run_show, judge="default", json=False)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from winnow.judge.cli import flags
 from winnow.judge.dataset.labelling import label_file
-from winnow.judge.dataset.problems import NAMED_SETS, problems_by_id
+from winnow.judge.dataset.problems import problems_by_id
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,18 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "already in --out are skipped."
         ),
     )
-    p.add_argument(
-        "--problems", required=True, help=f"problems JSONL file or a named set ({', '.join(NAMED_SETS)})"
-    )
-    p.add_argument("--candidates", required=True, help="candidates JSONL: problem_id, candidate_id, code")
-    p.add_argument("--out", required=True, help="labels JSONL to append to")
-    p.add_argument(
-        "--workers", type=int, default=None, help="sandboxes run at once (default: number of cores)"
-    )
-    p.add_argument(
-        "--timeout", type=float, default=10.0, help="wall-clock seconds per candidate (default: 10)"
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    flags.add_problems(p)
+    flags.add_candidates(p)
+    flags.add_out(p, "labels JSONL to append to")
+    flags.add_workers(p)
+    flags.add_timeout(p, 10.0, "wall-clock seconds per candidate (default: 10)")
+    flags.add_quiet(p)
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from winnow.judge.cli import flags
 from winnow.judge.llm.model_files import known_models, resolve
 
 
@@ -57,14 +58,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
     p_list = sub.add_parser("list", help="the default model and every model used before")
-    p_list.add_argument("--json", action="store_true", help="print JSON")
+    flags.add_json(p_list)
     p_list.set_defaults(func=run_list)
     for name, download, helptext in (
         ("resolve", False, "check a model spec and print its file, size and sha256 (no download)"),
         ("download", True, "download a hf: model into the Hugging Face cache and check it"),
     ):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("spec", help="default | PATH.gguf | hf:OWNER/REPO/FILE.gguf")
-        p.add_argument("--json", action="store_true", help="print JSON")
+        p.add_argument("spec", help=flags.MODEL_SPEC)
+        flags.add_json(p)
         p.set_defaults(func=run_resolve, download=download)
     parser.set_defaults(func=run_list, json=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from winnow.judge.dataset.problems import NAMED_SETS
+from winnow.judge.cli import flags
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,17 +19,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Resumable: a killed run draws the same candidates again and writes only the missing ones."
         ),
     )
-    p.add_argument("--problems", required=True, help=f"problems JSONL file or a named set ({', '.join(NAMED_SETS)})")
-    p.add_argument("--out", required=True, help="candidates JSONL to append to")
+    flags.add_problems(p)
+    flags.add_out(p, "candidates JSONL to append to")
     p.add_argument("--n", type=int, default=5, help="candidates per problem (default: 5)")
-    p.add_argument("--model", default="default", help="generator: default | PATH.gguf | hf:OWNER/REPO/FILE.gguf")
+    flags.add_model(p)
     p.add_argument("--max-tokens", type=int, default=256, help="new tokens per candidate (default: 256)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default: 0.8)")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling threshold (default: 0.95)")
-    p.add_argument("--seed", type=int, default=0, help="seed; candidate ids are s{seed}-{i} (default: 0)")
-    p.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
-    p.add_argument("--download", action="store_true", help="allow downloading hf: models")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    flags.add_seed(p, "seed; candidate ids are s{seed}-{i} (default: 0)")
+    flags.add_threads(p)
+    flags.add_download(p)
+    flags.add_quiet(p)
     p.set_defaults(func=run)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 
-from winnow.judge.dataset.problems import NAMED_SETS
+from winnow.judge.cli import flags
 from winnow.judge.scoring.judge_model import MAX_CANDIDATE_TOKENS, MAX_TASK_TOKENS
+from winnow.judge.training.config import BATCHING, SELECT, TARGET_MODULES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,62 +20,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Fine-tune a LoRA adapter on a GGUF base (dequantized by transformers, cached) to answer "
             "'Is the candidate a correct implementation of the task?' with the exact prompt the server "
             "uses. Binary cross-entropy on logit(Yes) - logit(No) at the answer position, class balance "
-            "by pos_weight, a train/validation split by problem, validation loss and ROC-AUC every "
-            "--eval-every steps, early stopping on validation AUC. Every validation writes a checkpoint "
-            "(adapter, optimizer/scheduler/RNG state, config, metrics, validation scores) under "
+            "by pos_weight (optionally plus a within-task pairwise ranking term), a train/validation "
+            "split by problem, validation loss, ROC-AUC and within-task pairwise accuracy every "
+            "--eval-every steps, early stopping on the --select figure. Every validation writes a "
+            "checkpoint (adapter, optimizer/scheduler/RNG state, config, metrics, validation scores) under "
             "OUT/checkpoints/step-N; OUT/best points at the best one. Rerunning the same command after "
             "a kill resumes from the last checkpoint. Multi-GPU: `accelerate launch -m winnow.server.cli "
             "train ...` (see docs/training.md)."
         ),
     )
-    p.add_argument("--labels", required=True, help="labels JSONL from `winnow label` (positive = passed)")
-    p.add_argument("--problems", required=True, help=f"problems JSONL file or a named set ({', '.join(NAMED_SETS)})")
-    p.add_argument("--out", required=True, help="run folder: checkpoints, config, metrics, validation scores")
-    p.add_argument("--base", default="default", help="GGUF base: default | PATH.gguf | hf:OWNER/REPO/FILE.gguf")
-    p.add_argument("--epochs", type=int, default=1, help="passes over the training split (default: 1)")
-    p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate of AdamW (default: 3e-4)")
-    p.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default: 16)")
-    p.add_argument("--lora-alpha", type=float, default=32.0, help="LoRA alpha; scale = alpha / r (default: 32)")
-    p.add_argument("--lora-dropout", type=float, default=0.05, help="dropout on the LoRA input (default: 0.05)")
-    p.add_argument("--target-modules", default=",".join(
-        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")),
-        help="comma-separated projections to adapt (default: all seven linear projections)")
-    p.add_argument("--batch-size", type=int, default=1, help="examples per forward pass (default: 1)")
-    p.add_argument("--grad-accum", type=int, default=4, help="forward passes per optimizer step (default: 4)")
-    p.add_argument("--val-fraction", type=float, default=0.15, help="share of problems held for validation (default: 0.15)")
-    p.add_argument("--patience", type=int, default=2, help="validations without a better AUC before stopping; 0: never (default: 2)")
-    p.add_argument("--eval-every", type=int, default=None, help="optimizer steps between validations (default: half an epoch)")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps (smoke runs)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the data order and LoRA init (default: 0)")
-    p.add_argument("--warmup", type=float, default=0.05, help="share of steps with linear warm-up (default: 0.05)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: 0)")
-    p.add_argument("--eval-batch-size", type=int, default=4, help="examples per validation forward pass (default: 4)")
+    flags.add_labels(p, "labels JSONL from `winnow label` (positive = passed)")
+    flags.add_problems(p)
+    flags.add_out(p, "run folder: checkpoints, config, metrics, validation scores")
+    p.add_argument("--base", default="default", help=f"GGUF base: {flags.MODEL_SPEC}")
+    _add_model_flags(p)
+    _add_schedule_flags(p)
+    _add_objective_flags(p)
     p.add_argument("--max-task-tokens", type=int, default=MAX_TASK_TOKENS, help=f"task tokens kept (default: {MAX_TASK_TOKENS}, as served)")
     p.add_argument("--max-candidate-tokens", type=int, default=MAX_CANDIDATE_TOKENS, help=f"candidate tokens kept (default: {MAX_CANDIDATE_TOKENS}, as served)")
     p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no", help="autocast on GPUs (default: no)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    flags.add_threads(p, "torch CPU threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true", help="require a checkpoint to resume from (a run resumes by itself when OUT has one)")
     p.add_argument("--allow-tokenizer-mismatch", action="store_true", help="train even if transformers tokenizes differently from llama.cpp")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    flags.add_quiet(p)
+    flags.add_json(p, "print the run summary as JSON")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from winnow.judge.training.trainer import TrainConfig, train
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default: 16)")
+    p.add_argument("--lora-alpha", type=float, default=32.0, help="LoRA alpha; scale = alpha / r (default: 32)")
+    p.add_argument("--lora-dropout", type=float, default=0.05, help="dropout on the LoRA input (default: 0.05)")
+    p.add_argument("--target-modules", default=",".join(TARGET_MODULES),
+                   help="comma-separated projections to adapt (default: all seven linear projections)")
 
-    cfg = TrainConfig(
-        labels=args.labels, problems=args.problems, out=args.out, base=args.base, epochs=args.epochs, lr=args.lr,
-        lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-        target_modules=[m.strip() for m in args.target_modules.split(",") if m.strip()],
-        batch_size=args.batch_size, grad_accum=args.grad_accum, val_fraction=args.val_fraction,
-        patience=args.patience, eval_every=args.eval_every, max_steps=args.max_steps, seed=args.seed,
-        warmup=args.warmup, weight_decay=args.weight_decay, eval_batch_size=args.eval_batch_size,
-        max_task_tokens=args.max_task_tokens, max_candidate_tokens=args.max_candidate_tokens,
-        mixed_precision=args.mixed_precision, threads=args.threads, resume=args.resume,
-        allow_tokenizer_mismatch=args.allow_tokenizer_mismatch,
+
+def _add_schedule_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int, default=1, help="passes over the training split (default: 1)")
+    p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate of AdamW (default: 3e-4)")
+    p.add_argument("--batch-size", type=int, default=1, help="examples per forward pass (default: 1)")
+    p.add_argument("--grad-accum", type=int, default=4, help="forward passes per optimizer step with --batching example (default: 4)")
+    p.add_argument("--val-fraction", type=float, default=0.15, help="share of problems held for validation (default: 0.15)")
+    p.add_argument("--patience", type=int, default=2, help="validations without a better --select figure before stopping; 0: never (default: 2)")
+    p.add_argument("--eval-every", type=int, default=None, help="optimizer steps between validations (default: half an epoch)")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps (smoke runs)")
+    flags.add_seed(p, "seed of the split, the data order and LoRA init (default: 0)")
+    p.add_argument("--warmup", type=float, default=0.05, help="share of steps with linear warm-up (default: 0.05)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: 0)")
+    p.add_argument("--eval-batch-size", type=int, default=4, help="examples per validation forward pass (default: 4)")
+
+
+def _add_objective_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--batching", choices=BATCHING, default="example",
+        help="example: each step takes --batch-size x --grad-accum examples in a seeded order; task: each "
+             "step is one task (problem) over its candidates (at most --task-max, passing and failing ones "
+             "kept together), in micro-batches of --batch-size (default: example)",
     )
-    summary = train(cfg, progress=not args.quiet)
+    p.add_argument("--task-max", type=int, default=16,
+                   help="with --batching task: most candidates of one task in its step (default: 16)")
+    p.add_argument(
+        "--pairwise-weight", type=float, default=0.0,
+        help="add W x mean over the step's (passing, failing) pairs of one task of softplus(z_fail - z_pass) "
+             "to the binary cross-entropy; pairs need --batching task to be common (default: 0, off)",
+    )
+    p.add_argument(
+        "--select", choices=SELECT, default="pairwise",
+        help="validation figure that picks the best checkpoint and drives early stopping: within-task "
+             "pairwise accuracy (a passing candidate above a failing one of the same task; where no "
+             "validation task has both, ROC-AUC) or ROC-AUC; the loss where neither is defined (default: pairwise)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from winnow.judge.training.config import TrainConfig
+    from winnow.judge.training.loop import train  # torch and friends: only when training
+
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    given["target_modules"] = [m.strip() for m in args.target_modules.split(",") if m.strip()]
+    summary = train(TrainConfig(**given), progress=not args.quiet)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     sys.stdout.flush()

@@ -97,21 +97,12 @@ def sample_problems(
     from tqdm import tqdm
 
     from winnow.judge.llm.engine import Engine, Model
-    from winnow.judge.llm.generation import implement_function
     from winnow.judge.llm.model_files import resolve
 
     summary = SampleSummary()
     ids = candidate_ids(seed, n)
     with JsonlAppender(out, key=candidate_key) as appender:
-        todo: list[Problem] = []
-        for problem in problems:
-            if problem.language != "python":
-                summary.skipped_problems += 1
-                continue
-            have = sum((problem.id, cid) in appender for cid in ids)
-            summary.already += have
-            if have < n:
-                todo.append(problem)
+        todo = _pending(problems, ids, appender, summary)
         if not todo:
             return summary
         info = resolve(model, allow_download=allow_download)
@@ -127,26 +118,7 @@ def sample_problems(
         bar = tqdm(total=len(todo), unit="problem", desc="sample", file=sys.stderr, disable=not progress)
         try:
             for problem in todo:
-                site = target_site(problem)
-                pseed = problem_seed(seed, problem.id)
-                gen = implement_function(
-                    engine, problem.prompt, site, n=n, max_tokens=max_tokens,
-                    temperature=temperature, top_p=top_p, seed=pseed,
-                )
-                for cand, cid in zip(gen.candidates, ids, strict=True):
-                    record = {
-                        "problem_id": problem.id,
-                        "candidate_id": cid,
-                        "code": complete_code(problem.prompt, site, cand.code),
-                        "origin": "sample",
-                        "mean_logprob": cand.mean_logprob,
-                        "sum_logprob": cand.sum_logprob,
-                        "n_tokens": cand.n_tokens,
-                        "finish_reason": cand.finish_reason,
-                        "seed": seed,
-                        "sample_seed": pseed,
-                        "settings": settings | {"prompt_mode": gen.prompt_mode},
-                    }
+                for record in _sample_problem(engine, problem, ids, seed, settings):
                     summary.written += appender.write(record)
                 summary.problems_sampled += 1
                 bar.update(1)
@@ -154,3 +126,45 @@ def sample_problems(
             bar.close()
             engine.close()
     return summary
+
+
+def _pending(problems: Sequence[Problem], ids: list[str], appender: JsonlAppender, summary: SampleSummary) -> list[Problem]:
+    """The Python problems some of whose candidates are not in the output yet."""
+    todo: list[Problem] = []
+    for problem in problems:
+        if problem.language != "python":
+            summary.skipped_problems += 1
+            continue
+        have = sum((problem.id, cid) in appender for cid in ids)
+        summary.already += have
+        if have < len(ids):
+            todo.append(problem)
+    return todo
+
+
+def _sample_problem(engine: Any, problem: Problem, ids: list[str], seed: int, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """One problem's candidate records, sampled in one batch with the problem's own seed."""
+    from winnow.judge.llm.generation import implement_function
+
+    site = target_site(problem)
+    pseed = problem_seed(seed, problem.id)
+    gen = implement_function(
+        engine, problem.prompt, site, n=len(ids), max_tokens=settings["max_tokens"],
+        temperature=settings["temperature"], top_p=settings["top_p"], seed=pseed,
+    )
+    return [
+        {
+            "problem_id": problem.id,
+            "candidate_id": cid,
+            "code": complete_code(problem.prompt, site, cand.code),
+            "origin": "sample",
+            "mean_logprob": cand.mean_logprob,
+            "sum_logprob": cand.sum_logprob,
+            "n_tokens": cand.n_tokens,
+            "finish_reason": cand.finish_reason,
+            "seed": seed,
+            "sample_seed": pseed,
+            "settings": settings | {"prompt_mode": gen.prompt_mode},
+        }
+        for cand, cid in zip(gen.candidates, ids, strict=True)
+    ]

@@ -7,19 +7,20 @@ the pool), than the generator's own log-probability, and how far is it from an o
 that always finds a passing candidate when there is one (pass@k)?
 
 scikit-learn computes what it has (imported lazily: it is in the optional ``[train]``
-extra); ECE comes from ``winnow.judge.scoring.calibration`` (the judge's own calibration code), the
+extra); ECE comes from ``winnow.judge.base.numeric`` (the code the judge's calibration uses), the
 reliability bins and the ranking figures are computed here.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from winnow.judge.base.errors import WinnowError
-from winnow.judge.scoring.calibration import expected_calibration_error as _calibration_ece
+from winnow.judge.base.numeric import expected_calibration_error
 
 #: The keys of :func:`classification_metrics`, in report order.
 CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "kappa", "mcc", "auc", "ece", "brier")
@@ -70,13 +71,6 @@ def reliability_bins(y_true: Sequence[int], p: Sequence[float], bins: int = 10) 
     return out
 
 
-def expected_calibration_error(y_true: Sequence[int], p: Sequence[float], bins: int = 10) -> float:
-    """ECE over equal-width bins (sklearn argument order; the judge's calibration code computes it)."""
-    if len(p) == 0:
-        raise WinnowError("ECE of no predictions")
-    return _calibration_ece(p, y_true, bins)
-
-
 def classification_metrics(
     y_true: Sequence[int], p: Sequence[float], threshold: float = 0.5
 ) -> dict[str, Any]:
@@ -93,8 +87,6 @@ def classification_metrics(
     y = [int(bool(v)) for v in y_true]
     pred = [int(v >= threshold) for v in p]
     both_classes = 0 < sum(y) < len(y)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined kappa/MCC on constant inputs: handled below
         kappa = _finite(m.cohen_kappa_score(y, pred)) if len(set(y) | set(pred)) > 1 else None
@@ -118,6 +110,32 @@ def _brier(y: Sequence[int], p: Sequence[float]) -> float:
     return sum((pi - yi) ** 2 for yi, pi in zip(y, p, strict=True)) / len(y)
 
 
+def roc_auc(y_true: Sequence[int], scores: Sequence[float]) -> float | None:
+    """ROC-AUC of any real-valued scores (probabilities or raw z); None without both classes."""
+    y = [int(bool(v)) for v in y_true]
+    if not 0 < sum(y) < len(y):
+        return None
+    return float(_sklearn_metrics().roc_auc_score(y, [float(s) for s in scores]))
+
+
+def task_pairs(problem_ids: Sequence[str], y_true: Sequence[int]) -> list[tuple[int, int]]:
+    """Every (passing index, failing index) pair of candidates of the same problem."""
+    by_task: dict[str, tuple[list[int], list[int]]] = {}
+    for i, (pid, label) in enumerate(zip(problem_ids, y_true, strict=True)):
+        by_task.setdefault(pid, ([], []))[0 if label else 1].append(i)
+    return [(p, f) for passing, failing in by_task.values() for p in passing for f in failing]
+
+
+def within_task_pairwise(problem_ids: Sequence[str], y_true: Sequence[int], scores: Sequence[float]) -> float | None:
+    """The share of (passing, failing) pairs of one problem where the passing candidate scores
+    higher (ties count half): what best-of-N ranking needs. None when no problem has both."""
+    pairs = task_pairs(problem_ids, y_true)
+    if not pairs:
+        return None
+    wins = sum(1.0 if scores[p] > scores[f] else 0.5 if scores[p] == scores[f] else 0.0 for p, f in pairs)
+    return wins / len(pairs)
+
+
 @dataclass(frozen=True)
 class Ranked:
     """One scored, labelled candidate of a problem, as ranking sees it."""
@@ -128,9 +146,12 @@ class Ranked:
     mean_logprob: float | None = None
 
 
-def _top(cands: Sequence[Ranked], key: str) -> Ranked:
-    """The highest-scored candidate; ties go to the smallest candidate_id (deterministic)."""
-    return min(cands, key=lambda c: (-float(getattr(c, key)), c.candidate_id))
+def _top_pass_rate(cands: Sequence[Ranked], key: str) -> float:
+    """Whether the top-scored candidate passes; where several tie at the top, the expected
+    pass rate of a random pick among them (ids carry no preference: "canonical" sorts first)."""
+    best = max(float(getattr(c, key)) for c in cands)
+    tied = [c for c in cands if float(getattr(c, key)) == best]
+    return sum(c.passed for c in tied) / len(tied)
 
 
 def ranking_metrics(groups: dict[str, Sequence[Ranked]]) -> dict[str, Any]:
@@ -146,11 +167,11 @@ def ranking_metrics(groups: dict[str, Sequence[Ranked]]) -> dict[str, Any]:
             "pass1_judge": None, "pass1_random": None, "pass1_logprob": None,
             "passk_oracle": None, "n_problems_ranked": 0, "n_problems_logprob": 0,
         }  # fmt: skip
-    judge = sum(_top(c, "p_correct").passed for c in ranked.values()) / n
+    judge = sum(_top_pass_rate(c, "p_correct") for c in ranked.values()) / n
     random_pick = sum(sum(x.passed for x in c) / len(c) for c in ranked.values()) / n
     oracle = sum(any(x.passed for x in c) for c in ranked.values()) / n
     with_lp = [c for c in ranked.values() if all(x.mean_logprob is not None for x in c)]
-    logprob = sum(_top(c, "mean_logprob").passed for c in with_lp) / len(with_lp) if with_lp else None
+    logprob = sum(_top_pass_rate(c, "mean_logprob") for c in with_lp) / len(with_lp) if with_lp else None
     return {
         "pass1_judge": judge,
         "pass1_random": random_pick,

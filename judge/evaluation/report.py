@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from winnow.judge.base.errors import WinnowError
-from winnow.judge.base.jsonl import candidate_key
+from winnow.judge.base.jsonl import candidate_key, read_jsonl
+from winnow.judge.evaluation.bug_metrics import Judged, bug_metrics
 from winnow.judge.evaluation.metrics import (
     CLASSIFICATION_KEYS,
     RANKING_KEYS,
@@ -27,6 +28,9 @@ from winnow.judge.evaluation.metrics import (
     ranking_metrics,
     reliability_bins,
 )
+
+#: The keys of :func:`bug_metrics` in the table (recall per class follows as rows).
+BUG_KEYS = ("pairwise", "subtle_auc", "subtle_pairwise", "n_subtle")
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class Scored:
     passed: bool
     p_correct: float
     mean_logprob: float | None
-
+    origin: str | None = None  # canonical | rewrite | mutant | sample (from the labels)
+    bug_class: str | None = None
 
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -73,7 +78,12 @@ def join(
         logprob = _number(label.get("mean_logprob"))
         if logprob is None:
             logprob = _number(record.get("mean_logprob"))
-        joined.append(Scored(key[0], key[1], label["status"] == "passed", p, logprob))
+        joined.append(
+            Scored(
+                key[0], key[1], label["status"] == "passed", p, logprob,
+                label.get("origin"), label.get("bug_class"),
+            )
+        )
     counts = {"n_labels": len(label_by_key), "n_scores": len(seen), "n_joined": len(joined)}
     counts["unscored_labels"] = len(label_by_key) - len(joined)
     counts["unlabelled_scores"] = unlabelled
@@ -96,6 +106,7 @@ def evaluate(
         groups[s.problem_id].append(Ranked(s.candidate_id, s.p_correct, s.passed, s.mean_logprob))
     out: dict[str, Any] = classification_metrics(y, p, threshold)
     out.update(ranking_metrics(groups))
+    out.update(bug_metrics([Judged(s.problem_id, s.p_correct, s.passed, s.origin, s.bug_class) for s in joined], threshold))
     out.update(counts)
     out["reliability"] = [b.__dict__ for b in reliability_bins(y, p)]
     return out
@@ -117,18 +128,28 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
         "| metric | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
     ]
-    keys = (*CLASSIFICATION_KEYS, *RANKING_KEYS, "n_problems_logprob", "n", "n_positive")
+    keys = (*CLASSIFICATION_KEYS, *BUG_KEYS, *RANKING_KEYS, "n_problems_logprob", "n", "n_positive")
     for key in keys:
         rows.append(f"| {key} | " + " | ".join(format_figure(results[n].get(key)) for n in names) + " |")
+    classes = sorted({c for n in names for c in results[n].get("recall_by_class", {})})
+    for c in classes:
+        cells = []
+        for n in names:
+            r = results[n].get("recall_by_class", {}).get(c)
+            cells.append(f"{format_figure(r['recall'])} (n={r['n']})" if r else "–")
+        rows.append(f"| recall: {c} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
 
 def combined_json(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The ``--json`` object: the first judge's figures at top level, the second under ``compare``."""
+    """The ``--json`` object: the first judge's figures at top level, the second under
+    ``compare``, every one by name under ``all`` (when there are more than two)."""
     names = list(results)
     out = {"name": names[0], **results[names[0]]}
     if len(names) > 1:
         out["compare"] = {"name": names[1], **results[names[1]]}
+    if len(names) > 2:
+        out["all"] = {name: results[name] for name in names}
     return out
 
 
@@ -228,8 +249,6 @@ def evaluate_files(
     report_dir: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate one or more named score files against one labels file."""
-    from winnow.judge.base.jsonl import read_jsonl
-
     labels = list(read_jsonl(labels_path))
     results: dict[str, dict[str, Any]] = {}
     curves: dict[str, tuple[list[int], list[float]]] = {}

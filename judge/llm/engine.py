@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -523,62 +522,30 @@ class Engine:
             raise ValueError("n must be at least 1")
         if n > self.n_seq_max - 1:
             raise ValueError(f"n={n} exceeds this engine's {self.n_seq_max - 1} parallel sequences")
-        if isinstance(prompt, str):
-            tokens = self.prompt_tokens(prompt, add_bos)
-        else:
-            tokens = list(prompt)
+        tokens = self.prompt_tokens(prompt, add_bos) if isinstance(prompt, str) else list(prompt)
         max_tokens = max(0, min(max_tokens, self.n_ctx - len(tokens) - 1))
         rng = np.random.default_rng(seed)
         timings = Timings(prompt_tokens=len(tokens))
-        t0 = time.perf_counter()
-        first_logits, timings.reused_tokens = self.prefill(tokens, cancel)
-        timings.prefill_ms = (time.perf_counter() - t0) * 1000.0
-        lc = self.llama_cpp
-        n_prompt = len(tokens)
-        for seq in range(1, n + 1):
-            lc.llama_memory_seq_cp(self.mem, self.PROMPT_SEQ, seq, -1, -1)
+        first_logits = self._start_branches(tokens, n, timings, cancel)
+
+        def pick(row: np.ndarray, step: int) -> int:
+            biased = row if logit_bias is None else row + logit_bias
+            if step == 0 and first_token_bias is not None:
+                biased = biased + first_token_bias
+            return choose_token(biased, temperature, top_p, top_k, rng)
 
         states = [_SeqState() for _ in range(n)]
-        stop_list = [s for s in stop if s]
+        stops = _Stops([s for s in stop if s], stop_fn, max_tokens)
         logits_rows: list[np.ndarray] = [first_logits] * n
         t1 = time.perf_counter()
         step = 0
         while step < max_tokens:
             if cancel is not None and cancel():
                 raise Cancelled("cancelled")
-            out_of_time = deadline is not None and time.monotonic() >= deadline
-            if not out_of_time and step_hook is not None:
-                running = sum(1 for st in states if st.finish is None)
-                out_of_time = step_hook(step, running, time.perf_counter() - t1)
-            if out_of_time:
-                for st in states:
-                    if st.finish is None:
-                        st.finish = "deadline"
+            if self._out_of_time(states, step, deadline, step_hook, t1):
                 break
             self._clear_batch()
-            index_of: dict[int, int] = {}
-            for i, st in enumerate(states):
-                if st.finish is not None:
-                    continue
-                row = logits_rows[i]
-                pick_from = row if logit_bias is None else row + logit_bias
-                if step == 0 and first_token_bias is not None:
-                    pick_from = pick_from + first_token_bias
-                token = choose_token(pick_from, temperature, top_p, top_k, rng)
-                st.logprobs.append(_log_softmax_at(row, token))
-                if self.model.is_eog(token):
-                    st.finish = "eos"
-                    st.logprobs.pop()  # the end token is not part of the text
-                    continue
-                st.tokens.append(token)
-                st.raw += self.model.token_piece(token)
-                if (stop_list or stop_fn) and st.hit_stop(stop_list, stop_fn):
-                    st.finish = "stop"
-                    continue
-                if step + 1 >= max_tokens:
-                    st.finish = "length"
-                    continue
-                index_of[i] = self._add(token, n_prompt + step, i + 1, True)
+            index_of = self._extend(states, logits_rows, step, len(tokens), pick, stops)
             step += 1
             if not index_of:
                 break
@@ -594,6 +561,61 @@ class Engine:
         self._clear_branches()
         candidates = [st.to_candidate(i) for i, st in enumerate(states)]
         return SampleResult(candidates=candidates, timings=timings)
+
+    def _start_branches(self, tokens: list[int], n: int, timings: Timings, cancel: CancelCheck | None) -> np.ndarray:
+        """Prefill the prompt (sequence 0) and share its cache with sequences 1..n; return
+        the prompt's last logits, which every sequence's first token is drawn from."""
+        t0 = time.perf_counter()
+        first_logits, timings.reused_tokens = self.prefill(tokens, cancel)
+        timings.prefill_ms = (time.perf_counter() - t0) * 1000.0
+        for seq in range(1, n + 1):
+            self.llama_cpp.llama_memory_seq_cp(self.mem, self.PROMPT_SEQ, seq, -1, -1)
+        return first_logits
+
+    @staticmethod
+    def _out_of_time(
+        states: list[_SeqState], step: int, deadline: float | None,
+        step_hook: Callable[[int, int, float], bool] | None, t1: float,
+    ) -> bool:
+        """Whether the batch ends here (deadline passed or ``step_hook`` said so); the
+        running sequences then finish with reason "deadline"."""
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        if not out_of_time and step_hook is not None:
+            running = sum(1 for st in states if st.finish is None)
+            out_of_time = step_hook(step, running, time.perf_counter() - t1)
+        if out_of_time:
+            for st in states:
+                if st.finish is None:
+                    st.finish = "deadline"
+        return out_of_time
+
+    def _extend(
+        self, states: list[_SeqState], logits_rows: list[np.ndarray], step: int, n_prompt: int,
+        pick: Callable[[np.ndarray, int], int], stops: _Stops,
+    ) -> dict[int, int]:
+        """Draw every running sequence's next token, end those that finish, and add the
+        others to the batch; return {sequence index: its row in the batch}."""
+        index_of: dict[int, int] = {}
+        for i, st in enumerate(states):
+            if st.finish is not None:
+                continue
+            row = logits_rows[i]
+            token = pick(row, step)
+            st.logprobs.append(_log_softmax_at(row, token))
+            if self.model.is_eog(token):
+                st.finish = "eos"
+                st.logprobs.pop()  # the end token is not part of the text
+                continue
+            st.tokens.append(token)
+            st.raw += self.model.token_piece(token)
+            if (stops.strings or stops.fn) and st.hit_stop(stops.strings, stops.fn):
+                st.finish = "stop"
+                continue
+            if step + 1 >= stops.max_tokens:
+                st.finish = "length"
+                continue
+            index_of[i] = self._add(token, n_prompt + step, i + 1, True)
+        return index_of
 
     def prompt_tokens(self, prompt: str, add_bos: bool | None = None) -> list[int]:
         """Tokenize a prompt the way this model expects (BOS when its vocab wants one)."""
@@ -712,6 +734,15 @@ class Engine:
             start = group[-1] + 1
 
 
+@dataclass(frozen=True)
+class _Stops:
+    """When a sampled sequence is complete: a stop string, ``stop_fn``, or ``max_tokens``."""
+
+    strings: list[str]
+    fn: Callable[[str], int | None] | None
+    max_tokens: int
+
+
 @dataclass
 class _SeqState:
     tokens: list[int] = field(default_factory=list)
@@ -747,14 +778,3 @@ class _SeqState:
             finish_reason=self.finish or "length",
             index=index,
         )
-
-
-def load_engine(
-    path: str | os.PathLike[str],
-    n_ctx: int = 4096,
-    n_seq_max: int = 17,
-    n_threads: int | None = None,
-    lora_path: str | os.PathLike[str] | None = None,
-) -> Engine:
-    """Load a checked GGUF file and make an engine over it."""
-    return Engine(Model(Path(path)), n_ctx=n_ctx, n_seq_max=n_seq_max, n_threads=n_threads, lora_path=lora_path)

@@ -14,7 +14,14 @@ import numpy as np
 
 from winnow.judge.base.pysource import FunctionSite
 from winnow.judge.llm.engine import CancelCheck, Engine, Model, Timings
-from winnow.judge.llm.prompts import BodyEnd, ImplementPrompt, completion_prompt, implement_prompt, trim_body
+from winnow.judge.llm.prompts import (
+    BodyEnd,
+    ImplementPrompt,
+    PromptContext,
+    completion_prompt,
+    implement_prompt,
+    trim_body,
+)
 
 CONTEXT_CHARS = 1500  # code before a function shown to the model (imports, helpers)
 
@@ -44,6 +51,12 @@ class FunctionCandidate:
     sum_logprob: float
     mean_logprob: float
     finish_reason: str
+
+    @classmethod
+    def given(cls, code: str, mean_logprob: float = 0.0, index: int = 0) -> FunctionCandidate:
+        """A complete function the generator did not write (a user's, a data set's), to rank
+        or judge: no body split, no tokens; ``mean_logprob`` when one was measured."""
+        return cls(index, code, "", 0, 0.0, mean_logprob, "given")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +168,15 @@ class InlineCandidate:
     finish_reason: str
 
 
+@dataclass
+class InlineResult:
+    """What one batched sampling call at a cursor gave."""
+
+    candidates: list[InlineCandidate]
+    timings: Timings
+    prompt_mode: str  # how the prompt was built (prompts.CompletionPrompt.mode)
+
+
 def complete_at(
     engine: Engine,
     prefix: str,
@@ -168,9 +190,11 @@ def complete_at(
     deadline: float | None = None,
     stop_fn: Callable[[str], int | None] | None = None,
     step_hook: Callable[[int, int, float], bool] | None = None,
-) -> tuple[list[InlineCandidate], Timings, str]:
-    """Sample ``n`` insertions at a cursor between ``prefix`` and ``suffix``."""
-    prompt = completion_prompt(engine.model, prefix, suffix)
+    context: PromptContext | None = None,
+) -> InlineResult:
+    """Sample ``n`` insertions at a cursor between ``prefix`` and ``suffix`` (with other
+    files of the workspace ahead of them when ``context`` is given)."""
+    prompt = completion_prompt(engine.model, prefix, suffix, context)
     stop = tuple(prompt.stop) + ("\n\n\n",)
     result = engine.sample(
         prompt.text,
@@ -188,4 +212,4 @@ def complete_at(
     out = [
         InlineCandidate(c.index, c.text, c.n_tokens, c.mean_logprob, c.finish_reason) for c in result.candidates
     ]
-    return out, result.timings, prompt.mode
+    return InlineResult(out, result.timings, prompt.mode)

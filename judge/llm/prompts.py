@@ -8,8 +8,11 @@ spellings; the chat template from ``tokenizer.chat_template``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from winnow.judge.base.snippets import ContextFile
 
 # Token spellings of families whose GGUFs may lack tokenizer.ggml.fim_* metadata.
 KNOWN_FIM_FAMILIES: dict[str, tuple[str, str, str]] = {
@@ -66,16 +69,109 @@ class CompletionPrompt:
     stop: tuple[str, ...]
 
 
-def completion_prompt(model: Vocab, prefix: str, suffix: str) -> CompletionPrompt:
-    """FIM when the model knows it (PSM order), else the prefix alone."""
+@dataclass(frozen=True)
+class PromptContext:
+    """Other files of the workspace shown ahead of the current file's window.
+
+    ``files`` come from judge.base.snippets.pack; ``path`` is the current file's
+    workspace-relative path and ``repo`` the workspace's name (the repo-level FIM format
+    names both)."""
+
+    files: tuple[ContextFile, ...]
+    path: str = ""
+    repo: str = "workspace"
+
+
+@dataclass(frozen=True)
+class RepoTokens:
+    """Qwen2.5-Coder's repository-level tokens: ``<|repo_name|>`` (optional) and ``<|file_sep|>``."""
+
+    repo_name: str | None
+    file_sep: str
+
+
+def repo_tokens(model: Vocab) -> RepoTokens | None:
+    """The model's repo-level FIM tokens, read like the FIM tokens: from the vocabulary's
+    ``fim_rep``/``fim_sep`` entries, else by their known spelling; None when it has none."""
+    texts: list[str | None] = []
+    for name, spelling in (("fim_rep", "<|repo_name|>"), ("fim_sep", "<|file_sep|>")):
+        token = model.special_token(name)
+        text = model.token_text(token) if token is not None else ""
+        if not text and model.find_token(spelling) is not None:
+            text = spelling
+        texts.append(text or None)
+    if texts[1] is None:
+        return None
+    return RepoTokens(texts[0], texts[1])
+
+
+_HASH_COMMENT = (".py", ".pyi", ".pyw", ".sh", ".bash", ".rb", ".pl", ".r", ".yaml", ".yml", ".toml", ".cfg", ".ini")
+_DASH_COMMENT = (".sql", ".lua", ".hs")
+
+
+def comment_prefix(path: str) -> str:
+    """The line-comment marker of ``path``'s language ("#" for Python, "//" for C-like ones)."""
+    lower = path.lower()
+    if not lower or lower.endswith(_HASH_COMMENT):
+        return "#"
+    if lower.endswith(_DASH_COMMENT):
+        return "--"
+    return "//"
+
+
+def commented_context(context: PromptContext) -> str:
+    """The context as comments in the current file's language, for models without a
+    repo-level format: each piece under a ``<marker> path:`` line."""
+    if not context.files:
+        return ""
+    mark = comment_prefix(context.path)
+    out = [f"{mark} Context from other files of this workspace:\n"]
+    for f in context.files:
+        out.append(f"{mark} {f.path}:\n")
+        for line in f.text.rstrip("\n").split("\n"):
+            out.append(f"{mark} {line}".rstrip() + "\n")
+    return "".join(out) + "\n"
+
+
+def repo_context(tokens: RepoTokens, context: PromptContext) -> str:
+    """The context in the repo-level FIM format: ``<|repo_name|>name`` then each piece as
+    ``<|file_sep|>path`` + text, and last ``<|file_sep|>`` + the current file's path (the
+    FIM prefix follows on the next line)."""
+    head = f"{tokens.repo_name}{context.repo}\n" if tokens.repo_name else ""
+    parts = [tokens.file_sep + f.path + "\n" + f.text.rstrip("\n") + "\n" for f in context.files]
+    return head + "".join(parts) + f"{tokens.file_sep}{context.path or 'current'}\n"
+
+
+def render_context(model: Vocab, context: PromptContext | None) -> str:
+    """The text that goes ahead of the prompt for ``context`` on this model ("" for none)."""
+    if context is None or not context.files:
+        return ""
+    if fim_tokens(model) is not None:
+        tokens = repo_tokens(model)
+        if tokens is not None:
+            return repo_context(tokens, context)
+    return commented_context(context)
+
+
+def completion_prompt(
+    model: Vocab, prefix: str, suffix: str, context: PromptContext | None = None
+) -> CompletionPrompt:
+    """FIM when the model knows it (PSM order), else the prefix alone; ``context`` (other
+    files) goes first, in the repo-level format when the model has one, else as comments."""
+    extra = render_context(model, context)
     fim = fim_tokens(model)
     if fim is not None:
-        return CompletionPrompt(
-            text=f"{fim.prefix}{prefix}{fim.suffix}{suffix}{fim.middle}",
-            mode="fim",
-            stop=FIM_STOP_SPELLINGS,
-        )
-    return CompletionPrompt(text=prefix, mode="prefix", stop=())
+        if extra and repo_tokens(model) is not None:
+            text = f"{extra}{fim.prefix}{prefix}{fim.suffix}{suffix}{fim.middle}"
+        else:
+            text = f"{fim.prefix}{extra}{prefix}{fim.suffix}{suffix}{fim.middle}"
+        return CompletionPrompt(text=text, mode="fim", stop=FIM_STOP_SPELLINGS)
+    return CompletionPrompt(text=extra + prefix, mode="prefix", stop=())
+
+
+def context_files(files: Sequence[ContextFile], path: str = "", repo: str = "workspace") -> PromptContext | None:
+    """A PromptContext, or None when there is nothing to show."""
+    return PromptContext(tuple(files), path, repo) if files else None
 
 
 IMPLEMENT_INSTRUCTION = (

@@ -2,7 +2,8 @@
 
 The judge's raw score is z = logit(yes) − logit(no); P(correct) = sigmoid(z / T + b).
 Fitting T and b by maximum likelihood on a validation split (never on held-out
-problems) makes "87%" mean what it says; ECE (10 equal-width bins) measures how well.
+problems) makes "87%" mean what it says; ECE (10 equal-width bins,
+``winnow.judge.base.numeric``) measures how well.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-
-def sigmoid(x: np.ndarray | float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, dtype=np.float64), -60, 60)))
+from winnow.judge.base.numeric import expected_calibration_error, sigmoid
 
 
 @dataclass
@@ -44,21 +43,6 @@ class Calibration:
         if not (cal.temperature > 0 and np.isfinite(cal.temperature) and np.isfinite(cal.bias)):
             raise ValueError(f"invalid calibration {data}: temperature must be > 0, bias finite")
         return cal
-
-
-def expected_calibration_error(probs: Sequence[float], labels: Sequence[int], bins: int = 10) -> float:
-    """ECE: the bin-size-weighted gap between mean confidence and accuracy, equal-width bins."""
-    p = np.asarray(probs, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    if p.size == 0:
-        return 0.0
-    index = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = index == b
-        if mask.any():
-            total += mask.sum() / p.size * abs(p[mask].mean() - y[mask].mean())
-    return float(total)
 
 
 def fit(z: Sequence[float], labels: Sequence[int], with_bias: bool = True, iterations: int = 100) -> Calibration:
@@ -92,6 +76,6 @@ def fit(z: Sequence[float], labels: Sequence[int], with_bias: bool = True, itera
     cal = Calibration(
         method="temperature+bias" if with_bias else "temperature", temperature=1.0 / a, bias=b, n=int(x.size)
     )
-    cal.ece_before = expected_calibration_error(sigmoid(x), y)
-    cal.ece_after = expected_calibration_error(cal.apply(x), y)
+    cal.ece_before = expected_calibration_error(y, sigmoid(x))
+    cal.ece_after = expected_calibration_error(y, cal.apply(x))
     return cal

@@ -1,10 +1,14 @@
-"""Ranking candidates: the judge's P(correct), cheap static signals, log-probs.
+"""Ranking candidates: one calibrated verdict, or any of its signals alone.
 
 Strategies:
 
-- ``judge`` (default): calibrated P(correct) from the judge model;
-- ``judge+exec``: the judge combined with the docstring's ``>>>`` examples run in the
-  sandbox (a failing example caps P at 0.05, all passing lifts it toward 1);
+- ``combined`` (default, what serving uses): the judge manifest's fitted verdict — a
+  logistic regression over the judge's z, the docstring examples run in the sandbox and
+  pyflakes (see ``verdict``); a manifest without one falls back to ``judge+exec``;
+- ``judge``: calibrated P(correct) from the learned judge alone;
+- ``judge+exec``: the judge with a fixed rule for examples (a failing example caps P at
+  0.05, all passing lifts it toward 1);
+- ``examples``: the share of docstring examples passed (0.5 where there are none);
 - ``logprob``: the generator's mean token log-prob (a latency fallback, not a
   correctness signal: AUC ≈ 0.52 on HumanEval mutants with SmolLM2);
 - ``static``: cheap signals only (parses, no undefined names);
@@ -23,7 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-STRATEGIES = ("judge", "judge+exec", "logprob", "static", "random")
+from winnow.judge.scoring.verdict import Signals, VerdictModel
+
+STRATEGIES = ("combined", "judge", "judge+exec", "examples", "logprob", "static", "random")
+#: Strategies that need a judge model.
+JUDGE_STRATEGIES = ("combined", "judge", "judge+exec")
+#: Runs a candidate's docstring examples: (code, task) -> the examples signal.
+ExamplesRunner = Callable[[str, str], dict[str, Any]]
 
 
 class CandidateLike(Protocol):
@@ -38,6 +48,40 @@ class JudgeLike(Protocol):
     ) -> list[float]: ...
 
 
+class VerdictJudge(JudgeLike, Protocol):
+    """A judge that also gives its raw z (the combined verdict's main input)."""
+
+    verdict_model: VerdictModel | None
+
+    def verdicts(
+        self, task: str, codes: Sequence[str], cancel: Callable[[], bool] | None = None
+    ) -> Sequence[Any]: ...
+
+
+@dataclass
+class StaticSignals:
+    """What a candidate shows without a model. ``parses`` defaults to True: a candidate
+    is offered unless it is known not to parse."""
+
+    parses: bool = True
+    syntax_error: str | None = None  # the parser's message, when it does not parse
+    undefined_names: list[str] = field(default_factory=list)  # pyflakes' undefined names
+    examples: dict[str, Any] | None = None  # its docstring examples' run
+    judge_z: float | None = None  # the judge's raw score (combined)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"parses": self.parses}
+        if self.parses:
+            out["undefined_names"] = self.undefined_names
+        else:
+            out["syntax_error"] = self.syntax_error
+        if self.examples is not None:
+            out["examples"] = self.examples
+        if self.judge_z is not None:
+            out["judge_z"] = round(self.judge_z, 4)
+        return out
+
+
 @dataclass
 class RankedCandidate:
     index: int
@@ -45,8 +89,12 @@ class RankedCandidate:
     p_correct: float | None
     mean_logprob: float
     score: float
-    signals: dict[str, Any] = field(default_factory=dict)
+    signals: StaticSignals = field(default_factory=StaticSignals)
     reason: str = ""
+
+    @property
+    def parses(self) -> bool:
+        return self.signals.parses
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +103,7 @@ class RankedCandidate:
             "p_correct": None if self.p_correct is None else round(self.p_correct, 4),
             "mean_logprob": round(self.mean_logprob, 4),
             "score": round(self.score, 4),
-            "signals": self.signals,
+            "signals": self.signals.to_dict(),
             "reason": self.reason,
         }
 
@@ -84,35 +132,36 @@ def undefined_names(code: str) -> list[str]:
     return reporter.names
 
 
-def static_signals(code: str) -> dict[str, Any]:
+def static_signals(code: str) -> StaticSignals:
     try:
         ast.parse(code)
     except (SyntaxError, ValueError) as exc:
-        return {"parses": False, "syntax_error": str(exc).splitlines()[0][:120]}
-    names = undefined_names(code)
-    return {"parses": True, "undefined_names": names}
+        return StaticSignals(parses=False, syntax_error=str(exc).splitlines()[0][:120])
+    return StaticSignals(parses=True, undefined_names=undefined_names(code))
 
 
-def _static_score(signals: dict[str, Any]) -> float:
-    if not signals.get("parses"):
+def _static_score(signals: StaticSignals) -> float:
+    if not signals.parses:
         return 0.0
-    return 0.25 if signals.get("undefined_names") else 0.5
+    return 0.25 if signals.undefined_names else 0.5
 
 
 def rank(
     task: str,
     candidates: Sequence[CandidateLike],
-    strategy: str = "judge",
+    strategy: str = "combined",
     judge: JudgeLike | None = None,
     cancel: Callable[[], bool] | None = None,
     seed: int = 0,
-    run_examples: Callable[[str], dict[str, Any]] | None = None,
+    run_examples: ExamplesRunner | None = None,
 ) -> list[RankedCandidate]:
     """Order candidates best first, each with its probability, signals and reason."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    if strategy.startswith("judge") and judge is None:
+    if strategy in JUDGE_STRATEGIES and judge is None:
         raise ValueError(f"strategy {strategy!r} needs a judge")
+    if strategy == "examples" and run_examples is None:
+        raise ValueError("strategy 'examples' needs an examples runner")
     # Methods arrive indented as written in their class: dedent to parse and to judge.
     codes = [textwrap.dedent(c.code) for c in candidates]
     task = textwrap.dedent(task)
@@ -120,46 +169,27 @@ def rank(
     out = [
         RankedCandidate(c.index, c.code, None, c.mean_logprob, 0.0, s) for c, s in zip(candidates, signals, strict=True)
     ]
-    if strategy.startswith("judge"):
-        to_score = [i for i, s in enumerate(signals) if s["parses"]]
-        probs = judge.score(task, [codes[i] for i in to_score], cancel) if to_score else []  # type: ignore[union-attr]
-        for i, p in zip(to_score, probs, strict=True):
-            out[i].p_correct = float(p)
-        for r in out:
-            if not r.signals["parses"]:
-                r.p_correct = 0.0
-                r.reason = "does not parse"
-            elif r.signals["undefined_names"]:
-                r.reason = f"judge {r.p_correct:.0%}; undefined: {', '.join(r.signals['undefined_names'][:3])}"
-            else:
-                r.reason = f"judge {r.p_correct:.0%}"
-            r.score = float(r.p_correct or 0.0)
-        if strategy == "judge+exec" and run_examples is not None:
-            for r, code in zip(out, codes, strict=True):
-                if not r.signals["parses"]:
-                    continue
-                ex = run_examples(code)
-                r.signals["examples"] = ex
-                if ex.get("total"):
-                    if ex.get("passed") == ex.get("total"):
-                        r.score = 1.0 - (1.0 - r.score) * 0.5
-                        r.reason += f"; {ex['total']} docstring examples pass"
-                    else:
-                        r.score = min(r.score, 0.05)
-                        r.reason += f"; docstring examples {ex.get('passed', 0)}/{ex['total']}"
-                r.p_correct = r.score
+    model = getattr(judge, "verdict_model", None)
+    if strategy == "combined" and model is not None and run_examples is not None:
+        _rank_combined(task, codes, out, judge, model, run_examples, cancel)  # type: ignore[arg-type]
+    elif strategy in JUDGE_STRATEGIES:
+        _rank_by_judge(task, codes, out, judge, cancel)  # type: ignore[arg-type]
+        if strategy != "judge" and run_examples is not None:
+            _apply_examples_rule(task, codes, out, run_examples)
+    elif strategy == "examples":
+        _rank_by_examples(task, codes, out, run_examples)  # type: ignore[arg-type]
     elif strategy == "logprob":
         for r in out:
-            r.score = r.mean_logprob if r.signals["parses"] else float("-inf")
-            r.reason = f"mean log-prob {r.mean_logprob:.3f}" if r.signals["parses"] else "does not parse"
-            if not r.signals["parses"]:
+            r.score = r.mean_logprob if r.parses else float("-inf")
+            r.reason = f"mean log-prob {r.mean_logprob:.3f}" if r.parses else "does not parse"
+            if not r.parses:
                 r.p_correct = 0.0
     elif strategy == "static":
         for r in out:
             r.score = _static_score(r.signals)
-            r.p_correct = 0.0 if not r.signals["parses"] else None
-            r.reason = "does not parse" if not r.signals["parses"] else (
-                "undefined names" if r.signals["undefined_names"] else "parses"
+            r.p_correct = 0.0 if not r.parses else None
+            r.reason = "does not parse" if not r.parses else (
+                "undefined names" if r.signals.undefined_names else "parses"
             )
     else:  # random
         rng = random.Random(seed)
@@ -167,3 +197,109 @@ def rank(
             r.score = rng.random()
             r.reason = "random order (baseline)"
     return sorted(out, key=lambda r: (-r.score, -r.mean_logprob, r.index))
+
+
+def _rank_by_judge(
+    task: str, codes: list[str], out: list[RankedCandidate], judge: JudgeLike, cancel: Callable[[], bool] | None
+) -> None:
+    to_score = [i for i, r in enumerate(out) if r.parses]
+    probs = judge.score(task, [codes[i] for i in to_score], cancel) if to_score else []
+    for i, p in zip(to_score, probs, strict=True):
+        out[i].p_correct = float(p)
+    for r in out:
+        if not r.parses:
+            r.p_correct = 0.0
+            r.reason = "does not parse"
+        elif r.signals.undefined_names:
+            r.reason = f"judge {r.p_correct:.0%}; undefined: {', '.join(r.signals.undefined_names[:3])}"
+        else:
+            r.reason = f"judge {r.p_correct:.0%}"
+        r.score = float(r.p_correct or 0.0)
+
+
+def _examples_note(ex: dict[str, Any]) -> str:
+    total, passed = int(ex.get("total") or 0), int(ex.get("passed") or 0)
+    if not total:
+        return "no docstring examples"
+    return f"{total} docstring examples pass" if passed == total else f"docstring examples {passed}/{total}"
+
+
+def _apply_examples_rule(
+    task: str, codes: list[str], out: list[RankedCandidate], run_examples: ExamplesRunner
+) -> None:
+    """``judge+exec``: the fixed rule, and the fallback of ``combined`` without a fitted verdict."""
+    for r, code in zip(out, codes, strict=True):
+        if not r.parses:
+            continue
+        ex = r.signals.examples = run_examples(code, task)
+        if ex.get("total"):
+            if ex.get("passed") == ex.get("total"):
+                r.score = 1.0 - (1.0 - r.score) * 0.5
+            else:
+                r.score = min(r.score, 0.05)
+            r.reason += "; " + _examples_note(ex)
+        r.p_correct = r.score
+
+
+def _rank_by_examples(
+    task: str, codes: list[str], out: list[RankedCandidate], run_examples: ExamplesRunner
+) -> None:
+    for r, code in zip(out, codes, strict=True):
+        if not r.parses:
+            r.p_correct, r.score, r.reason = 0.0, 0.0, "does not parse"
+            continue
+        ex = r.signals.examples = run_examples(code, task)
+        total = int(ex.get("total") or 0)
+        r.score = r.p_correct = int(ex.get("passed") or 0) / total if total else 0.5
+        r.reason = _examples_note(ex)
+
+
+def gather_signals(
+    task: str,
+    codes: Sequence[str],
+    judge: VerdictJudge,
+    run_examples: ExamplesRunner,
+    cancel: Callable[[], bool] | None = None,
+    static: Sequence[StaticSignals] | None = None,
+) -> list[Signals | None]:
+    """The verdict's inputs for every candidate (None where it does not parse): the judge's
+    z over all parsing candidates in one batch, then each one's examples in the sandbox.
+    Serving and ``winnow combine`` both call this, so the fit sees what serving computes."""
+    codes = [textwrap.dedent(c) for c in codes]
+    task = textwrap.dedent(task)
+    static = list(static) if static is not None else [static_signals(c) for c in codes]
+    todo = [i for i, s in enumerate(static) if s.parses]
+    verdicts = judge.verdicts(task, [codes[i] for i in todo], cancel) if todo else []
+    for i, v in zip(todo, verdicts, strict=True):
+        static[i].judge_z = float(v.z)
+    out: list[Signals | None] = [None] * len(codes)
+    for i in todo:
+        ex = static[i].examples = run_examples(codes[i], task)
+        out[i] = Signals(
+            judge_z=float(static[i].judge_z or 0.0),
+            n_examples=int(ex.get("total") or 0),
+            examples_passed=int(ex.get("passed") or 0),
+            undefined_names=len(static[i].undefined_names),
+        )
+    return out
+
+
+def _rank_combined(
+    task: str,
+    codes: list[str],
+    out: list[RankedCandidate],
+    judge: VerdictJudge,
+    model: VerdictModel,
+    run_examples: ExamplesRunner,
+    cancel: Callable[[], bool] | None,
+) -> None:
+    gathered = gather_signals(task, codes, judge, run_examples, cancel, [r.signals for r in out])
+    for r, sig in zip(out, gathered, strict=True):
+        if sig is None:
+            r.p_correct, r.score, r.reason = 0.0, 0.0, "does not parse"
+            continue
+        r.score = r.p_correct = model.p(sig)
+        notes = [f"judge z {sig.judge_z:+.1f}", _examples_note(r.signals.examples or {})]
+        if r.signals.undefined_names:
+            notes.append(f"undefined: {', '.join(r.signals.undefined_names[:3])}")
+        r.reason = f"verdict {r.p_correct:.0%} ({'; '.join(notes)})"

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 #: Architectures whose Q/K weights llama.cpp's converter permutes (convert_hf_to_gguf.py's LlamaModel).
 PERMUTED_QK_ARCHS = {"llama"}
 RECOMMEND_MIN_AUC = 0.70
+# With a fitted verdict, serving's figure is the combination's (judge + examples + lint): a
+# higher bar before it marks code by default.
+RECOMMEND_MIN_AUC_VERDICT = 0.80
 EVAL_KEYS = (
     "accuracy", "precision", "recall", "f1", "kappa", "mcc", "auc", "ece", "brier",
     "pass1_judge", "pass1_random", "pass1_logprob", "passk_oracle", "n_problems_ranked", "n", "n_positive",
@@ -69,7 +72,7 @@ def write_adapter_gguf(
     dtype: str = "f32", name: str = "winnow judge LoRA", permute_qk: bool = True,
 ) -> dict[str, Any]:
     """Write peft's adapter (``adapter_model.safetensors`` + ``adapter_config.json``) as a
-    llama.cpp LoRA GGUF for the base described by ``facts`` (training.gguf_facts).
+    llama.cpp LoRA GGUF for the base described by ``facts`` (``base_model.gguf_facts``).
     ``permute_qk=False`` exists only to show what goes wrong without the permutation."""
     import gguf
     from safetensors.numpy import load_file
@@ -161,8 +164,9 @@ def verify_export(checkpoint: Path, manifest_path: Path, examples: list[dict[str
     wrong Q/K layout shows even when z barely moves)."""
     from winnow.judge.llm.engine import Engine, Model
     from winnow.judge.llm.model_files import resolve
-    from winnow.judge.scoring.judge_model import Judge, JudgeManifest
-    from winnow.judge.training.trainer import last_logits, load_checkpoint_model
+    from winnow.judge.scoring.judge_model import Judge, JudgeManifest, yes_no_z
+    from winnow.judge.training.checkpoint import load_checkpoint_model
+    from winnow.judge.training.encoding import last_logits
 
     if not examples:
         return {"n": 0, "note": "no examples to verify on"}
@@ -198,7 +202,7 @@ def verify_export(checkpoint: Path, manifest_path: Path, examples: list[dict[str
     yes, no = enc.yes_ids, enc.no_ids
 
     def z_of(rows: np.ndarray) -> np.ndarray:
-        return np.array([_lse(r[yes]) - _lse(r[no]) for r in rows])
+        return np.array([yes_no_z(r, yes, no) for r in rows])
 
     z_hf, z_hf0 = z_of(hf), z_of(hf0)
 
@@ -232,11 +236,6 @@ def verify_export(checkpoint: Path, manifest_path: Path, examples: list[dict[str
     }
 
 
-def _lse(values: np.ndarray) -> float:
-    m = float(values.max())
-    return m + math.log(float(np.exp(values - m).sum()))
-
-
 # --- the manifest ----------------------------------------------------------------------------
 
 
@@ -257,22 +256,26 @@ def _evaluation(eval_metrics: str | None, split: str) -> dict[str, Any]:
     return out
 
 
-def _recommended(evaluation: dict[str, Any]) -> dict[str, Any]:
+def _recommended(evaluation: dict[str, Any], with_verdict: bool = False) -> dict[str, Any]:
+    """What the held-out figures switch on; with a verdict they must be the combination's
+    (`winnow judge score` with its default strategy) and clear a higher bar."""
     auc = evaluation.get("auc")
+    min_auc = RECOMMEND_MIN_AUC_VERDICT if with_verdict else RECOMMEND_MIN_AUC
     if auc is None:
         return {
             "diagnostics": False,
-            "min_auc": RECOMMEND_MIN_AUC,
+            "min_auc": min_auc,
             "reason": "no held-out evaluation given: run `winnow eval` on humaneval:heldout and export "
                       "again with --eval-metrics",
         }
-    diagnostics = bool(auc >= RECOMMEND_MIN_AUC)
+    diagnostics = bool(auc >= min_auc)
+    what = "held-out ROC-AUC of the verdict (judge + examples + lint)" if with_verdict else "held-out ROC-AUC"
     rec: dict[str, Any] = {
         "diagnostics": diagnostics,
-        "min_auc": RECOMMEND_MIN_AUC,
+        "min_auc": min_auc,
         "heldout_auc": auc,
-        "reason": (f"held-out ROC-AUC {auc:.3f} ≥ {RECOMMEND_MIN_AUC}" if diagnostics
-                   else f"held-out ROC-AUC {auc:.3f} < {RECOMMEND_MIN_AUC}: too weak to mark code by default"),
+        "reason": (f"{what} {auc:.3f} ≥ {min_auc}" if diagnostics
+                   else f"{what} {auc:.3f} < {min_auc}: too weak to mark code by default"),
     }
     pj, pr = evaluation.get("pass1_judge"), evaluation.get("pass1_random")
     if pj is not None and pr is not None:
@@ -292,12 +295,67 @@ def export(
     n_verify: int = 8,
 ) -> dict[str, Any]:
     """Write OUT/adapter.gguf and OUT/judge.json (and OUT/export_report.json); return the report."""
-    from winnow.judge.llm.model_files import resolve, sha256_file
+    from winnow.judge.llm.model_files import sha256_file
     from winnow.judge.scoring.calibration import fit
-    from winnow.judge.scoring.judge_model import JUDGE_TEMPLATE, JudgeManifest
-    from winnow.judge.training.trainer import gguf_facts, resolve_checkpoint
+    from winnow.judge.scoring.judge_model import JudgeManifest
+    from winnow.judge.training.base_model import gguf_facts
 
     run = Path(run_dir)
+    ck, config, metrics, gguf_path = _trained_checkpoint(run, checkpoint)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    adapter_path = out / "adapter.gguf"
+    previous = _previous_agreement(out / "judge.json")
+    previous_verdict = _previous_verdict(out / "judge.json")
+    written = write_adapter_gguf(ck / "adapter", gguf_facts(gguf_path), adapter_path, dtype,
+                                 name=name or f"winnow judge LoRA ({run.name} {ck.name})")
+
+    scores_path = ck / "validation_scores.jsonl"
+    rows = list(read_jsonl(scores_path)) if scores_path.is_file() else []
+    calibration = fit([r["z"] for r in rows], [int(r["label"]) for r in rows])
+    evaluation = _evaluation(eval_metrics, eval_split)
+    adapter_sha = sha256_file(adapter_path)
+    # A verdict fitted (`winnow combine`) for this very adapter stays with it.
+    verdict = previous_verdict[1] if previous_verdict and previous_verdict[0] == adapter_sha else None
+    base, train_cfg = config["base"], config["train"]
+    manifest = JudgeManifest(
+        name=name or f"LoRA judge on the {base['spec']} base ({ck.name} of {run.name})",
+        base_model=base["spec"],
+        base_sha256=base["sha256"],
+        adapter=adapter_path.name,
+        adapter_sha256=adapter_sha,
+        calibration=calibration.to_dict(),
+        evaluation=evaluation,
+        recommended=_recommended(evaluation, with_verdict=verdict is not None),
+        verdict=verdict,
+        training=_training_record(run, ck, config, metrics, written),
+        max_task_tokens=int(train_cfg.get("max_task_tokens", 512)),
+        max_candidate_tokens=int(train_cfg.get("max_candidate_tokens", 768)),
+    )
+    manifest_path = manifest.save(out / "judge.json")
+    report: dict[str, Any] = {
+        "judge": str(manifest_path),
+        "adapter": str(adapter_path),
+        "adapter_bytes": adapter_path.stat().st_size,
+        "checkpoint": str(ck),
+        "calibration": calibration.to_dict(),
+        "recommended": manifest.recommended.to_dict() if manifest.recommended else {},
+        **written,
+    }
+    agreement = _record_agreement(manifest, manifest_path, ck, run, n_verify if verify else None, previous)
+    if agreement is not None:
+        report["agreement"] = agreement
+    (out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def _trained_checkpoint(run: Path, checkpoint: str) -> tuple[Path, dict[str, Any], dict[str, Any], str]:
+    """(checkpoint folder, its config, its metrics, the base GGUF's path), refused when the
+    prompt template or the base it was trained on is not what this Winnow serves."""
+    from winnow.judge.llm.model_files import resolve
+    from winnow.judge.scoring.judge_model import JUDGE_TEMPLATE
+    from winnow.judge.training.checkpoint import resolve_checkpoint
+
     ck = resolve_checkpoint(run, checkpoint)
     config = json.loads((ck / "config.json").read_text(encoding="utf-8"))
     metrics = json.loads((ck / "metrics.json").read_text(encoding="utf-8"))
@@ -310,23 +368,19 @@ def export(
             f"{ck} was trained on a base with sha256 {base['sha256'][:12]}…, but {base['spec']} now resolves "
             f"to {info.sha256[:12]}…: export needs the base it was trained on"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    adapter_path = out / "adapter.gguf"
-    previous = _previous_agreement(out / "judge.json")
-    written = write_adapter_gguf(ck / "adapter", gguf_facts(info.path), adapter_path, dtype,
-                                 name=name or f"winnow judge LoRA ({run.name} {ck.name})")
+    return ck, config, metrics, info.path
 
-    scores_path = ck / "validation_scores.jsonl"
-    rows = list(read_jsonl(scores_path)) if scores_path.is_file() else []
-    calibration = fit([r["z"] for r in rows], [int(r["label"]) for r in rows])
-    evaluation = _evaluation(eval_metrics, eval_split)
+
+def _training_record(run: Path, ck: Path, config: dict[str, Any], metrics: dict[str, Any],
+                     written: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's provenance section: run, checkpoint, validation figures, data, settings."""
     train_cfg = config["train"]
-    training = {
+    return {
         "run": str(run.resolve()),
         "checkpoint": ck.name,
         "step": metrics.get("step"),
         "val_auc": metrics.get("val_auc"),
+        "val_pairwise": metrics.get("val_pairwise"),
         "val_loss": metrics.get("val_loss"),
         "val_accuracy": metrics.get("val_accuracy"),
         "n_val": metrics.get("n_val"),
@@ -334,49 +388,33 @@ def export(
         "val_problems": config.get("data", {}).get("val_problems"),
         "hyperparameters": {k: train_cfg.get(k) for k in (
             "epochs", "lr", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "batch_size",
-            "grad_accum", "val_fraction", "seed", "warmup", "max_steps")},
+            "grad_accum", "val_fraction", "seed", "warmup", "max_steps", "batching", "task_max",
+            "pairwise_weight", "select")},
         "schedule": config.get("schedule"),
         "elapsed_s": metrics.get("elapsed_s"),
         "versions": config.get("versions"),
         "adapter": written,
     }
-    manifest = JudgeManifest(
-        name=name or f"LoRA judge on the {base['spec']} base ({ck.name} of {run.name})",
-        base_model=base["spec"],
-        base_sha256=base["sha256"],
-        adapter=adapter_path.name,
-        adapter_sha256=sha256_file(adapter_path),
-        calibration=calibration.to_dict(),
-        evaluation=evaluation,
-        recommended=_recommended(evaluation),
-        training=training,
-        max_task_tokens=int(train_cfg.get("max_task_tokens", 512)),
-        max_candidate_tokens=int(train_cfg.get("max_candidate_tokens", 768)),
-    )
-    manifest_path = manifest.save(out / "judge.json")
-    report: dict[str, Any] = {
-        "judge": str(manifest_path),
-        "adapter": str(adapter_path),
-        "adapter_bytes": adapter_path.stat().st_size,
-        "checkpoint": str(ck),
-        "calibration": calibration.to_dict(),
-        "recommended": manifest.recommended,
-        **written,
-    }
-    if verify:
-        examples = _verify_examples(run, n_verify)
-        agreement = verify_export(ck, manifest_path, examples)
+
+
+def _record_agreement(manifest: Any, manifest_path: Path, ck: Path, run: Path, n_verify: int | None,
+                      previous: tuple[str, dict[str, Any]] | None) -> dict[str, Any] | None:
+    """Check llama.cpp against transformers (``n_verify`` examples; None: no check) and write
+    the figures into the manifest; return the check's report."""
+    from winnow.judge.scoring.judge_model import JudgeManifest
+
+    if n_verify is not None:
+        agreement = verify_export(ck, manifest_path, _verify_examples(run, n_verify))
         manifest = JudgeManifest.load(str(manifest_path))
-        manifest.training["agreement"] = {k: v for k, v in agreement.items() if not k.startswith("z_")}
+        manifest.training.agreement = {k: v for k, v in agreement.items() if not k.startswith("z_")}
         manifest.save(manifest_path)
-        report["agreement"] = agreement
-    elif previous is not None and previous[0] == manifest.adapter_sha256:
+        return agreement
+    if previous is not None and previous[0] == manifest.adapter_sha256:
         # Re-exported (e.g. to add held-out figures) without a new check: the adapter is the
         # same file, so the agreement measured before still holds.
-        manifest.training["agreement"] = previous[1]
+        manifest.training.agreement = previous[1]
         manifest.save(manifest_path)
-    (out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return report
+    return None
 
 
 def _previous_agreement(path: Path) -> tuple[str, dict[str, Any]] | None:
@@ -384,6 +422,15 @@ def _previous_agreement(path: Path) -> tuple[str, dict[str, Any]] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         agreement = data["training"]["agreement"]
         return str(data["adapter_sha256"]), dict(agreement)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _previous_verdict(path: Path) -> tuple[str, dict[str, Any]] | None:
+    """(adapter sha256, verdict section) of the judge.json an export is about to replace."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return str(data["adapter_sha256"]), dict(data["verdict"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

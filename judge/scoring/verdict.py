@@ -1,0 +1,120 @@
+"""One calibrated verdict from every signal a candidate has: the judge, its examples, lint.
+
+The learned judge's z (logit Yes − logit No), the docstring examples the candidate passes
+or fails in the sandbox, and the static checks each say something different; a small
+logistic regression fitted on validation problems (never on held-out ones) weighs them
+into one P(correct) that means what it says. Serving evaluates it with a dot product —
+no scikit-learn at run time; fitting (``fit_verdict``) uses scikit-learn.
+
+A candidate that does not parse is not scored here: ranking gives it P = 0 first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from winnow.judge.base.errors import WinnowError
+
+VERDICT_FORMAT = "winnow-verdict/1"
+FEATURES = (
+    "judge_z",  # the judge's raw score (0 when there is no judge)
+    "examples_failed",  # 1 when at least one docstring example fails or errors
+    "examples_all_pass",  # 1 when the docstring has examples and all pass
+    "examples_pass_fraction",  # passed / examples (0.5 when there are none)
+    "undefined_names",  # 1 when pyflakes reports an undefined name
+)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What is known of one parsing candidate before the verdict."""
+
+    judge_z: float = 0.0
+    n_examples: int = 0
+    examples_passed: int = 0
+    undefined_names: int = 0
+
+    def vector(self, names: Sequence[str] = FEATURES) -> list[float]:
+        n = self.n_examples
+        values = {
+            "judge_z": float(self.judge_z),
+            "examples_failed": float(n > 0 and self.examples_passed < n),
+            "examples_all_pass": float(n > 0 and self.examples_passed == n),
+            "examples_pass_fraction": self.examples_passed / n if n else 0.5,
+            "undefined_names": float(self.undefined_names > 0),
+        }
+        try:
+            return [values[name] for name in names]
+        except KeyError as exc:
+            raise WinnowError(f"unknown verdict feature {exc.args[0]!r}; known: {', '.join(FEATURES)}") from None
+
+
+@dataclass
+class VerdictModel:
+    """P(correct) = sigmoid(intercept + Σ coef_i · feature_i), fitted on validation data."""
+
+    features: list[str] = field(default_factory=lambda: list(FEATURES))
+    coef: list[float] = field(default_factory=lambda: [0.0] * len(FEATURES))
+    intercept: float = 0.0
+    n: int = 0  # candidates it was fitted on
+    n_problems: int = 0
+    fitted_on: str = ""  # what data (e.g. "validation split of humaneval:train")
+    format: str = VERDICT_FORMAT
+
+    def p(self, signals: Signals) -> float:
+        x = signals.vector(self.features)
+        logit = self.intercept + sum(c * v for c, v in zip(self.coef, x, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(min(logit, 60.0), -60.0)))
+
+    def explain(self, signals: Signals) -> str:
+        """The two features that moved this verdict most, for a hint's text."""
+        x = signals.vector(self.features)
+        parts = sorted(zip(self.features, self.coef, x, strict=True), key=lambda t: -abs(t[1] * t[2]))
+        return ", ".join(f"{name} {c * v:+.1f}" for name, c, v in parts[:2] if c * v)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> VerdictModel | None:
+        if not data:
+            return None
+        if data.get("format") != VERDICT_FORMAT:
+            raise WinnowError(f"verdict model format {data.get('format')!r}; expected {VERDICT_FORMAT!r}")
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        model = cls(**known)
+        if len(model.coef) != len(model.features) or not all(map(math.isfinite, [*model.coef, model.intercept])):
+            raise WinnowError("verdict model: one finite coefficient per feature is needed")
+        Signals().vector(model.features)  # unknown feature names fail here, not at serving time
+        return model
+
+
+def fit_verdict(
+    signals: Sequence[Signals],
+    labels: Sequence[int],
+    problem_ids: Sequence[str],
+    fitted_on: str,
+    features: Sequence[str] = FEATURES,
+    c: float = 1.0,
+) -> VerdictModel:
+    """Logistic regression (L2, ``C=c``) of the labels on the features; needs both labels."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(signals) != len(labels) or len(labels) != len(problem_ids):
+        raise WinnowError("signals, labels and problem ids differ in length")
+    if len(set(labels)) < 2:
+        raise WinnowError("fitting a verdict needs passing and failing candidates")
+    x = [s.vector(features) for s in signals]
+    model = LogisticRegression(C=c, max_iter=1000)
+    model.fit(x, list(labels))
+    return VerdictModel(
+        features=list(features),
+        coef=[float(v) for v in model.coef_[0]],
+        intercept=float(model.intercept_[0]),
+        n=len(labels),
+        n_problems=len(set(problem_ids)),
+        fitted_on=fitted_on,
+    )
