@@ -9,7 +9,9 @@ loads the same adapter, which costs ~15% more prefill than the bare base), in on
   path processes (prefix + all branches) — the floor for that much prefill.
 
 ``reused_over_raw_prefill`` (target ≤ 1.1) and ``reused_over_naive``; medians of
-``--repeats``.
+``--repeats``. ``--compare SPEC`` times another judge's reused path on the same candidates
+in the same loop and reports ``reused_over_compare`` (e.g. a v2 judge, which reads the
+candidate's body alone, against a v1 one that reads the whole function).
 """
 
 from __future__ import annotations
@@ -73,7 +75,18 @@ BODIES = [
 ]
 
 
-def measure(judge_spec: str = "default", repeats: int = 3, threads: int = 0) -> dict[str, Any]:
+def _reused_seconds(judge: Any, codes: list[str]) -> float:
+    """One task's five candidates from an empty cache: the task prefix once, branches batched."""
+    runs = [judge.runs(TASK, code) for code in codes]
+    judge.engine.reset()
+    t0 = time.perf_counter()
+    judge.engine.branch_logits(runs[0].prefix, [r.branch for r in runs])
+    return time.perf_counter() - t0
+
+
+def measure(
+    judge_spec: str = "default", repeats: int = 3, threads: int = 0, compare: str | None = None
+) -> dict[str, Any]:
     from llama_cpp import Llama
 
     from winnow.judge.scoring.judge_model import Judge
@@ -90,8 +103,11 @@ def measure(judge_spec: str = "default", repeats: int = 3, threads: int = 0) -> 
     llm = Llama(judge.base_info.path, n_ctx=4096, n_batch=4096, n_ubatch=512, n_threads=n_threads,
                 n_threads_batch=n_threads, verbose=False, flash_attn=False, lora_path=engine.lora_path)
 
-    times: dict[str, list[float]] = {"naive": [], "reused": [], "raw": []}
+    other = Judge.load(compare, n_threads=n_threads) if compare else None
+    times: dict[str, list[float]] = {"naive": [], "reused": [], "raw": [], "compare": []}
     engine.branch_logits(prefix, branches)  # warm-up
+    if other is not None:
+        _reused_seconds(other, codes)
     for _ in range(repeats):
         t0 = time.perf_counter()
         for branch in branches:
@@ -99,19 +115,29 @@ def measure(judge_spec: str = "default", repeats: int = 3, threads: int = 0) -> 
             engine.prefill(prefix + branch)
         times["naive"].append(time.perf_counter() - t0)
 
-        engine.reset()
-        t0 = time.perf_counter()
-        engine.branch_logits(prefix, branches)
-        times["reused"].append(time.perf_counter() - t0)
+        times["reused"].append(_reused_seconds(judge, codes))
+        if other is not None:
+            times["compare"].append(_reused_seconds(other, codes))
 
         llm.reset()
         llm._ctx.kv_cache_clear()
         t0 = time.perf_counter()
         llm.eval(raw_tokens)
         times["raw"].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    return {
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    compared = {}
+    if other is not None:
+        compared = {
+            "compare": other.manifest.name,
+            "compare_template": other.manifest.prompt_template,
+            "compare_branch_tokens": [len(other.runs(TASK, code).branch) for code in codes],
+            "compare_reused_s": round(med["compare"], 3),
+            "reused_over_compare": round(med["reused"] / med["compare"], 3),
+        }
+        other.close()
+    return compared | {
         "judge": judge.manifest.name,
+        "template": judge.manifest.prompt_template,
         "cores": os.cpu_count(),
         "threads": n_threads,
         "candidates": len(codes),
@@ -133,11 +159,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge", default="default", help="judge manifest (default: the shipped judge)")
     parser.add_argument("--repeats", type=int, default=3, help="repetitions; medians are reported (default 3)")
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (default: physical cores)")
+    parser.add_argument("--compare", help="a second judge manifest timed in the same run (reused_over_compare)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    out = measure(args.judge, args.repeats, args.threads)
+    out = measure(args.judge, args.repeats, args.threads, args.compare)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -149,4 +176,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"raw llama-cpp-python prefill of {out['reused_tokens']} tokens  {out['raw_prefill_s']:.3f} s")
     print(f"reused / raw prefill  {out['reused_over_raw_prefill']:.3f}   (target <= 1.1)")
     print(f"reused / naive        {out['reused_over_naive']:.3f}")
+    if "compare" in out:
+        print(f"compared with {out['compare']} ({out['compare_template']}, branches {out['compare_branch_tokens']}): "
+              f"{out['compare_reused_s']:.3f} s; reused / compare {out['reused_over_compare']:.3f}")
     return 0

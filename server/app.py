@@ -40,6 +40,7 @@ from winnow.server.inline import (
     InlineOutcome,
     InlineService,
     StatementEnd,
+    Suggestion,
 )
 from winnow.server.model_host import ModelHost
 from winnow.server.protocol import WinnowProtocol
@@ -251,7 +252,18 @@ class WinnowServer(LanguageServer):
 
 
 def create_server() -> WinnowServer:
+    """The server with every handler registered: each handler turns params into a call
+    on the server's services and their result into lsprotocol types."""
     server = WinnowServer()
+    _register_lifecycle(server)
+    _register_documents(server)
+    _register_completion(server)
+    _register_commands(server)
+    return server
+
+
+def _register_lifecycle(server: WinnowServer) -> None:
+    """initialize / initialized / settings / shutdown."""
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: WinnowServer, params: types.InitializeParams) -> None:
@@ -270,6 +282,21 @@ def create_server() -> WinnowServer:
             await ls.pull_settings()
         else:
             ls.apply_settings(parse(params.settings))
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: WinnowServer, *args: Any) -> None:
+        ls.shutdown.set()
+        ls.inline.cancel_all()
+        ls.workspace_context.close()
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, ls.models.close), timeout=10)
+        except Exception:
+            log.debug("closing the models failed", exc_info=True)
+
+
+def _register_documents(server: WinnowServer) -> None:
+    """Document and workspace-file notifications: they schedule work, never wait on it."""
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     @guarded(types.TEXT_DOCUMENT_DID_OPEN, empty=None)
@@ -304,31 +331,38 @@ def create_server() -> WinnowServer:
         ls._window_starts.pop(uri, None)
         ls.workspace_context.closed(uri)
 
+
+async def _suggestions_at(ls: WinnowServer, uri: str, position: types.Position) -> list[Suggestion] | None:
+    """What inline completion and its completion fallback both offer at ``position``
+    (None when inline completion is off or the document is unknown)."""
+    if not ls.settings.inline_completion.enabled:
+        return None
+    snap = snapshot(ls, uri)
+    if snap is None:
+        return None
+    ls.models.require()
+    outcome = await ls.suggest(snap.uri, ls.context_at(snap, position))
+    return outcome.suggestions
+
+
+def _register_completion(server: WinnowServer) -> None:
+    """Inline completion, completion (the fallback for clients without inline), code actions."""
+
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     @guarded(types.TEXT_DOCUMENT_INLINE_COMPLETION, empty=None)
     async def inline_completion(
         ls: WinnowServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
-        if not ls.settings.inline_completion.enabled:
-            return None
-        snap = snapshot(ls, params.text_document.uri)
-        if snap is None:
-            return None
-        ls.models.require()
-        outcome = await ls.suggest(snap.uri, ls.context_at(snap, params.position))
-        return convert.inline_items(outcome.suggestions, params.position)
+        suggestions = await _suggestions_at(ls, params.text_document.uri, params.position)
+        return None if suggestions is None else convert.inline_items(suggestions, params.position)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     @guarded(types.TEXT_DOCUMENT_COMPLETION, empty=None)
     async def completion(ls: WinnowServer, params: types.CompletionParams) -> types.CompletionList | None:
-        if not ls.settings.inline_completion.enabled:
+        suggestions = await _suggestions_at(ls, params.text_document.uri, params.position)
+        if suggestions is None:
             return None
-        snap = snapshot(ls, params.text_document.uri)
-        if snap is None:
-            return None
-        ls.models.require()
-        outcome = await ls.suggest(snap.uri, ls.context_at(snap, params.position))
-        return convert.completion_items(outcome.suggestions, params.position, ls.client_takes_markdown())
+        return convert.completion_items(suggestions, params.position, ls.client_takes_markdown())
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -345,6 +379,10 @@ def create_server() -> WinnowServer:
     @guarded(types.CODE_ACTION_RESOLVE)
     async def code_action_resolve(ls: WinnowServer, params: types.CodeAction) -> types.CodeAction:
         return await ls.code_actions.resolve(params)
+
+
+def _register_commands(server: WinnowServer) -> None:
+    """workspace/executeCommand: stats, reload, implement; the test hooks when enabled."""
 
     @server.command(CMD_SHOW_STATS)
     @guarded(CMD_SHOW_STATS)
@@ -390,16 +428,3 @@ def create_server() -> WinnowServer:
         async def release_load(ls: WinnowServer, *args: Any) -> dict[str, Any]:
             hooks.release_load()
             return {"released": True}
-
-    @server.feature(types.SHUTDOWN)
-    async def shutdown(ls: WinnowServer, *args: Any) -> None:
-        ls.shutdown.set()
-        ls.inline.cancel_all()
-        ls.workspace_context.close()
-        loop = asyncio.get_running_loop()
-        try:
-            await asyncio.wait_for(loop.run_in_executor(None, ls.models.close), timeout=10)
-        except Exception:
-            log.debug("closing the models failed", exc_info=True)
-
-    return server

@@ -89,22 +89,32 @@ def test_cancellation_stops_generation_early(engine: Engine) -> None:
 
 
 def test_cancellation_from_another_thread(engine: Engine) -> None:
+    """A flag set by another thread stops sampling at the next poll, between tokens: the
+    engine polls no more after it has seen the flag (no wall-clock bound: speed is the
+    benchmarks' business)."""
     flag = threading.Event()
+    polls_after_set = {"n": 0}
+
+    def cancel() -> bool:
+        if flag.is_set():
+            polls_after_set["n"] += 1
+            return True
+        return False
+
     timer = threading.Timer(0.3, flag.set)
     timer.start()
-    t0 = time.monotonic()
     with pytest.raises(Cancelled):
-        engine.sample(PROMPT, n=3, max_tokens=1000, seed=1, cancel=flag.is_set, logit_bias=engine.model.eog_bias())
-    assert time.monotonic() - t0 < 5.0
+        engine.sample(PROMPT, n=3, max_tokens=1000, seed=1, cancel=cancel, logit_bias=engine.model.eog_bias())
+    assert polls_after_set["n"] == 1
 
 
 def test_deadline_returns_partial_candidates(engine: Engine) -> None:
+    """Past its deadline sampling stops and says so (with end-of-text banned, only the
+    deadline can stop it before 1000 tokens)."""
     t0 = time.monotonic()
     result = engine.sample(
         PROMPT, n=2, max_tokens=1000, seed=1, deadline=t0 + 0.4, logit_bias=engine.model.eog_bias()
     )
-    elapsed = time.monotonic() - t0
-    assert elapsed < 3.0
     assert all(c.finish_reason == "deadline" for c in result.candidates)
     assert all(c.n_tokens < 1000 for c in result.candidates)
 

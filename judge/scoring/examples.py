@@ -18,7 +18,7 @@ import inspect
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -126,8 +126,9 @@ def _balanced_end(text: str, start: int) -> int | None:
     return None
 
 
-def _depth_at_end(text: str) -> int:
-    """Open brackets left at the end of ``text`` (quotes respected); negative when over-closed."""
+def _outside_quotes(text: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth before it) of every character outside string
+    quotes (a backslash escapes the next character inside quotes)."""
     depth, quote, i = 0, "", 0
     while i < len(text):
         ch = text[i]
@@ -138,38 +139,30 @@ def _depth_at_end(text: str) -> int:
                 quote = ""
         elif ch in "'\"":
             quote = ch
-        elif ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
+        else:
+            yield i, ch, depth
+            if ch in _OPEN:
+                depth += 1
+            elif ch in _CLOSE:
+                depth -= 1
         i += 1
-    return depth
+
+
+def _depth_at_end(text: str) -> int:
+    """Open brackets left at the end of ``text`` (quotes respected); negative when over-closed."""
+    return sum(1 if ch in _OPEN else -1 for _, ch, _ in _outside_quotes(text) if ch in _OPEN or ch in _CLOSE)
 
 
 def _top_level_split(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside brackets and quotes (``=`` never matches inside ``==``, ``<=``…)."""
-    parts, depth, quote, last, i = [], 0, "", 0, 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-        elif depth == 0 and text.startswith(sep, i):
-            prev, nxt = text[i - 1 : i], text[i + len(sep) : i + len(sep) + 1]
-            if sep != "=" or (prev not in "=!<>" and nxt != "=" and prev + nxt != ""):
-                parts.append(text[last:i])
-                last = i + len(sep)
-                i = last
-                continue
-        i += 1
+    parts, last = [], 0
+    for i, _, depth in _outside_quotes(text):
+        if depth != 0 or i < last or not text.startswith(sep, i):
+            continue
+        prev, nxt = text[i - 1 : i], text[i + len(sep) : i + len(sep) + 1]
+        if sep != "=" or (prev not in "=!<>" and nxt != "=" and prev + nxt != ""):
+            parts.append(text[last:i])
+            last = i + len(sep)
     parts.append(text[last:])
     return parts
 
