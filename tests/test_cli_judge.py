@@ -15,10 +15,13 @@ def test_judge_show_default() -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["format"] == "winnow-judge/1"
-    assert data["prompt_template"] == "winnow-judge-v1"
-    # The shipped default is the trained LoRA judge, with the held-out figures it earned.
+    assert data["prompt_template"] == "winnow-judge-v2"
+    # The shipped default is the trained LoRA judge with its fitted verdict (what serving
+    # uses), carrying the verdict's held-out figures and the higher bar they must clear.
     assert data["adapter"] and data["adapter_exists"] is True
+    assert data["verdict"]["format"] == "winnow-verdict/1" and data["verdict"]["n_problems"] > 0
     assert data["evaluation"]["split"] == "humaneval:heldout" and data["evaluation"]["n"] > 0
+    assert data["recommended"]["min_auc"] == 0.80
     assert data["recommended"]["diagnostics"] == (data["evaluation"]["auc"] >= data["recommended"]["min_auc"])
     human = winnow("judge", "show")
     assert "base model" in human.stdout and "calibration" in human.stdout
@@ -85,11 +88,14 @@ def test_judge_score_logprob_baseline(tmp_path: Path) -> None:
     assert scores["c3"]["mean_logprob"] is None
 
 
-def test_complete_ranks_by_judge(repo_root: Path) -> None:
+def test_complete_ranks_by_the_verdict(repo_root: Path) -> None:
+    """With the shipped judge, `complete` ranks by what serving uses: the fitted verdict."""
     proc = winnow("complete", str(repo_root / "docs/examples/stats.py"), "-n", "3", "--max-tokens", "48", "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["strategy"] == "judge"
+    assert report["strategy"] == "combined"
+    parsing = [c for c in report["candidates"] if c["signals"]["parses"]]
+    assert all(c["reason"].startswith("verdict ") and "judge z" in c["reason"] for c in parsing)
     assert report["judge"]["name"]
     probs = [c["p_correct"] for c in report["candidates"]]
     assert all(p is not None and 0.0 <= p <= 1.0 for p in probs)

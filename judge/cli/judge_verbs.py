@@ -48,6 +48,12 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"eval         {key}: {_fmt(value)}")
     for key, value in (manifest.recommended.to_dict() if manifest.recommended else {}).items():
         print(f"recommended  {key}: {_fmt(value)}")
+    v = manifest.verdict
+    if v is not None:
+        terms = ", ".join(f"{n} {c:+.2f}" for n, c in zip(v.features, v.coef, strict=True))
+        print(f"verdict      {terms}, intercept {v.intercept:+.2f} (fitted on {v.n} candidates: {v.fitted_on})")
+    else:
+        print("verdict      none: `combined` ranks as judge+exec (fit one with `winnow combine`)")
     return 0
 
 

@@ -240,6 +240,10 @@ class HeldOutEvaluation(_Section):
     n_problems_ranked: int | None = None
     n: int | None = None  # held-out examples
     n_positive: int | None = None
+    pairwise: float | None = None  # within-task pairwise accuracy
+    subtle_auc: float | None = None  # ROC-AUC over references, rewrites and single-point bugs only
+    subtle_pairwise: float | None = None
+    n_subtle: int | None = None
     compare: dict[str, Any] | None = None  # the same figures of the judge it was compared with
     extra: dict[str, Any] = field(default_factory=dict)
 

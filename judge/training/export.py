@@ -46,6 +46,7 @@ RECOMMEND_MIN_AUC_VERDICT = 0.80
 EVAL_KEYS = (
     "accuracy", "precision", "recall", "f1", "kappa", "mcc", "auc", "ece", "brier",
     "pass1_judge", "pass1_random", "pass1_logprob", "passk_oracle", "n_problems_ranked", "n", "n_positive",
+    "pairwise", "subtle_auc", "subtle_pairwise", "n_subtle",
 )
 
 
