@@ -57,17 +57,17 @@ def _validation_records(args: argparse.Namespace, manifest: Any) -> dict[str, li
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from winnow.judge.cli.judge_verbs import _examples_runner, _load_judge
     from winnow.judge.dataset.problems import problems_by_id
-    from winnow.judge.scoring.judge_model import JudgeManifest
+    from winnow.judge.scoring.examples import examples_runner
+    from winnow.judge.scoring.judge_model import Judge, JudgeManifest
     from winnow.judge.scoring.ranking import gather_signals
     from winnow.judge.scoring.verdict import fit_verdict
 
     manifest = JudgeManifest.load(args.judge)
     records = _validation_records(args, manifest)
     problems = problems_by_id(args.problems)
-    judge = _load_judge(args.judge, args.threads)
-    runner = _examples_runner(args.timeout)
+    judge = Judge.load(args.judge, n_threads=args.threads)
+    runner = examples_runner(args.timeout)
     signals, labels, pids = [], [], []
     total = sum(len(v) for v in records.values())
     with tqdm(total=total, desc="signals", unit="cand", file=sys.stderr, disable=args.quiet) as bar:

@@ -17,6 +17,7 @@ from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
 from winnow.judge.base.pysource import FunctionSite, function_at, function_body
 from winnow.judge.cli import flags
+from winnow.judge.scoring.examples import examples_runner
 from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES
 
 
@@ -61,12 +62,6 @@ def _load_judge(spec: str, threads: int) -> Any:
     from winnow.judge.scoring.judge_model import Judge
 
     return Judge.load(spec, n_threads=threads)
-
-
-def _examples_runner(timeout_s: float) -> Any:
-    from winnow.judge.scoring.examples import examples_runner
-
-    return examples_runner(timeout_s)
 
 
 class _GeneratorLogprob:
@@ -128,7 +123,7 @@ class _Scorers:
         return cls(
             _GeneratorLogprob(args.model, args.threads) if args.strategy == "logprob" else None,
             _load_judge(args.judge, args.threads) if args.strategy in JUDGE_STRATEGIES else None,
-            _examples_runner(args.timeout) if args.strategy in ("combined", "judge+exec", "examples") else None,
+            examples_runner(args.timeout) if args.strategy in ("combined", "judge+exec", "examples") else None,
         )
 
 
