@@ -36,6 +36,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from winnow.benchmarks.lsp_process import kill_server, server_pid
+
 # module → [(function name, signature, docstring)]
 HELPERS: dict[str, list[tuple[str, str, str]]] = {
     "geo_kit": [
@@ -140,6 +142,7 @@ class Session:
         self.ready = asyncio.Event()
         self.failed: str | None = None
         self.versions: dict[str, int] = {}
+        self.pid: int | None = None
 
         @self.client.feature("winnow/status")
         def on_status(ls: Any, params: Any) -> None:
@@ -154,7 +157,7 @@ class Session:
             self.client.feature(method)(lambda ls, params: None)
 
     async def start(self) -> None:
-        cmd = self.args.server_cmd or [sys.executable, "-m", "winnow.server.cli", "lsp"]
+        cmd = self.args.server_cmd or [sys.executable, "-m", "winnow.cli", "lsp"]
         await self.client.start_io(cmd[0], *cmd[1:])
         await self.client.initialize_async(
             types.InitializeParams(
@@ -170,6 +173,7 @@ class Session:
             )
         )
         self.client.initialized(types.InitializedParams())
+        self.pid = await server_pid(self.client)
         await asyncio.wait_for(self.ready.wait(), timeout=self.args.ready_timeout)
         if self.failed:
             raise RuntimeError(f"the server did not load its models: {self.failed}")
@@ -238,9 +242,7 @@ class Session:
         try:
             await asyncio.wait_for(self.client.stop(), timeout=30)
         except Exception:
-            proc = self.client._server
-            if proc is not None and proc.returncode is None:
-                proc.kill()
+            kill_server(self.pid)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -287,7 +289,7 @@ async def _call_sites(args: argparse.Namespace, work: Path) -> tuple[Rounds, lis
     cases = write_project(work / "project")
     session = Session(args, work / "project", _settings(args))
     await session.start()
-    pid = session.client._server.pid if session.client._server is not None else None
+    pid = session.pid
     rounds: Rounds = {m: {"hits": [], "cold": [], "warm": [], "tokens": [], "reuse": []} for m in (True, False)}
     samples: list[dict[str, Any]] = []
     try:
@@ -310,8 +312,7 @@ async def _big_tree(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any
     await big.start()
     try:
         index = (await big.wait_scanned())["context"]["index"]
-        big_pid = big.client._server.pid if big.client._server is not None else None
-        return index, _rss_mb(big_pid) if big_pid else None
+        return index, _rss_mb(big.pid) if big.pid else None
     finally:
         await big.stop()
 

@@ -23,7 +23,7 @@ import statistics
 import time
 from typing import Any
 
-from winnow.judge.llm.engine import physical_cores
+from winnow.judge.llm.llama_lib import physical_cores
 
 TASK = '''def merge_intervals(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Merge overlapping closed intervals and return them sorted by start.
@@ -87,6 +87,7 @@ def _reused_seconds(judge: Any, codes: list[str]) -> float:
 def measure(
     judge_spec: str = "default", repeats: int = 3, threads: int = 0, compare: str | None = None
 ) -> dict[str, Any]:
+    import llama_cpp
     from llama_cpp import Llama
 
     from winnow.judge.scoring.judge_model import Judge
@@ -120,7 +121,7 @@ def measure(
             times["compare"].append(_reused_seconds(other, codes))
 
         llm.reset()
-        llm._ctx.kv_cache_clear()
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
         t0 = time.perf_counter()
         llm.eval(raw_tokens)
         times["raw"].append(time.perf_counter() - t0)

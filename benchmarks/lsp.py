@@ -1,6 +1,6 @@
 """``winnow bench lsp``: the language server as an editor sees it.
 
-Starts the real server (``python -m winnow.server.cli lsp``) as a subprocess, drives
+Starts the real server (``python -m winnow.cli lsp``) as a subprocess, drives
 it over stdio with pygls's LanguageClient, opens a ~1,000-token Python file and
 measures:
 
@@ -34,6 +34,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from winnow.benchmarks.lsp_process import kill_server, server_pid
 from winnow.judge.base.numeric import percentile
 
 # A small but realistic module: ~3,600 characters, about 1,000 SmolLM2 tokens.
@@ -268,12 +269,12 @@ class Bench:
     async def main(self) -> dict[str, Any]:
         """Start the server, measure every figure of the module docstring, stop it."""
         a = self.args
-        cmd = a.server_cmd or [sys.executable, "-m", "winnow.server.cli", "lsp"]
+        cmd = a.server_cmd or [sys.executable, "-m", "winnow.cli", "lsp"]
         await self.client.start_io(cmd[0], *cmd[1:])
-        proc = self.client._server
-        pid = proc.pid if proc is not None else None
+        pid: int | None = None
         try:
             startup = await self._initialize()
+            pid = await server_pid(self.client)
             first_line = _find_line(BENCH_SOURCE, "    plan = {}")
             # Cold: the first request evaluates the whole prompt window.
             cold_ms, _ = await self.request(self.set_line(first_line, EDIT_LINES[0]))
@@ -290,7 +291,7 @@ class Bench:
             )
             rss, peak = _rss_mb(pid) if pid else (None, None)
         finally:
-            await self._stop(proc)
+            await self._stop(pid)
         srv = stats.get("server", {}) if isinstance(stats, dict) else {}
         models = stats.get("models", {}) if isinstance(stats, dict) else {}
         return {
@@ -394,7 +395,7 @@ class Bench:
             jump_ms.append(ms)
         return jump_ms
 
-    async def _stop(self, proc: Any) -> None:
+    async def _stop(self, pid: int | None) -> None:
         try:
             await asyncio.wait_for(self.client.shutdown_async(None), timeout=30)
             self.client.exit(None)
@@ -403,8 +404,7 @@ class Bench:
         try:
             await asyncio.wait_for(self.client.stop(), timeout=30)
         except Exception:
-            if proc is not None and proc.returncode is None:
-                proc.kill()
+            kill_server(pid)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

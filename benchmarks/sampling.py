@@ -22,7 +22,9 @@ import statistics
 import time
 from typing import Any
 
-from winnow.judge.llm.engine import Engine, Model, physical_cores
+from winnow.judge.llm.engine import Engine
+from winnow.judge.llm.llama_lib import physical_cores
+from winnow.judge.llm.model import Model
 from winnow.judge.llm.model_files import resolve
 
 PROMPT_SOURCE = '''"""Inventory management helpers for a small warehouse service."""
@@ -110,10 +112,13 @@ def _ours(engine: Engine, tokens: list[int], n: int, bias: Any, seed: int) -> tu
 
 def _raw(llm: Any, tokens: list[int], seed: int) -> tuple[float, float]:
     """(wall seconds, decode tok/s) of raw llama-cpp-python generating N_NEW tokens."""
+    import llama_cpp
+
     llm.reset()
-    llm._ctx.kv_cache_clear()
+    llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
     llm.set_seed(seed)
-    eog = {t for t in range(llm.n_vocab()) if llm._model.token_is_eog(t)} if hasattr(llm._model, "token_is_eog") else set()
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    eog = {t for t in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)}
     t0 = time.perf_counter()
     t_first = None
     count = 0

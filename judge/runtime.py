@@ -20,7 +20,7 @@ from typing import Any
 from winnow.judge.base.definitions import helper_stubs
 from winnow.judge.base.errors import ModelError
 from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
-from winnow.judge.llm.engine import Engine, Model
+from winnow.judge.llm.engine import Engine
 from winnow.judge.llm.generation import (
     FunctionCandidate,
     Generation,
@@ -28,10 +28,11 @@ from winnow.judge.llm.generation import (
     complete_at,
     implement_function,
 )
+from winnow.judge.llm.model import Model
 from winnow.judge.llm.model_files import ModelInfo, resolve
 from winnow.judge.llm.prompts import PromptContext
 from winnow.judge.llm.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
-from winnow.judge.scoring.examples import examples_runner
+from winnow.judge.scoring.example_runs import examples_runner
 from winnow.judge.scoring.judge_model import Judge
 from winnow.judge.scoring.ranking import RankedCandidate, rank
 

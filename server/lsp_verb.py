@@ -8,8 +8,13 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from winnow.judge.base.errors import WinnowError
+
+if TYPE_CHECKING:
+    from winnow.server.app import WinnowServer
 
 
 def parse_hostport(value: str) -> tuple[str, int]:
@@ -45,7 +50,9 @@ def check_listen_address(host: str, allow_remote: bool) -> None:
     )
 
 
-def run_lsp(args: argparse.Namespace) -> int:
+def run_lsp(args: argparse.Namespace, prepare: Callable[[WinnowServer], object] | None = None) -> int:
+    """Serve LSP on stdio (or ``args.tcp``) until the client exits; ``prepare`` sees the
+    server before it starts (to add commands or observe its model jobs)."""
     if args.tcp:
         check_listen_address(args.tcp[0], getattr(args, "allow_remote", False))
     if args.log_file:
@@ -57,10 +64,12 @@ def run_lsp(args: argparse.Namespace) -> int:
     # server reports failures to the client once itself (window/logMessage).
     if not args.verbose:
         logging.getLogger("pygls").setLevel(logging.CRITICAL)
-    from winnow.server.app import create_server
-    from winnow.server.protocol import LenientInput
+    from winnow.server.app import create_server  # pygls and the models' code load only for `winnow lsp`
+    from winnow.server.lsp.protocol import LenientInput
 
     server = create_server()
+    if prepare is not None:
+        prepare(server)
     if args.tcp:
         host, port = args.tcp
         try:

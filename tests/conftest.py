@@ -27,7 +27,7 @@ def default_model_path() -> str:
 
 @pytest.fixture(scope="session")
 def model(default_model_path: str):  # type: ignore[no-untyped-def]
-    from winnow.judge.llm.engine import Model
+    from winnow.judge.llm.model import Model
 
     return Model(default_model_path)
 

@@ -1,12 +1,12 @@
-"""Shared helpers for the language-server tests (tests/test_lsp_*.py).
+"""Shared helpers for the language-server tests (tests/server/).
 
-Every test drives the real server (``python -m winnow.server.cli lsp``) in a
+Every test drives the real server (``winnow lsp``, started by hooked_server.py) in a
 subprocess with pytest-lsp's client, on the real embedded model. Settings keep the
 model work small (2 candidates, 16 tokens, one thread) so that the suite stays fast
 on a shared 2-core machine.
 
 Tests wait on events the server sends, never on the model being slow or fast: the
-server runs with its test hooks on (server/testing_hooks.py), so a test can hold a
+server runs with the suite's observer installed (lsp_hooks.py), so a test can hold a
 model job while it runs (``hold_next_job`` + ``wait_held``) or hold the first model
 load (``HOLD_LOAD_CONFIG``), and it counts model jobs without a window
 (``model_calls``). No assertion here bounds wall-clock time: speed is benchmarks/'.
@@ -18,13 +18,14 @@ import asyncio
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-SERVER_CMD = [sys.executable, "-m", "winnow.server.cli", "lsp"]
-TEST_ENV = dict(os.environ, WINNOW_TEST_HOOKS="1")
+SERVER_CMD = [sys.executable, str(Path(__file__).with_name("hooked_server.py"))]
+TEST_ENV = dict(os.environ)
 CONFIG = ClientServerConfig(server_command=SERVER_CMD, server_env=TEST_ENV)
 # The first model load waits for ``release_load``: requests sent before it are "early".
 HOLD_LOAD_CONFIG = ClientServerConfig(server_command=SERVER_CMD, server_env=TEST_ENV | {"WINNOW_TEST_HOLD_LOAD": "1"})
@@ -123,7 +124,7 @@ async def release_load(client: LanguageClient) -> None:
 
 
 async def model_calls(client: LanguageClient, kind: str = "inline", outcome: str = "completed") -> int:
-    """How many model jobs of ``kind`` had ``outcome`` (server/model_calls.py: submitted,
+    """How many model jobs of ``kind`` had ``outcome`` (server/models/calls.py: submitted,
     started, completed, stopped, dropped, failed); an unbounded count."""
     calls = (await stats(client))["models"].get("calls", {})
     return int(calls.get(kind, {}).get(outcome, 0))

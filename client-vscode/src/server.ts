@@ -1,12 +1,12 @@
 /**
- * How the server is launched: `<python> -m winnow.server.cli lsp`, speaking
+ * How the server is launched: `<python> -m winnow.cli lsp`, speaking
  * LSP over stdio. Pure apart from spawning: no `vscode` import. The extension
  * hands `buildServerLaunch`'s command/args/env to the language client; the
  * integration test spawns the same launch with `spawnServer`.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
-export const SERVER_MODULE = 'winnow.server.cli';
+export const SERVER_MODULE = 'winnow.cli';
 
 export interface ServerLaunch {
   readonly command: string;

@@ -106,7 +106,7 @@ describe('the bundled extension in a fake VS Code', () => {
 
     // The launch and the initializationOptions.
     const first = logged()[0];
-    assert.deepEqual(first?.argv, ['lsp'], 'the server is started as `-m winnow.server.cli lsp` with no extra arguments');
+    assert.deepEqual(first?.argv, ['lsp'], 'the server is started as `-m winnow.cli lsp` with no extra arguments');
     const [initialize] = received('initialize');
     assert.deepEqual(initialize?.message?.params?.['initializationOptions'], {
       candidates: 7,

@@ -57,7 +57,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Pr
 }
 
 test(
-  `the real server (${python} -m winnow.server.cli lsp) completes an LSP handshake`,
+  `the real server (${python} -m winnow.cli lsp) completes an LSP handshake`,
   { timeout: INITIALIZE_TIMEOUT_MS + EXIT_TIMEOUT_MS + 60_000, skip: skip ? 'WINNOW_SKIP_SERVER_TEST=1' : false },
   async () => {
     const check = await checkWinnowImport(python);

@@ -2,7 +2,7 @@
 
 Each module in this package exposes ``register(subparsers)`` which adds one or more
 sub-commands; every sub-command sets ``func(args) -> int`` via ``set_defaults``.
-``winnow.server.cli`` gathers these verbs together with the server's own (``lsp``).
+``winnow.cli`` gathers these verbs together with the server's own (``lsp``).
 """
 
 from __future__ import annotations

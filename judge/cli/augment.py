@@ -118,7 +118,7 @@ def _write_balanced(
     candidates: list[dict[str, Any]], all_labels: str, out: str, ratio: float, seed: int
 ) -> None:
     """Rewrite ``out`` with the balanced selection of this run's labels (selection after labelling)."""
-    from winnow.judge.dataset.variants import balance
+    from winnow.judge.dataset.labelling import balance
 
     order = {candidate_key(c): i for i, c in enumerate(candidates)}
     # Labels come in the order the sandboxes finished: put them back in candidate order.

@@ -17,8 +17,8 @@ from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
 from winnow.judge.base.pysource import FunctionSite, function_at, function_body
 from winnow.judge.cli import flags
-from winnow.judge.scoring.examples import examples_runner
-from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES
+from winnow.judge.scoring.example_runs import examples_runner
+from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES, ExamplesRunner
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -69,7 +69,8 @@ class _GeneratorLogprob:
     log-prob of each candidate's body, teacher-forced in the prompt it samples from."""
 
     def __init__(self, model: str, threads: int) -> None:
-        from winnow.judge.llm.engine import Engine, Model
+        from winnow.judge.llm.engine import Engine
+        from winnow.judge.llm.model import Model
         from winnow.judge.llm.model_files import resolve
 
         self.engine = Engine(Model(resolve(model).path), n_threads=threads or None)
@@ -116,7 +117,7 @@ class _Scorers:
 
     logprob: _GeneratorLogprob | None
     judge: Any
-    run_examples: Any
+    run_examples: ExamplesRunner | None
 
     @classmethod
     def for_args(cls, args: argparse.Namespace) -> _Scorers:

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--eval-every steps, early stopping on the --select figure. Every validation writes a "
             "checkpoint (adapter, optimizer/scheduler/RNG state, config, metrics, validation scores) under "
             "OUT/checkpoints/step-N; OUT/best points at the best one. Rerunning the same command after "
-            "a kill resumes from the last checkpoint. Multi-GPU: `accelerate launch -m winnow.server.cli "
+            "a kill resumes from the last checkpoint. Multi-GPU: `accelerate launch -m winnow.cli "
             "train ...` (see docs/training.md)."
         ),
     )

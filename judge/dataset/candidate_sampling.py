@@ -96,7 +96,8 @@ def sample_problems(
         raise WinnowError("--temperature must be >= 0")
     from tqdm import tqdm
 
-    from winnow.judge.llm.engine import Engine, Model
+    from winnow.judge.llm.engine import Engine
+    from winnow.judge.llm.model import Model
     from winnow.judge.llm.model_files import resolve
 
     summary = SampleSummary()

@@ -9,6 +9,7 @@ never labels a candidate twice.
 from __future__ import annotations
 
 import os
+import random
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -155,3 +156,46 @@ def label_file(
     if Path(candidates_path).resolve() == Path(out).resolve():
         raise WinnowError("--out must differ from --candidates")
     return label_candidates(problems, read_jsonl(candidates_path), out, workers, timeout_s, progress)
+
+
+def balance(labels: Iterable[dict[str, Any]], ratio: float = 1.0, seed: int = 0) -> list[dict[str, Any]]:
+    """Per problem, every passing label and at most ``ratio`` x as many failing mutants.
+
+    Failing candidates that are not mutants (a rewrite that broke, a generator sample) are
+    all kept. The failing mutants kept are spread over bug classes (round robin, classes and
+    mutants in a seeded order), so rare classes are not crowded out. Order is kept.
+    """
+    by_problem: dict[str, list[dict[str, Any]]] = {}
+    for record in labels:
+        by_problem.setdefault(record["problem_id"], []).append(record)
+    kept: list[dict[str, Any]] = []
+    for problem_id, records in by_problem.items():
+        passing = sum(1 for r in records if r.get("status") == "passed")
+        failing = [r for r in records if r.get("status") != "passed" and r.get("origin") == "mutant"]
+        chosen = {
+            id(r)
+            for r in _spread(failing, int(ratio * max(passing, 1)), random.Random(f"{seed}:{problem_id}"))
+        }
+        kept += [
+            r
+            for r in records
+            if r.get("status") == "passed" or r.get("origin") != "mutant" or id(r) in chosen
+        ]
+    return kept
+
+
+def _spread(records: list[dict[str, Any]], n: int, rng: random.Random) -> list[dict[str, Any]]:
+    """``n`` of ``records``, taken from each ``bug_class`` in turn."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(str(r.get("bug_class", "?")), []).append(r)
+    order = sorted(groups)
+    rng.shuffle(order)
+    for name in order:
+        rng.shuffle(groups[name])
+    out: list[dict[str, Any]] = []
+    while len(out) < n and any(groups.values()):
+        for name in order:
+            if groups[name] and len(out) < n:
+                out.append(groups[name].pop())
+    return out

@@ -1,4 +1,7 @@
-"""The one place that touches llama-cpp-python.
+"""The llama.cpp engine: a context with several sequences over a ``Model``; sampling, scoring.
+
+llama-cpp-python is touched only here and in llama_lib.py (loading it) and model.py (a
+loaded GGUF and its vocabulary); what sampling returns is in sampling.py.
 
 ``Engine`` owns a llama.cpp context made through the low-level API with several
 sequences (``n_seq_max`` > 1, unified KV cache), because the high-level ``Llama``
@@ -18,311 +21,18 @@ two orders of magnitude.
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from winnow.judge.base.errors import Cancelled, ModelError
-
-log = logging.getLogger(__name__)
+from winnow.judge.llm.llama_lib import physical_cores
+from winnow.judge.llm.model import Model
+from winnow.judge.llm.sampling import SampleResult, SeqState, Stops, Timings, choose_token, log_softmax_at
 
 CancelCheck = Callable[[], bool]
-
-_backend_lock = threading.Lock()
-_backend_ready = False
-
-
-def _llama() -> Any:
-    """Import llama_cpp lazily (it loads a shared library) and init the backend once."""
-    global _backend_ready
-    try:
-        import llama_cpp
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise ModelError(
-            f"llama-cpp-python is not importable ({exc}); reinstall Winnow with the README's set-up command"
-        ) from exc
-    with _backend_lock:
-        if not _backend_ready:
-            _silence_llama_logs(llama_cpp)
-            llama_cpp.llama_backend_init()
-            _backend_ready = True
-    return llama_cpp
-
-
-_log_callback_ref: Any = None
-_recent_errors: list[str] = []  # llama.cpp's last error lines, quoted in our own errors
-
-
-def recent_llama_errors(clear: bool = True) -> str:
-    text = "; ".join(_recent_errors[-3:])
-    if clear:
-        _recent_errors.clear()
-    return text
-
-
-def _silence_llama_logs(llama_cpp: Any) -> None:
-    """Route llama.cpp's own logging to Python's (at debug level) instead of stderr."""
-    global _log_callback_ref
-
-    @llama_cpp.llama_log_callback
-    def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        if level == 3:  # GGML_LOG_LEVEL_ERROR
-            _recent_errors.append(text.decode("utf-8", errors="replace").strip())
-            del _recent_errors[:-10]
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("llama.cpp: %s", text.decode("utf-8", errors="replace").rstrip())
-
-    _log_callback_ref = _callback  # keep a reference: ctypes must not free it
-    llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
-
-
-def physical_cores() -> int:
-    """Physical cores (hyper-threads share an FPU, and llama.cpp gains nothing from them)."""
-    try:
-        cores: set[tuple[str, str]] = set()
-        physical = core = None
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("physical id"):
-                    physical = line.split(":", 1)[1].strip()
-                elif line.startswith("core id"):
-                    core = line.split(":", 1)[1].strip()
-                elif not line.strip() and core is not None:
-                    cores.add((physical or "0", core))
-                    physical = core = None
-        if core is not None:
-            cores.add((physical or "0", core))
-        if cores:
-            return min(len(cores), len(os.sched_getaffinity(0)))
-    except OSError:
-        pass
-    return max(1, (os.cpu_count() or 2) // 2)
-
-
-@dataclass
-class Candidate:
-    """One sampled continuation."""
-
-    text: str
-    tokens: list[int]
-    n_tokens: int
-    sum_logprob: float
-    mean_logprob: float
-    finish_reason: str  # "stop" | "eos" | "length" | "deadline"
-    index: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "text": self.text,
-            "n_tokens": self.n_tokens,
-            "sum_logprob": self.sum_logprob,
-            "mean_logprob": self.mean_logprob,
-            "finish_reason": self.finish_reason,
-        }
-
-
-@dataclass
-class Timings:
-    """Where the time of one call went."""
-
-    prompt_tokens: int = 0
-    reused_tokens: int = 0
-    prefill_ms: float = 0.0
-    decode_ms: float = 0.0
-    decode_steps: int = 0
-    generated_tokens: int = 0
-
-    @property
-    def decode_tok_s(self) -> float:
-        return self.generated_tokens / (self.decode_ms / 1000.0) if self.decode_ms > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "reused_tokens": self.reused_tokens,
-            "prefill_ms": round(self.prefill_ms, 2),
-            "decode_ms": round(self.decode_ms, 2),
-            "decode_steps": self.decode_steps,
-            "generated_tokens": self.generated_tokens,
-            "decode_tok_s": round(self.decode_tok_s, 2),
-        }
-
-
-@dataclass
-class SampleResult:
-    candidates: list[Candidate]
-    timings: Timings = field(default_factory=Timings)
-
-
-def _log_softmax_at(logits: np.ndarray, token: int) -> float:
-    m = float(logits.max())
-    return float(logits[token] - m - np.log(np.exp(logits - m).sum()))
-
-
-def choose_token(
-    logits: np.ndarray, temperature: float, top_p: float, top_k: int, rng: np.random.Generator
-) -> int:
-    """Sample one token id (greedy when temperature is 0) with top-k then top-p filtering."""
-    if temperature <= 0.0:
-        return int(np.argmax(logits))
-    k = min(top_k if top_k > 0 else logits.shape[0], logits.shape[0])
-    if k < logits.shape[0]:
-        top = np.argpartition(logits, -k)[-k:]
-    else:
-        top = np.arange(logits.shape[0])
-    order = top[np.argsort(-logits[top], kind="stable")]
-    scaled = logits[order].astype(np.float64) / temperature
-    probs = np.exp(scaled - scaled.max())
-    probs /= probs.sum()
-    if top_p < 1.0:
-        cumulative = np.cumsum(probs)
-        keep = int(np.searchsorted(cumulative, top_p) + 1)
-        probs = probs[:keep] / probs[:keep].sum()
-        order = order[:keep]
-    return int(order[rng.choice(len(order), p=probs)])
-
-
-class Model:
-    """A loaded GGUF model: weights, vocabulary and metadata (no context)."""
-
-    def __init__(self, path: str | os.PathLike[str], n_gpu_layers: int = 0) -> None:
-        self.llama_cpp = _llama()
-        self.path = str(path)
-        params = self.llama_cpp.llama_model_default_params()
-        params.n_gpu_layers = n_gpu_layers
-        params.use_mmap = True
-        recent_llama_errors(clear=True)
-        model = self.llama_cpp.llama_model_load_from_file(self.path.encode("utf-8"), params)
-        if not model:
-            why = recent_llama_errors() or "no reason given"
-            raise ModelError(
-                f"llama.cpp could not load {self.path} ({why}): the file may be damaged or use an "
-                "architecture this llama.cpp build does not know; try another GGUF"
-            )
-        self.model = model
-        self.vocab = self.llama_cpp.llama_model_get_vocab(model)
-        self.n_vocab = int(self.llama_cpp.llama_vocab_n_tokens(self.vocab))
-        self.n_ctx_train = int(self.llama_cpp.llama_model_n_ctx_train(model))
-        self.metadata = self._read_metadata()
-        self._piece_cache: dict[int, bytes] = {}
-        self.masks: dict[str, np.ndarray] = {}  # logit biases over this vocabulary, built once
-
-    def _read_metadata(self) -> dict[str, str]:
-        lc = self.llama_cpp
-        out: dict[str, str] = {}
-        buf = ctypes.create_string_buffer(1 << 16)
-        for i in range(int(lc.llama_model_meta_count(self.model))):
-            n = lc.llama_model_meta_key_by_index(self.model, i, buf, len(buf))
-            if n < 0:
-                continue
-            key = buf.value.decode("utf-8", errors="replace")
-            n = lc.llama_model_meta_val_str_by_index(self.model, i, buf, len(buf))
-            if n < 0:
-                continue
-            out[key] = buf.value.decode("utf-8", errors="replace")
-        return out
-
-    def close(self) -> None:
-        if getattr(self, "model", None):
-            self.llama_cpp.llama_model_free(self.model)
-            self.model = None
-
-    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    # --- vocabulary -------------------------------------------------------------------
-
-    def tokenize(self, text: str, add_special: bool = False, parse_special: bool = True) -> list[int]:
-        """Text → token ids; ``parse_special`` lets chat/FIM control tokens through."""
-        data = text.encode("utf-8")
-        capacity = len(data) + 16
-        buf = (self.llama_cpp.llama_token * capacity)()
-        n = self.llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, capacity, add_special, parse_special)
-        if n < 0:
-            capacity = -n
-            buf = (self.llama_cpp.llama_token * capacity)()
-            n = self.llama_cpp.llama_tokenize(
-                self.vocab, data, len(data), buf, capacity, add_special, parse_special
-            )
-        return list(buf[:n])
-
-    def token_piece(self, token: int) -> bytes:
-        """The bytes of one token as text (control tokens render as nothing)."""
-        cached = self._piece_cache.get(token)
-        if cached is not None:
-            return cached
-        buf = ctypes.create_string_buffer(64)
-        n = self.llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
-        if n < 0:
-            buf = ctypes.create_string_buffer(-n)
-            n = self.llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
-        piece = buf.raw[:n]
-        self._piece_cache[token] = piece
-        return piece
-
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        return b"".join(self.token_piece(t) for t in tokens).decode("utf-8", errors="replace")
-
-    def all_pieces(self) -> list[bytes]:
-        """Every token's bytes (computed once; used to build token masks)."""
-        if len(self._piece_cache) < self.n_vocab:
-            for t in range(self.n_vocab):
-                self.token_piece(t)
-        return [self._piece_cache[t] for t in range(self.n_vocab)]
-
-    def eog_bias(self) -> np.ndarray:
-        """A logit bias that bans every end-of-generation token."""
-        bias = self.masks.get("eog")
-        if bias is None:
-            bias = np.zeros(self.n_vocab, dtype=np.float32)
-            for t in range(self.n_vocab):
-                if self.is_eog(t):
-                    bias[t] = -np.inf
-            self.masks["eog"] = bias
-        return bias
-
-    def token_text(self, token: int) -> str:
-        """The vocabulary entry of a token (e.g. ``<fim_prefix>``), special or not."""
-        raw = self.llama_cpp.llama_vocab_get_text(self.vocab, token)
-        return raw.decode("utf-8", errors="replace") if raw else ""
-
-    def is_eog(self, token: int) -> bool:
-        return bool(self.llama_cpp.llama_vocab_is_eog(self.vocab, token))
-
-    def bos(self) -> int:
-        return int(self.llama_cpp.llama_vocab_bos(self.vocab))
-
-    def add_bos(self) -> bool:
-        return bool(self.llama_cpp.llama_vocab_get_add_bos(self.vocab))
-
-    def chat_template(self) -> str | None:
-        raw = self.llama_cpp.llama_model_chat_template(self.model, None)
-        return raw.decode("utf-8", errors="replace") if raw else None
-
-    def special_token(self, name: str) -> int | None:
-        """FIM token ids the vocabulary declares (``fim_pre``, ``fim_suf``, ``fim_mid``...)."""
-        fn = getattr(self.llama_cpp, f"llama_vocab_{name}", None)
-        if fn is None:
-            return None
-        token = int(fn(self.vocab))
-        return token if token >= 0 else None
-
-    def find_token(self, text: str) -> int | None:
-        """Id of a vocabulary entry spelled exactly ``text`` (used for known FIM families)."""
-        ids = self.tokenize(text, add_special=False, parse_special=True)
-        if len(ids) == 1 and self.token_text(ids[0]) == text:
-            return ids[0]
-        return None
 
 
 class Engine:
@@ -534,8 +244,8 @@ class Engine:
                 biased = biased + first_token_bias
             return choose_token(biased, temperature, top_p, top_k, rng)
 
-        states = [_SeqState() for _ in range(n)]
-        stops = _Stops([s for s in stop if s], stop_fn, max_tokens)
+        states = [SeqState() for _ in range(n)]
+        stops = Stops([s for s in stop if s], stop_fn, max_tokens)
         logits_rows: list[np.ndarray] = [first_logits] * n
         t1 = time.perf_counter()
         step = 0
@@ -574,7 +284,7 @@ class Engine:
 
     @staticmethod
     def _out_of_time(
-        states: list[_SeqState], step: int, deadline: float | None,
+        states: list[SeqState], step: int, deadline: float | None,
         step_hook: Callable[[int, int, float], bool] | None, t1: float,
     ) -> bool:
         """Whether the batch ends here (deadline passed or ``step_hook`` said so); the
@@ -590,8 +300,8 @@ class Engine:
         return out_of_time
 
     def _extend(
-        self, states: list[_SeqState], logits_rows: list[np.ndarray], step: int, n_prompt: int,
-        pick: Callable[[np.ndarray, int], int], stops: _Stops,
+        self, states: list[SeqState], logits_rows: list[np.ndarray], step: int, n_prompt: int,
+        pick: Callable[[np.ndarray, int], int], stops: Stops,
     ) -> dict[int, int]:
         """Draw every running sequence's next token, end those that finish, and add the
         others to the batch; return {sequence index: its row in the batch}."""
@@ -601,7 +311,7 @@ class Engine:
                 continue
             row = logits_rows[i]
             token = pick(row, step)
-            st.logprobs.append(_log_softmax_at(row, token))
+            st.logprobs.append(log_softmax_at(row, token))
             if self.model.is_eog(token):
                 st.finish = "eos"
                 st.logprobs.pop()  # the end token is not part of the text
@@ -662,7 +372,7 @@ class Engine:
         out = [np.zeros(len(c), dtype=np.float64) for c in continuations]
         for j, cont in enumerate(continuations):
             if len(cont):
-                out[j][0] = _log_softmax_at(first, cont[0])
+                out[j][0] = log_softmax_at(first, cont[0])
         # Token k+1's log-prob comes from the logits at token k: the last token is not fed.
         heads = [list(c[:-1]) for c in continuations]
         todo = [j for j, h in enumerate(heads) if h]
@@ -671,7 +381,7 @@ class Engine:
             j = todo[i]
             cont = continuations[j]
             for k, row in enumerate(rows):
-                out[j][k + 1] = _log_softmax_at(self._logits(row), cont[k + 1])
+                out[j][k + 1] = log_softmax_at(self._logits(row), cont[k + 1])
 
         if todo:
             self._decode_branches(len(prefix), [heads[j] for j in todo], cancel, True, keep_all)
@@ -732,49 +442,3 @@ class Engine:
             finally:
                 self._clear_branches()
             start = group[-1] + 1
-
-
-@dataclass(frozen=True)
-class _Stops:
-    """When a sampled sequence is complete: a stop string, ``stop_fn``, or ``max_tokens``."""
-
-    strings: list[str]
-    fn: Callable[[str], int | None] | None
-    max_tokens: int
-
-
-@dataclass
-class _SeqState:
-    tokens: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    raw: bytes = b""
-    finish: str | None = None
-    stop_at: int | None = None
-
-    def hit_stop(self, stops: Sequence[str], stop_fn: Callable[[str], int | None] | None = None) -> bool:
-        text = self.raw.decode("utf-8", errors="ignore")
-        best: int | None = stop_fn(text) if stop_fn is not None else None
-        for s in stops:
-            k = text.find(s)
-            if k >= 0 and (best is None or k < best):
-                best = k
-        if best is None:
-            return False
-        self.stop_at = best
-        return True
-
-    def to_candidate(self, index: int) -> Candidate:
-        text = self.raw.decode("utf-8", errors="replace")
-        if self.stop_at is not None:
-            text = self.raw.decode("utf-8", errors="ignore")[: self.stop_at]
-        total = float(sum(self.logprobs))
-        count = len(self.tokens)
-        return Candidate(
-            text=text,
-            tokens=list(self.tokens),
-            n_tokens=count,
-            sum_logprob=total,
-            mean_logprob=total / len(self.logprobs) if self.logprobs else 0.0,
-            finish_reason=self.finish or "length",
-            index=index,
-        )

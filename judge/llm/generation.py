@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from winnow.judge.base.pysource import FunctionSite
-from winnow.judge.llm.engine import CancelCheck, Engine, Model, Timings
+from winnow.judge.llm.engine import CancelCheck, Engine
+from winnow.judge.llm.model import Model
 from winnow.judge.llm.prompts import (
     BodyEnd,
     ImplementPrompt,
@@ -22,6 +23,7 @@ from winnow.judge.llm.prompts import (
     implement_prompt,
     trim_body,
 )
+from winnow.judge.llm.sampling import Timings
 
 CONTEXT_CHARS = 1500  # code before a function shown to the model (imports, helpers)
 

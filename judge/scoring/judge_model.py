@@ -30,7 +30,8 @@ from winnow.judge.scoring.calibration import Calibration
 from winnow.judge.scoring.verdict import VerdictModel
 
 if TYPE_CHECKING:  # the engine imports llama.cpp: loaded only when a judge is
-    from winnow.judge.llm.engine import Engine, Model
+    from winnow.judge.llm.engine import Engine
+    from winnow.judge.llm.model import Model
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,13 @@ class HeldOutEvaluation(_Section):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: The figures of ``winnow eval --json`` that ``HeldOutEvaluation`` keeps: its fields but
+#: where they came from (``split``, ``source``), ``compare`` and ``extra``.
+HELD_OUT_METRICS: tuple[str, ...] = tuple(
+    f.name for f in fields(HeldOutEvaluation) if f.name not in ("split", "source", "compare", "extra")
+)
+
+
 @dataclass
 class Recommendation(_Section):
     """The manifest's ``recommended``: what the judge's figures switch on by default."""
@@ -427,7 +435,8 @@ class Judge:
         n_ctx: int = 4096,
     ) -> Judge:
         """Load the manifest, check its files, and make an engine with the adapter."""
-        from winnow.judge.llm.engine import Engine, Model
+        from winnow.judge.llm.engine import Engine
+        from winnow.judge.llm.model import Model
 
         manifest = JudgeManifest.load(spec)
         info = resolve(manifest.base_model, allow_download=allow_download)

@@ -27,13 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from winnow.judge.scoring.example_runs import ExampleSignal
 from winnow.judge.scoring.verdict import Signals, VerdictModel
 
 STRATEGIES = ("combined", "judge", "judge+exec", "examples", "logprob", "static", "random")
 #: Strategies that need a judge model.
 JUDGE_STRATEGIES = ("combined", "judge", "judge+exec")
 #: Runs a candidate's docstring examples: (code, task) -> the examples signal.
-ExamplesRunner = Callable[[str, str], dict[str, Any]]
+ExamplesRunner = Callable[[str, str], ExampleSignal]
 
 
 class CandidateLike(Protocol):
@@ -66,7 +67,7 @@ class StaticSignals:
     parses: bool = True
     syntax_error: str | None = None  # the parser's message, when it does not parse
     undefined_names: list[str] = field(default_factory=list)  # pyflakes' undefined names
-    examples: dict[str, Any] | None = None  # its docstring examples' run
+    examples: ExampleSignal | None = None  # its docstring examples' run
     judge_z: float | None = None  # the judge's raw score (combined)
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,7 +77,7 @@ class StaticSignals:
         else:
             out["syntax_error"] = self.syntax_error
         if self.examples is not None:
-            out["examples"] = self.examples
+            out["examples"] = self.examples.as_dict()
         if self.judge_z is not None:
             out["judge_z"] = round(self.judge_z, 4)
         return out
@@ -217,8 +218,8 @@ def _rank_by_judge(
         r.score = float(r.p_correct or 0.0)
 
 
-def _examples_note(ex: dict[str, Any]) -> str:
-    total, passed = int(ex.get("total") or 0), int(ex.get("passed") or 0)
+def _examples_note(ex: ExampleSignal | None) -> str:
+    total, passed = (ex.total, ex.passed) if ex is not None else (0, 0)
     if not total:
         return "no docstring examples"
     return f"{total} docstring examples pass" if passed == total else f"docstring examples {passed}/{total}"
@@ -232,8 +233,8 @@ def _apply_examples_rule(
         if not r.parses:
             continue
         ex = r.signals.examples = run_examples(code, task)
-        if ex.get("total"):
-            if ex.get("passed") == ex.get("total"):
+        if ex.total:
+            if ex.passed == ex.total:
                 r.score = 1.0 - (1.0 - r.score) * 0.5
             else:
                 r.score = min(r.score, 0.05)
@@ -249,8 +250,7 @@ def _rank_by_examples(
             r.p_correct, r.score, r.reason = 0.0, 0.0, "does not parse"
             continue
         ex = r.signals.examples = run_examples(code, task)
-        total = int(ex.get("total") or 0)
-        r.score = r.p_correct = int(ex.get("passed") or 0) / total if total else 0.5
+        r.score = r.p_correct = ex.passed / ex.total if ex.total else 0.5
         r.reason = _examples_note(ex)
 
 
@@ -277,8 +277,8 @@ def gather_signals(
         ex = static[i].examples = run_examples(codes[i], task)
         out[i] = Signals(
             judge_z=float(static[i].judge_z or 0.0),
-            n_examples=int(ex.get("total") or 0),
-            examples_passed=int(ex.get("passed") or 0),
+            n_examples=ex.total,
+            examples_passed=ex.passed,
             undefined_names=len(static[i].undefined_names),
         )
     return out
@@ -299,7 +299,7 @@ def _rank_combined(
             r.p_correct, r.score, r.reason = 0.0, 0.0, "does not parse"
             continue
         r.score = r.p_correct = model.p(sig)
-        notes = [f"judge z {sig.judge_z:+.1f}", _examples_note(r.signals.examples or {})]
+        notes = [f"judge z {sig.judge_z:+.1f}", _examples_note(r.signals.examples)]
         if r.signals.undefined_names:
             notes.append(f"undefined: {', '.join(r.signals.undefined_names[:3])}")
         r.reason = f"verdict {r.p_correct:.0%} ({'; '.join(notes)})"

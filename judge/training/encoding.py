@@ -21,7 +21,7 @@ from winnow.judge.scoring.judge_model import (
     answer_token_ids,
     judge_token_runs,
 )
-from winnow.judge.training.base_model import HFTokenizer
+from winnow.judge.training.pretrained import HFTokenizer
 
 
 class PromptEncoder:

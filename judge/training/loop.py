@@ -27,7 +27,6 @@ from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl, write_json
 from winnow.judge.evaluation.metrics import roc_auc, task_pairs, within_task_pairwise
 from winnow.judge.scoring.judge_model import JUDGE_TEMPLATE
-from winnow.judge.training.base_model import check_base_tokenizer, convert_base, load_base_model
 from winnow.judge.training.batching import Plan, example_plan, micro_batches, step_at, task_plan
 from winnow.judge.training.checkpoint import (
     TrainerState,
@@ -42,8 +41,9 @@ from winnow.judge.training.checkpoint import (
 from winnow.judge.training.config import TrainConfig
 from winnow.judge.training.encoding import batch_z, score_sequences
 from winnow.judge.training.environment import require_training_stack, set_seed_all, versions
-from winnow.judge.training.examples import Prepared, load_examples, prepare, write_verify_examples
 from winnow.judge.training.objective import bce, pairwise_loss, pairwise_surrogate
+from winnow.judge.training.pretrained import check_base_tokenizer, convert_base, load_base_model
+from winnow.judge.training.training_examples import Prepared, load_examples, prepare, write_verify_examples
 
 
 @dataclass

@@ -1,0 +1,186 @@
+"""The sandbox side of the docstring examples: run one candidate's examples, one record each.
+
+``example_runs`` reads this file and sends its source to the sandbox as the program, followed by
+one line, ``main(<payload>)``. The payload is a JSON object: ``marker`` (the prefix of every
+record line), ``cases`` (``{"call", "expected", "kind"}`` per example, see
+``docstring_examples.Example``), ``setup`` (``>>>`` statements run after the candidate loads),
+``budget`` (seconds per example), ``limit`` (characters of a repr kept) and ``source`` (the
+candidate). For each case, in order, one line ``<marker> {"status", "got"}`` goes to the original
+stdout; whatever the candidate prints or writes to fds 1 and 2 does not reach it. Each example has
+its own time budget (SIGALRM), and what one raises does not stop the others.
+
+It imports only the standard library (the sandbox has nothing else) and runs on any Python 3.7+
+(the sandbox's interpreter may be the system's). As a script, outside any sandbox::
+
+    python example_driver.py PAYLOAD.json     # or ``-`` to read the payload from stdin
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import json
+import math
+import os
+import signal
+import sys
+from typing import Any
+
+
+class _Budget(BaseException):
+    """An example (or loading the candidate) ran past its time budget."""
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise _Budget()
+
+
+def emit(fd: int, marker: str, record: dict[str, str]) -> None:
+    """Write one record line to ``fd`` (the original stdout)."""
+    os.write(fd, (marker + " " + json.dumps(record) + "\n").encode("utf-8", "replace"))
+
+
+def short_repr(value: object, limit: int) -> str:
+    """``repr(value)`` cut to ``limit`` characters (with ``…``); never raises."""
+    try:
+        text = repr(value)
+    except BaseException as exc:
+        text = f"<unrepresentable: {type(exc).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def equal(got: object, want: object, depth: int = 0) -> bool:
+    """``got == want``, floats with a tolerance, lists and tuples only with their own type."""
+    if depth > 50:
+        return got == want  # type: ignore[return-value]
+    if isinstance(got, bool) or isinstance(want, bool):
+        return bool(got == want)
+    if isinstance(got, (int, float)) and isinstance(want, (int, float)) and (
+        isinstance(got, float) or isinstance(want, float)
+    ):
+        return math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9)
+    if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)):
+        return type(got) is type(want) and len(got) == len(want) and all(
+            equal(g, w, depth + 1) for g, w in zip(got, want)  # noqa: B905 - lengths checked; strict= needs 3.10
+        )
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(equal(got[k], want[k], depth + 1) for k in got)
+    return bool(got == want)
+
+
+def expected_value(text: str, ns: dict[str, Any]) -> object:
+    """The value an example expects: a literal, else the expression evaluated in ``ns``."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return eval(compile(text, "<expected>", "eval", dont_inherit=True), ns)
+
+
+def normalise(text: object) -> str:
+    """``text`` with its whitespace runs made single spaces (how printed output is compared)."""
+    return " ".join(str(text).split())
+
+
+def _silence_output() -> int:
+    """Point fds 1 and 2 at /dev/null; returns a duplicate of the original stdout."""
+    out = os.dup(1)
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+    except OSError:
+        pass
+    return out
+
+
+def load_candidate(source: str, setup: list[str], ns: dict[str, Any], budget: float, limit: int) -> str | None:
+    """Exec the candidate and the setup statements into ``ns``; None, or why they did not load.
+
+    Leaves ``sys.stdout`` and ``sys.stderr`` capturing into a buffer no one reads.
+    """
+    signal.setitimer(signal.ITIMER_REAL, max(budget, 1.0) * 2)
+    try:
+        sys.stdout = sys.stderr = io.StringIO()
+        exec(compile(source, "candidate.py", "exec", dont_inherit=True), ns)
+        for line in setup:
+            exec(compile(line, "<setup>", "exec", dont_inherit=True), ns)
+        return None
+    except BaseException as exc:
+        return f"{type(exc).__name__}: {short_repr(str(exc), limit)}"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _judged(kind: str, got: object, want: Any, printed: io.StringIO, ns: dict[str, Any]) -> bool:
+    """Whether a call that returned ``got`` (having printed into ``printed``) meets the example."""
+    if kind == "raises":
+        return False
+    if kind == "assert":
+        return bool(got)
+    if kind == "text":
+        return normalise(printed.getvalue() if got is None else repr(got)) == normalise(want)
+    ok = equal(got, expected_value(want, ns))
+    if not ok and got is None and printed.getvalue().strip():
+        ok = normalise(printed.getvalue()) == normalise(want)
+    return ok
+
+
+def run_case(case: dict[str, Any], ns: dict[str, Any], budget: float, limit: int) -> dict[str, str]:
+    """Run one example within its own ``budget``: its record, ``{"status", "got"}``."""
+    call, want, kind = case["call"], case["expected"], case["kind"]
+    printed = io.StringIO()
+    sys.stdout = printed
+    signal.setitimer(signal.ITIMER_REAL, budget)
+    try:
+        try:
+            got = eval(compile(call, "<example>", "eval", dont_inherit=True), ns)
+        except BaseException as exc:
+            if isinstance(exc, _Budget):
+                raise
+            if kind == "raises" and type(exc).__name__ == want:
+                record = {"status": "passed", "got": type(exc).__name__}
+            else:
+                record = {"status": "error", "got": f"{type(exc).__name__}: {short_repr(str(exc), limit)}"}
+        else:
+            ok = _judged(kind, got, want, printed, ns)
+            record = {"status": "passed" if ok else "failed", "got": short_repr(got, limit)}
+    except _Budget:
+        record = {"status": "timeout", "got": f"over the time budget of {budget:g}s"}
+    except BaseException as exc:
+        record = {"status": "error", "got": f"{type(exc).__name__}: {short_repr(str(exc), limit)}"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout = sys.stderr
+    return record
+
+
+def main(payload: str) -> None:
+    """Run every case of ``payload`` (JSON, see the module's docstring), one record line each."""
+    job = json.loads(payload)
+    marker, budget, limit = job["marker"], job["budget"], job["limit"]
+    out = _silence_output()
+    signal.signal(signal.SIGALRM, _alarm)
+    ns: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+    real_stdout = sys.stdout
+    not_loaded = load_candidate(job["source"], job["setup"], ns, budget, limit)
+    for case in job["cases"]:
+        if not_loaded is not None:
+            record = {"status": "error", "got": "the candidate did not load: " + not_loaded}
+        else:
+            record = run_case(case, ns, budget, limit)
+        emit(out, marker, record)
+    sys.stdout = real_stdout
+    os.dup2(out, 1)
+
+
+def _read_payload(arg: str) -> str:
+    if arg == "-":
+        return sys.stdin.read()
+    with open(arg, encoding="utf-8") as f:
+        return f.read()
+
+
+if __name__ == "__main__" and len(sys.argv) > 1:  # in the sandbox (no arguments) the appended main(...) runs
+    main(_read_payload(sys.argv[1]))

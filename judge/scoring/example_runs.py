@@ -1,0 +1,190 @@
+"""Run the examples of a task's docstring against a candidate in the sandbox, judged by value.
+
+The examples come from ``docstring_examples``; each is a call compared with its expected value
+by ``==`` (floats with a tolerance). The candidate never runs in this process: every example of
+one candidate runs in one sandboxed process, ``example_driver`` (whose source is the program),
+each isolated from the others with its own time budget.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from winnow.judge.scoring.docstring_examples import Example, find_examples_and_setup
+
+ExampleStatus = Literal["passed", "failed", "error", "timeout"]
+
+#: Per-example time budget inside the sandbox (the whole run has its own timeout).
+EXAMPLE_TIMEOUT_S = 2.0
+#: How much of a value's repr a record keeps.
+REPR_LIMIT = 200
+#: The program the sandbox runs (stdlib only), followed by one ``main(<payload>)`` line.
+DRIVER_PATH = Path(__file__).with_name("example_driver.py")
+
+
+@dataclass(frozen=True)
+class ExampleRecord:
+    """What one example came to: ``got`` is the value's repr (or the exception) in the sandbox."""
+
+    call: str
+    expected: str | None
+    got: str | None
+    status: ExampleStatus
+
+
+@dataclass(frozen=True)
+class ExampleSignal:
+    """The ranking signal of one candidate's examples (what ranking and the verdict read).
+
+    ``total`` examples, ``passed`` of them, and the run's ``status`` (see :class:`ExampleResults`);
+    ``failed``/``errors`` count the others; ``first_failure`` is the first record that did not
+    pass (None when all did); ``reason`` says why the run did not pass ("" when it did).
+    """
+
+    total: int = 0
+    passed: int = 0
+    status: str = "no-examples"
+    failed: int = 0
+    errors: int = 0
+    first_failure: ExampleRecord | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"total", "passed", "status"}``, plus ``failed``, ``errors`` and
+        ``first_failure`` when not all pass, and ``reason`` when there is one."""
+        out: dict[str, Any] = {"total": self.total, "passed": self.passed, "status": self.status}
+        if self.total and self.passed < self.total:
+            out["failed"] = self.failed
+            out["errors"] = self.errors
+            if self.first_failure is not None:
+                out["first_failure"] = asdict(self.first_failure)  # call, expected, got, status
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class ExampleResults:
+    """All examples of one candidate: counts, per-example records, and the run's own status.
+
+    ``status``: ``no-examples``; ``passed`` (every example passed); ``failed`` (one gave a wrong
+    value); ``error``/``timeout`` (none failed, but one raised or ran out of time, or the run
+    itself did not finish — ``reason`` says why).
+    """
+
+    n_examples: int
+    passed: int
+    failed: int
+    errors: int  # raised, timed out, or never ran
+    records: tuple[ExampleRecord, ...] = ()
+    status: str = "no-examples"
+    reason: str = ""
+    examples: tuple[Example, ...] = field(default=(), repr=False)
+
+    @property
+    def score(self) -> float:
+        """Share of examples passed; 0.5 (no evidence) without examples."""
+        return self.passed / self.n_examples if self.n_examples else 0.5
+
+    def as_signal(self) -> ExampleSignal:
+        """The ranking signal: the counts and status, the first record that did not pass, the reason."""
+        short = bool(self.n_examples and self.passed < self.n_examples)
+        bad = next((r for r in self.records if r.status != "passed"), None) if short else None
+        reason = self.reason if self.status != "passed" else ""
+        return ExampleSignal(self.n_examples, self.passed, self.status, self.failed, self.errors, bad, reason)
+
+
+@functools.cache
+def driver_source() -> str:
+    """The source of ``example_driver``, the program every run sends to the sandbox."""
+    return DRIVER_PATH.read_text(encoding="utf-8")
+
+
+def _program(code: str, examples: list[Example], setup: list[str], marker: str, example_timeout_s: float) -> str:
+    """The driver's source and the call that runs it on this candidate's examples."""
+    payload = json.dumps({
+        "marker": marker,
+        "cases": [{"call": e.call, "expected": e.expected, "kind": e.kind} for e in examples],
+        "setup": setup,
+        "budget": float(example_timeout_s),
+        "limit": REPR_LIMIT,
+        "source": code,
+    })
+    return f"{driver_source()}\n\nmain({payload!r})\n"
+
+
+def _records_out(stdout: str, marker: str) -> list[dict[str, Any]]:
+    """The driver's records, in order, from the lines of its output that start with ``marker``."""
+    got: list[dict[str, Any]] = []
+    for line in stdout.splitlines():
+        if line.startswith(marker + " "):
+            try:
+                got.append(json.loads(line[len(marker) + 1 :]))
+            except ValueError:
+                continue
+    return got
+
+
+def run_examples(
+    code: str,
+    examples: list[Example] | None = None,
+    *,
+    task: str | None = None,
+    name: str | None = None,
+    timeout_s: float = 10.0,
+    example_timeout_s: float = EXAMPLE_TIMEOUT_S,
+) -> ExampleResults:
+    """Run the examples of the function in ``code`` (found in ``task``'s docstring when given,
+    else in ``code``'s own) in one sandboxed process; never raises for what the candidate does."""
+    from winnow.judge.base.sandbox import SandboxLimits, run_python
+
+    setup: list[str] = []
+    if examples is None:
+        examples, setup, found_name = find_examples_and_setup(task if task is not None else code, name)
+        name = name or found_name
+    if not examples:
+        return ExampleResults(0, 0, 0, 0, status="no-examples")
+    marker = "WINNOW-EXAMPLE-" + secrets.token_hex(8)
+    program = _program(code, examples, setup, marker, example_timeout_s)
+    limits = SandboxLimits(output_tail_bytes=max(64_000, 2 * len(examples) * (REPR_LIMIT + 200)))
+    result = run_python(program, timeout_s=timeout_s, limits=limits)
+    got = _records_out(result.stdout_tail, marker)
+    records = []
+    for i, ex in enumerate(examples):
+        if i < len(got):
+            status = got[i].get("status", "error")
+            records.append(ExampleRecord(ex.call, ex.expected, got[i].get("got"), status))
+        else:
+            why = "timeout" if result.status == "timeout" else "error"
+            records.append(ExampleRecord(ex.call, ex.expected, f"did not run: {result.reason}", why))
+    passed = sum(r.status == "passed" for r in records)
+    failed = sum(r.status == "failed" for r in records)
+    errors = len(records) - passed - failed
+    if passed == len(records):
+        status, reason = "passed", ""
+    elif failed:
+        status, reason = "failed", ""
+    else:
+        bad = next(r for r in records if r.status != "passed")
+        status = "timeout" if bad.status == "timeout" else "error"
+        reason = bad.got or result.reason
+    if len(got) < len(examples):
+        reason = result.reason
+    return ExampleResults(len(records), passed, failed, errors, tuple(records), status, reason, tuple(examples))
+
+
+def run_docstring_examples(code: str, timeout_s: float = 5.0, task: str | None = None) -> ExampleSignal:
+    """The ranking signal of :func:`run_examples` (``total`` 0 when the function has no examples)."""
+    return run_examples(code, task=task, timeout_s=timeout_s).as_signal()
+
+
+def examples_runner(timeout_s: float = 5.0) -> Callable[[str, str], ExampleSignal]:
+    """A ranking ``run_examples``: (candidate code, task) → the examples signal, the
+    examples read from the task's docstring (the candidate's copy may differ)."""
+    return lambda code, task: run_docstring_examples(code, timeout_s=timeout_s, task=task)

@@ -1,0 +1,278 @@
+"""The base model: a GGUF's facts, its cached transformers copy, and a tokenizer checked
+token for token against llama.cpp.
+
+The GGUF base is dequantized by transformers (``gguf_file=``) once and cached as an
+ordinary checkpoint under ``cache_dir()/converted/<sha256[:16]>/`` (converting takes
+~50 s, loading the cached copy under a second). transformers' GGUF tokenizer conversion
+does not know every llama.cpp pre-tokenizer, so the converted tokenizer is patched where
+we know the rule and then *checked* against llama.cpp on probe texts; a mismatch stops
+training (the judge would learn on prompts it never sees when serving).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from winnow.judge.base.errors import WinnowError
+from winnow.judge.base.jsonl import write_json
+from winnow.judge.scoring.judge_model import judge_token_runs
+from winnow.judge.training.environment import require_training_stack, versions
+
+CONVERTED_FORMAT = 1
+CONVERTED_MARKER = "winnow-converted.json"
+#: llama.cpp pre-tokenizers that split every digit before GPT-2's regex (llama-vocab.cpp).
+DIGITS_THEN_GPT2 = {"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva"}
+
+
+def gguf_facts(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What training and export need from a GGUF's metadata."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(path), "r")
+
+    def get(key: str) -> Any:
+        f = reader.get_field(key)
+        return f.contents() if f is not None else None
+
+    arch = get("general.architecture")
+    return {
+        "architecture": arch,
+        "name": get("general.name"),
+        "chat_template": get("tokenizer.chat_template"),
+        "tokenizer_model": get("tokenizer.ggml.model"),
+        "tokenizer_pre": get("tokenizer.ggml.pre"),
+        "add_bos_token": get("tokenizer.ggml.add_bos_token"),
+        "bos_token_id": get("tokenizer.ggml.bos_token_id"),
+        "n_layers": get(f"{arch}.block_count"),
+        "n_head": get(f"{arch}.attention.head_count"),
+        "n_head_kv": get(f"{arch}.attention.head_count_kv"),
+    }
+
+
+class HFTokenizer:
+    """A Hugging Face tokenizer with the engine's ``tokenize`` signature (``scoring.judge_model.Tokenizer``)."""
+
+    def __init__(self, hf: Any, bos: int | None = None) -> None:
+        self.hf = hf
+        self.bos = bos
+
+    def tokenize(self, text: str, add_special: bool = False, parse_special: bool = True) -> list[int]:
+        ids = list(self.hf.encode(text, add_special_tokens=False, split_special_tokens=not parse_special))
+        if add_special and self.bos is not None and (not ids or ids[0] != self.bos):
+            ids = [self.bos] + ids
+        return ids
+
+    def token_text(self, token: int) -> str:
+        return str(self.hf.convert_ids_to_tokens(int(token)))
+
+
+PROBE_TASK = '''from typing import List
+
+
+def below_zero(operations: List[int]) -> bool:
+    """ You're given a list of deposit and withdrawal operations on a bank account that starts with
+    zero balance. Return True if at any point the balance falls below zero.
+    >>> below_zero([1, 2, -4, 5])
+    True
+    """
+'''
+PROBE_CANDIDATE = PROBE_TASK + "    balance = 0\n    for op in operations:\n        balance += op\n        if balance < 0:\n            return True\n    return False\n"
+PROBE_TEXTS = (
+    "def f(x):\n    return x**2 + 10_000 * 3.14159\n",
+    "\tif a  and  b:\n\t\tpass  \n\n\n   x = [1,2,3]\r\n",
+    "s = 'naïve café — 日本語 😀'  # unicode\n",
+    "    \n        return None\n\n\ndef g(): ...\n",
+    "x = \"<|im_start|> not special <|endoftext|>\"\n",
+    "numbers[1234567890] != 0.000123e-10",
+)
+
+
+def check_tokenizer(tok: Any, model: Any, chat_template: str | None, bos: int | None) -> dict[str, Any]:
+    """Compare a tokenizer adapter with llama.cpp (``engine.Model``) on probe texts and on a
+    whole judge prompt; return how many of them differ."""
+    probes = 0
+    bad: list[str] = []
+    for text in PROBE_TEXTS:
+        probes += 1
+        if tok.tokenize(text, False, False) != model.tokenize(text, False, False):
+            bad.append(text[:40])
+    for task, cand in ((PROBE_TASK, PROBE_CANDIDATE), (PROBE_TASK, "def below_zero(xs):\n  return min(xs) < 0")):
+        probes += 1
+        a = judge_token_runs(tok, chat_template, task, cand, bos)
+        b = judge_token_runs(model, chat_template, task, cand, bos)
+        if (a.prefix, a.branch) != (b.prefix, b.branch):
+            bad.append("judge prompt: " + cand[:30])
+    return {"ok": not bad, "probes": probes, "mismatches": len(bad), "examples": bad[:3]}
+
+
+@dataclass
+class ConvertedBase:
+    """A GGUF base as a transformers checkpoint on disk, plus what the judge prompt needs."""
+
+    spec: str
+    gguf_path: str
+    sha256: str
+    dir: str
+    chat_template: str | None
+    bos: int | None
+    facts: dict[str, Any]
+    tokenizer_check: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def converted_dir(sha256: str) -> Path:
+    from winnow.judge.llm.model_files import cache_dir
+
+    return cache_dir() / "converted" / sha256[:16]
+
+
+def _patch_pre_tokenizer(hf_tok: Any, pre: str | None) -> str | None:
+    """Make the converted tokenizer split text the way llama.cpp's pre-tokenizer does."""
+    if pre not in DIGITS_THEN_GPT2:
+        return None
+    from tokenizers import pre_tokenizers
+
+    backend = hf_tok.backend_tokenizer
+    current = json.loads(backend.to_str()).get("pre_tokenizer") or {}
+    if current.get("type") != "ByteLevel":
+        return None
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
+    return "digits+bytelevel"
+
+
+def convert_base(spec: str = "default", allow_download: bool = False, say: Callable[[str], None] | None = None) -> ConvertedBase:
+    """The cached transformers copy of a GGUF base (converted on first use)."""
+    require_training_stack()
+    from winnow.judge.llm.model_files import resolve
+
+    info = resolve(spec, allow_download=allow_download)
+    target = converted_dir(info.sha256)
+    cached = _cached_base(target, spec, info.path, info.sha256)
+    if cached is not None:
+        return cached
+    (say or (lambda _m: None))(f"converting {info.path} to a transformers checkpoint (once; about a minute)")
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        record = _convert_into(tmp, Path(info.path), info.sha256, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():  # a stale or concurrent copy
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / CONVERTED_MARKER).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    record.pop("format")
+    record.pop("transformers")
+    return ConvertedBase(**(record | {"spec": spec, "gguf_path": info.path}))
+
+
+def _cached_base(target: Path, spec: str, gguf_path: str, sha256: str) -> ConvertedBase | None:
+    """The converted copy in ``target`` if its marker says it is this GGUF's, in this format."""
+    marker = target / CONVERTED_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        if data.get("format") == CONVERTED_FORMAT and data.get("sha256") == sha256:
+            names = {f.name for f in fields(ConvertedBase)}
+            known = {k: v for k, v in data.items() if k in names}
+            return ConvertedBase(**(known | {"spec": spec, "gguf_path": gguf_path, "dir": str(target)}))
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
+
+
+def _convert_into(tmp: Path, gguf: Path, sha256: str, target: Path) -> dict[str, Any]:
+    """Dequantize ``gguf`` into ``tmp`` (model, tokenizer, marker); return the marker record."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    facts = gguf_facts(gguf)
+    hf_tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    patched = _patch_pre_tokenizer(hf_tok, facts["tokenizer_pre"])
+    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    # A model loaded from GGUF counts as quantized and refuses save_pretrained:
+    # copy its (dequantized) weights into a fresh model and save that.
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict(), strict=True)
+    del loaded
+    fresh.save_pretrained(str(tmp))
+    del fresh
+    hf_tok.save_pretrained(str(tmp))
+    chat_template, bos, check = _llama_cpp_side(gguf, facts, AutoTokenizer.from_pretrained(str(tmp)))
+    check["pre_tokenizer_patch"] = patched
+    record = {
+        "format": CONVERTED_FORMAT,
+        "sha256": sha256,
+        "dir": str(target),
+        "chat_template": chat_template,
+        "bos": bos,
+        "facts": facts,
+        "tokenizer_check": check,
+        "transformers": versions().get("transformers"),
+    }
+    write_json(tmp / CONVERTED_MARKER, record)
+    return record
+
+
+def _llama_cpp_side(gguf: Path, facts: dict[str, Any], hf_tok: Any) -> tuple[str | None, int | None, dict[str, Any]]:
+    """(chat template, BOS, tokenizer check) as llama.cpp reads the GGUF."""
+    from winnow.judge.llm.model import Model
+
+    llama = Model(str(gguf))
+    try:
+        chat_template = llama.chat_template()
+        if facts["chat_template"] is not None and facts["chat_template"] != chat_template:
+            raise WinnowError(f"{gguf}: the GGUF's chat template differs from what llama.cpp reports")
+        bos = llama.bos() if llama.add_bos() and llama.bos() >= 0 else None
+        check = check_tokenizer(HFTokenizer(hf_tok, bos), llama, chat_template, bos)
+    finally:
+        llama.close()
+    return chat_template, bos, check
+
+
+def check_base_tokenizer(base: ConvertedBase, spec: str, allow_mismatch: bool, note: Callable[[str], None]) -> None:
+    """Refuse (or, when allowed, warn about) a base whose transformers tokenizer differs from llama.cpp's."""
+    check = base.tokenizer_check
+    if check.get("ok"):
+        return
+    message = (
+        f"the transformers tokenizer of {spec} splits text differently from llama.cpp "
+        f"({check.get('mismatches')} of {check.get('probes')} probes differ, e.g. {check.get('examples')}): "
+        "the judge would learn on prompts it never sees when serving"
+    )
+    if not allow_mismatch:
+        raise WinnowError(message + " (pass --allow-tokenizer-mismatch to train anyway)")
+    note("warning: " + message)
+
+
+def load_base_model(base: ConvertedBase, dtype: Any = None) -> tuple[Any, Any]:
+    """(model, HF tokenizer) from the converted copy."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(base.dir, dtype=dtype or torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(base.dir)
+    return model, tokenizer
+

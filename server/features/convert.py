@@ -1,0 +1,170 @@
+"""Core results → lsprotocol types (and the few ranges the handlers need)."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.judge.scoring.ranking import RankedCandidate
+from winnow.server.features.suggestions import Suggestion
+from winnow.server.workspace.documents import Snapshot
+
+SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "information": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
+
+
+def percent(p: float | None) -> str:
+    return "?" if p is None else f"{p:.0%}"
+
+
+def inline_items(suggestions: list[Suggestion], position: types.Position) -> types.InlineCompletionList:
+    at = types.Range(start=position, end=position)
+    return types.InlineCompletionList(
+        items=[types.InlineCompletionItem(insert_text=s.text, range=at) for s in suggestions]
+    )
+
+
+def completion_items(
+    suggestions: list[Suggestion], position: types.Position, markdown: bool = False
+) -> types.CompletionList:
+    items = []
+    at = types.Range(start=position, end=position)
+    total = len(suggestions)
+    for rank, s in enumerate(suggestions, start=1):
+        first = next((ln.strip() for ln in s.text.splitlines() if ln.strip()), s.text.strip())
+        label = first if len(first) <= 60 else first[:57] + "..."
+        if s.p_correct is not None:
+            verdict = f"judge {percent(s.p_correct)}"
+        else:
+            verdict = f"log-prob {s.mean_logprob:.2f}, no judge on the inline path"
+        items.append(
+            types.CompletionItem(
+                label=label,
+                kind=types.CompletionItemKind.Snippet,
+                detail=f"Winnow #{rank}/{total} ({verdict})",
+                documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```python\n{s.text}\n```")
+                if markdown
+                else s.text,
+                sort_text=f"{rank:04d}",
+                filter_text=label,
+                insert_text_format=types.InsertTextFormat.PlainText,
+                text_edit=types.TextEdit(range=at, new_text=s.text),
+                data={"winnow": True, "rank": rank},
+            )
+        )
+    return types.CompletionList(is_incomplete=True, items=items)
+
+
+def body_edit(snap: Snapshot, site: FunctionSite, body: str) -> types.TextEdit:
+    """The edit that replaces ``site``'s body (the lines after its header up to its end)
+    with ``body``: pysource.replace_body, as an LSP edit."""
+    body = body if body.endswith("\n") else body + "\n"
+    lines = snap.line_count  # counts the empty line after a final line break
+    if site.end_line < lines:
+        start = types.Position(line=site.header_end_line, character=0)
+        end = types.Position(line=site.end_line, character=0)
+        return types.TextEdit(range=types.Range(start=start, end=end), new_text=body)
+    # The function runs to the end of a file that has no final line break.
+    end = snap.end_position()
+    if site.header_end_line < lines:
+        start = types.Position(line=site.header_end_line, character=0)
+        return types.TextEdit(range=types.Range(start=start, end=end), new_text=body.rstrip("\n"))
+    return types.TextEdit(range=types.Range(start=end, end=end), new_text="\n" + body.rstrip("\n"))
+
+
+def body_of(candidate: RankedCandidate, site: FunctionSite) -> str:
+    """The body of a ranked candidate (its code after the header)."""
+    header = site.header.rstrip("\n")
+    code = candidate.code
+    if code.startswith(header):
+        return code[len(header) :].lstrip("\r\n")
+    return code.split("\n", header.count("\n") + 1)[-1]
+
+
+def workspace_edit(uri: str, version: int | None, edit: types.TextEdit) -> types.WorkspaceEdit:
+    if version is None:
+        return types.WorkspaceEdit(changes={uri: [edit]})
+    doc = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
+    return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=doc, edits=[edit])])
+
+
+def name_range(snap: Snapshot, site: FunctionSite) -> types.Range:
+    """The ``def name`` part of a function's first line (where a diagnostic goes)."""
+    line = snap.line_text(site.start_line)
+    col = line.find(site.name)
+    if col < 0:
+        col, end_col = len(line) - len(line.lstrip()), len(line)
+    else:
+        end_col = col + len(site.name)
+        start_def = line.rfind("def", 0, col)
+        if start_def >= 0:
+            col = start_def
+    return types.Range(
+        start=types.Position(line=site.start_line, character=snap.client_column(site.start_line, col)),
+        end=types.Position(line=site.start_line, character=snap.client_column(site.start_line, end_col)),
+    )
+
+
+def judge_hint(p: float, judge: JudgeManifest | None) -> str:
+    """"Winnow judge: 23% likely correct" plus how sure and how good the judge is."""
+    sure = _certainty(p)
+    text = f"Winnow judge: {percent(p)} likely correct ({sure})"
+    quality = judge_quality(judge)
+    if quality:
+        text += f"; {quality}"
+    return text
+
+
+def _certainty(p: float) -> str:
+    distance = abs(p - 0.5)
+    if distance >= 0.35:
+        return "the judge is confident"
+    if distance >= 0.15:
+        return "the judge leans this way"
+    return "the judge is unsure"
+
+
+def judge_quality(judge: JudgeManifest | None) -> str:
+    """How well the judge measured on held-out problems (ROC-AUC, accuracy, F1, MCC: the
+    first three it has), or "" when its manifest carries no held-out evaluation."""
+    figures = judge.evaluation if judge is not None else None
+    if figures is None:
+        return ""
+    named = (("ROC-AUC", figures.auc), ("accuracy", figures.accuracy), ("F1", figures.f1), ("MCC", figures.mcc))
+    parts = [f"{label} {value:.2f}" for label, value in named if value is not None]
+    if not parts:
+        return ""
+    if figures.n is not None:
+        where = f" on {int(figures.n)} held-out examples"
+    else:
+        where = f" on {figures.split}" if figures.split else " on held-out problems"
+    return "judge measured " + ", ".join(parts[:3]) + where
+
+
+def judge_auc(judge: JudgeManifest | None) -> float | None:
+    """The judge's held-out ROC-AUC: its evaluation's, else the one its recommendation names."""
+    if judge is None:
+        return None
+    if judge.evaluation is not None and judge.evaluation.auc is not None:
+        return float(judge.evaluation.auc)
+    if judge.recommended is not None and judge.recommended.heldout_auc is not None:
+        return float(judge.recommended.heldout_auc)
+    return None
+
+
+def diagnostic(
+    snap: Snapshot, site: FunctionSite, p: float, severity: str, threshold: float, judge: JudgeManifest | None
+) -> types.Diagnostic:
+    return types.Diagnostic(
+        range=name_range(snap, site),
+        message=judge_hint(p, judge),
+        severity=SEVERITY.get(severity, types.DiagnosticSeverity.Hint),
+        source="winnow",
+        code="judge",
+        data={"p_correct": round(p, 4), "threshold": threshold, "function": site.name, "hash": site.content_hash},
+    )

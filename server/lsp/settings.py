@@ -1,0 +1,266 @@
+"""The server's settings: one typed, fully defaulted tree parsed from JSON.
+
+The contract (paths, types, defaults) is docs/settings.md, shared with every client.
+``parse()`` never raises: an invalid value is replaced by its default and described
+in a message the server shows to the user; unknown keys are returned separately
+(clients may send their own keys next to ours, so they are logged, not shown).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import Any
+
+SEVERITIES = ("error", "warning", "information", "hint")
+
+
+@dataclass(frozen=True)
+class InlineCompletionSettings:
+    enabled: bool = True
+    # Fewer than the code action's N: inline latency grows with every sequence in the
+    # batch (docs/inline-completion.md has the measurements).
+    candidates: int = 3
+
+
+@dataclass(frozen=True)
+class CodeActionSettings:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DiagnosticSettings:
+    enabled: bool = True
+    threshold: float = 0.5
+    severity: str = "hint"
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """Other workspace files in the prompt (docs/settings.md, "context")."""
+
+    enabled: bool = True
+    # About a quarter of the inline prompt (a ~416-token window around the cursor).
+    max_tokens: int = 128
+    max_files: int = 5000  # files the workspace index holds at most
+
+
+@dataclass(frozen=True)
+class Settings:
+    generator_model: str = "default"
+    judge: str = "default"
+    allow_download: bool = False
+    candidates: int = 5
+    temperature: float = 0.8
+    max_tokens: int = 64
+    debounce_ms: int = 150
+    threads: int = 0
+    inline_completion: InlineCompletionSettings = field(default_factory=InlineCompletionSettings)
+    code_actions: CodeActionSettings = field(default_factory=CodeActionSettings)
+    diagnostics: DiagnosticSettings = field(default_factory=DiagnosticSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as the client spells them (camelCase paths)."""
+        return _to_json(self)
+
+    def model_key(self) -> tuple[str, str, bool]:
+        """What decides which models are loaded: a change here means a reload."""
+        return (self.generator_model, self.judge, self.allow_download)
+
+
+@dataclass(frozen=True)
+class ParsedSettings:
+    settings: Settings
+    errors: list[str]  # one message per invalid value (shown to the user)
+    unknown: list[str]  # paths we do not know (logged)
+    explicit: frozenset[str]  # paths the client set to a valid value
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _to_json(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        out[_camel(f.name)] = _to_json(value) if is_dataclass(value) else value
+    return out
+
+
+# --- value checks: (value) -> (ok, cleaned value, what was expected) ---------------------
+
+
+def _check(path: str, value: Any) -> tuple[bool, Any, str]:
+    rule = _RULES[path]
+    kind = rule[0]
+    if kind == "bool":
+        return isinstance(value, bool), value, "true or false"
+    if kind == "str":
+        ok = isinstance(value, str) and value.strip() != ""
+        return ok, value.strip() if ok else value, "a non-empty string"
+    if kind == "int":
+        lo, hi = rule[1], rule[2]
+        span = f"an integer from {lo} to {hi}" if hi is not None else f"an integer ≥ {lo}"
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= lo and (hi is None or value <= hi)
+        return ok, value, span
+    if kind == "float":
+        lo, hi = rule[1], rule[2]
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and lo <= value <= hi
+        )
+        return ok, float(value) if ok else value, f"a number from {lo} to {hi}"
+    if kind == "enum":
+        ok = isinstance(value, str) and value.strip().lower() in rule[1]
+        return ok, value.strip().lower() if ok else value, "one of " + ", ".join(f'"{v}"' for v in rule[1])
+    raise AssertionError(kind)  # pragma: no cover
+
+
+_RULES: dict[str, tuple[Any, ...]] = {
+    "generatorModel": ("str",),
+    "judge": ("str",),
+    "allowDownload": ("bool",),
+    "candidates": ("int", 1, 16),
+    "temperature": ("float", 0.0, 2.0),
+    "maxTokens": ("int", 1, 1024),
+    "debounceMs": ("int", 0, 5000),
+    "threads": ("int", 0, 512),
+    "inlineCompletion.enabled": ("bool",),
+    "inlineCompletion.candidates": ("int", 1, 16),
+    "codeActions.enabled": ("bool",),
+    "diagnostics.enabled": ("bool",),
+    "diagnostics.threshold": ("float", 0.0, 1.0),
+    "diagnostics.severity": ("enum", SEVERITIES),
+    "context.enabled": ("bool",),
+    "context.maxTokens": ("int", 0, 2048),
+    "context.maxFiles": ("int", 1, 200_000),
+}
+_GROUPS = {
+    "inlineCompletion": "inline_completion",
+    "codeActions": "code_actions",
+    "diagnostics": "diagnostics",
+    "context": "context",
+}
+
+
+_JSON_TYPES = {"bool": "boolean", "str": "string", "int": "integer", "float": "number", "enum": "string"}
+
+
+def schema() -> dict[str, dict[str, Any]]:
+    """Every setting by its path, as a JSON-schema property (type, default, bounds, enum):
+    the one source that the extension's package.json and settings.ts and
+    docs/settings.md are checked against (tests/server/test_settings.py)."""
+    defaults = Settings()
+    out: dict[str, dict[str, Any]] = {}
+    for path, rule in _RULES.items():
+        prop: dict[str, Any] = {"type": _JSON_TYPES[rule[0]], "default": _default_at(defaults, path)}
+        if rule[0] in ("int", "float"):
+            prop["minimum"] = rule[1]
+            if rule[2] is not None:
+                prop["maximum"] = rule[2]
+        if rule[0] == "enum":
+            prop["enum"] = list(rule[1])
+        out[path] = prop
+    return out
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def unwrap(raw: Any) -> Any:
+    """``didChangeConfiguration`` may nest our object under a ``"winnow"`` key."""
+    if isinstance(raw, dict) and isinstance(raw.get("winnow"), dict):
+        return raw["winnow"]
+    return raw
+
+
+def parse(raw: Any) -> ParsedSettings:
+    """Settings from a client's JSON object; never raises."""
+    defaults = Settings()
+    raw = unwrap(raw)
+    if raw is None:
+        return ParsedSettings(defaults, [], [], frozenset())
+    if not isinstance(raw, dict):
+        return ParsedSettings(
+            defaults,
+            [f"Winnow settings must be a JSON object, got {type(raw).__name__}: using the defaults"],
+            [],
+            frozenset(),
+        )
+    errors: list[str] = []
+    unknown: list[str] = []
+    explicit: set[str] = set()
+    top: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {g: {} for g in _GROUPS.values()}
+
+    def take(path: str, value: Any) -> None:
+        ok, cleaned, expected = _check(path, value)
+        default = _default_at(defaults, path)
+        if not ok:
+            errors.append(
+                f"Winnow setting {path} = {_short(value)} is invalid (expected {expected}); "
+                f"using the default {_short(default)}"
+            )
+            return
+        explicit.add(path)
+        head, _, leaf = path.partition(".")
+        if leaf:
+            groups[_GROUPS[head]][_snake(leaf)] = cleaned
+        else:
+            top[_snake(head)] = cleaned
+
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            continue
+        if key in _GROUPS:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                errors.append(f"Winnow setting {key} must be an object, got {_short(value)}; using its defaults")
+                continue
+            for sub, sub_value in value.items():
+                path = f"{key}.{sub}"
+                if path in _RULES:
+                    if sub_value is not None:
+                        take(path, sub_value)
+                else:
+                    unknown.append(path)
+        elif key in _RULES:
+            if value is not None:  # null means "unset": the default
+                take(key, value)
+        else:
+            unknown.append(key)
+
+    settings = replace(
+        defaults,
+        **top,
+        inline_completion=replace(defaults.inline_completion, **groups["inline_completion"]),
+        code_actions=replace(defaults.code_actions, **groups["code_actions"]),
+        diagnostics=replace(defaults.diagnostics, **groups["diagnostics"]),
+        context=replace(defaults.context, **groups["context"]),
+    )
+    return ParsedSettings(settings, errors, unknown, frozenset(explicit))
+
+
+def _default_at(settings: Settings, path: str) -> Any:
+    return _dig(asdict(settings), path)
+
+
+def _dig(tree: dict[str, Any], path: str) -> Any:
+    head, _, leaf = path.partition(".")
+    if leaf:
+        return tree[_GROUPS[head]][_snake(leaf)]
+    return tree[_snake(head)]
