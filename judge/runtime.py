@@ -223,15 +223,17 @@ class Runtime:
         return self.worker.submit(job, PRIORITY_INTERACTIVE, cancelled)
 
     def judge_code(
-        self, task: str, code: str, cancelled: Callable[[], bool] | None = None
+        self, task: str, code: str, cancelled: Callable[[], bool] | None = None, judge_only: bool = False
     ) -> Future[RankedCandidate]:
-        """P(correct) of one complete function for its task (signature + docstring)."""
+        """P(correct) of one complete function for its task (signature + docstring): the
+        verdict (judge, examples, lint), or with ``judge_only`` the learned judge's alone
+        (what a correctness hint with no execution behind it is calibrated on)."""
 
         def job() -> RankedCandidate:
             t0 = time.perf_counter()
             cand = FunctionCandidate.given(code)
-            strategy = "combined" if self.judge is not None else "static"
-            runner = examples_runner() if self.judge is not None else None
+            strategy = ("judge" if judge_only else "combined") if self.judge is not None else "static"
+            runner = examples_runner() if self.judge is not None and not judge_only else None
             ranked = rank(task, [cand], strategy=strategy, judge=self.judge, cancel=cancelled, run_examples=runner)
             self.stats.record("judge", (time.perf_counter() - t0) * 1000.0)
             return ranked[0]

@@ -61,7 +61,7 @@ class WinnowServer(LanguageServer):
         self.workspace_context = WorkspaceContext(self)  # other files of the workspace in prompts
         self.inline = InlineCompletion(self, self.shutdown)
         self.diagnostics = Diagnostics(self)
-        self.code_actions = CodeActions(self, self.diagnostics.low_score)
+        self.code_actions = CodeActions(self, self.diagnostics.hint_of)
         self.models.on_ready.append(self.diagnostics.refresh_all)
         self.started = time.perf_counter()
 
@@ -259,6 +259,11 @@ def _register_completion(server: WinnowServer) -> None:
     @guarded(types.TEXT_DOCUMENT_CODE_ACTION, empty=[])
     async def code_action(ls: WinnowServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         return ls.code_actions.list(params)
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @guarded(types.TEXT_DOCUMENT_HOVER, empty=None)
+    async def hover(ls: WinnowServer, params: types.HoverParams) -> types.Hover | None:
+        return ls.diagnostics.hover(params.text_document.uri, params.position.line)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     @guarded(types.CODE_ACTION_RESOLVE)

@@ -26,6 +26,8 @@ class FunctionSite:
     is_stub: bool  # body is empty, pass, ..., or raise NotImplementedError
     header: str  # signature + docstring, as written
     code: str  # the whole function, as written
+    qualname: str = ""  # ``Class.method``; ``outer.<locals>.inner`` for a nested function
+    docstring_line: int | None = None  # 0-based line where the docstring literal starts
 
     @property
     def content_hash(self) -> str:
@@ -84,6 +86,7 @@ def functions(source: str) -> list[FunctionSite]:
         return []
     lines = source.splitlines(keepends=True)
     sites: list[FunctionSite] = []
+    qualnames = _qualnames(tree)
     for node in ast.walk(tree):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -112,10 +115,30 @@ def functions(source: str) -> list[FunctionSite]:
                 is_stub=is_stub,
                 header="".join(lines[start:header_end]),
                 code="".join(lines[start:end]),
+                qualname=qualnames.get(node, node.name),
+                docstring_line=body[0].lineno - 1 if doc is not None else None,
             )
         )
     sites.sort(key=lambda s: s.start_line)
     return sites
+
+
+def _qualnames(tree: ast.AST) -> dict[ast.AST, str]:
+    """Python's ``__qualname__`` of every function and class, by node."""
+    out: dict[ast.AST, str] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + child.name
+                out[child] = name
+                inner = name + (".<locals>." if not isinstance(child, ast.ClassDef) else ".")
+                visit(child, inner)
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return out
 
 
 def function_at(source: str, line: int | None = None, stubs_only: bool = False) -> FunctionSite | None:

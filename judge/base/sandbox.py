@@ -40,6 +40,7 @@ import re
 import secrets
 import shutil
 import threading
+from collections.abc import Sequence
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.sandbox_isolation import (
@@ -130,8 +131,11 @@ _winnow_os.write(1, b"\\n{token}\\n")
 """
 
 
-def run_python(program: str, timeout_s: float = 10.0, limits: SandboxLimits | None = None) -> RunResult:
+def run_python(
+    program: str, timeout_s: float = 10.0, limits: SandboxLimits | None = None, read_only: Sequence[str] = ()
+) -> RunResult:
     """Run a complete Python program (candidate + tests) in the sandbox and classify the outcome.
+    ``read_only``: folders it may read although a hidden home directory holds them.
 
     passed: exit 0 after the tests ran to their end; failed: an ``AssertionError`` or an exit
     before the tests finished; timeout: wall-clock or CPU limit; error: any other exception,
@@ -142,7 +146,7 @@ def run_python(program: str, timeout_s: float = 10.0, limits: SandboxLimits | No
     source = program + _PY_SENTINEL.format(token=token)
     backend = sandbox_backend()
     argv = [sandbox_python(backend), "-I", "-B", "main.py"]
-    raw = execute(argv, {"main.py": source}, timeout_s, limits, backend)
+    raw = execute(argv, {"main.py": source}, timeout_s, limits, backend, visible=read_only)
     return classify_python(raw, token, timeout_s)
 
 

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,7 +186,9 @@ def _bwrap_has(option: str) -> bool:
     return option in _bwrap_help()
 
 
-def _bwrap_command(host: Path, files: list[str], uid: int | None, limits: SandboxLimits) -> list[str]:
+def _bwrap_command(
+    host: Path, files: list[str], uid: int | None, limits: SandboxLimits, visible: Sequence[str] = ()
+) -> list[str]:
     cmd = ["bwrap", "--die-with-parent", "--new-session"]
     cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if uid is None:
@@ -198,11 +201,12 @@ def _bwrap_command(host: Path, files: list[str], uid: int | None, limits: Sandbo
     hidden = _hidden_dirs()
     for d in hidden:
         cmd += ["--tmpfs", d]
-    needed = sorted({d for d in _needed_dirs() if os.path.isdir(d)})
+    needed = sorted({d for d in [*_needed_dirs(), *visible] if os.path.isdir(d)})
     needed = [d for d in needed if not any(d != o and _under(d, o) for o in needed)]
+    covered = [*hidden, "/tmp"]  # folders a private mount hides; ``visible`` ones below them come back
     for d in needed:
-        top = next((h for h in hidden if _under(d, h)), None)
-        if top is None:
+        top = next((h for h in covered if _under(d, h)), None)
+        if top is None or (top == "/tmp" and d not in visible):
             continue
         # bwrap would create the directories in between with mode 0700: make them passable.
         for parent in reversed(Path(d).parents):
@@ -228,7 +232,8 @@ def warn_once(message: str) -> None:
 
 
 def _wrap(
-    backend: str, argv: list[str], files: list[str], host: Path, limits: SandboxLimits, timeout_s: float
+    backend: str, argv: list[str], files: list[str], host: Path, limits: SandboxLimits, timeout_s: float,
+    visible: Sequence[str] = (),
 ) -> tuple[list[str], str, dict[str, str] | None, int | None]:
     """Build (command, cwd, env, sandbox uid) that runs ``argv`` under ``backend``."""
     uid: int | None = None
@@ -243,7 +248,7 @@ def _wrap(
     boot = [sandbox_python(backend), "-I", "-S", "-B", "-c", _BOOTSTRAP]
     cfg = json.dumps({"rlimits": _rlimits(limits, timeout_s, backend, uid), "uid": uid})
     if backend == "bwrap":
-        return [*_bwrap_command(host, files, uid, limits), "--", *boot, cfg, *argv], "/", None, uid
+        return [*_bwrap_command(host, files, uid, limits, visible), "--", *boot, cfg, *argv], "/", None, uid
     work = host / "work"
     work.mkdir()
     for name in files:
@@ -330,15 +335,18 @@ def _tail(path: Path, limit: int) -> str:
 
 
 def execute(
-    argv: list[str], files: dict[str, str], timeout_s: float, limits: SandboxLimits, backend: str
+    argv: list[str], files: dict[str, str], timeout_s: float, limits: SandboxLimits, backend: str,
+    visible: Sequence[str] = (),
 ) -> RawRun:
-    """Run ``argv`` with ``files`` in its working directory under ``backend``; never raises on failure of the code."""
+    """Run ``argv`` with ``files`` in its working directory under ``backend``; never raises on
+    failure of the code. ``visible``: folders the code may read even inside a hidden home
+    directory (a project's sources, its installed packages), read-only."""
     host = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
     try:
         (host / "in").mkdir()
         for name, text in files.items():
             (host / "in" / name).write_text(text, encoding="utf-8")
-        cmd, cwd, env, uid = _wrap(backend, argv, list(files), host, limits, timeout_s)
+        cmd, cwd, env, uid = _wrap(backend, argv, list(files), host, limits, timeout_s, visible)
         out_path, err_path = host / "stdout", host / "stderr"
         timed_out = False
         with out_path.open("wb") as out, err_path.open("wb") as err:

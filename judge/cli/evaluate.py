@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--report-dir", help="also write report.md, metrics.json, roc.png and reliability.png here"
     )
+    flags.add_problems(
+        p, required=False,
+        help="the problems the labels belong to: every figure is also reported per regime "
+        "(docstring with examples / without), so that no with-examples figure stands for code without them",
+    )
     p.set_defaults(func=run)
 
 
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if name in scores:
             raise WinnowError(f"two scores files are named {name!r}")
         scores[name] = path
-    results = evaluate_files(args.labels, scores, args.threshold, args.report_dir)
+    results = evaluate_files(args.labels, scores, args.threshold, args.report_dir, _regimes(args.problems))
     if args.json:
         print(json.dumps(combined_json(results)))
     else:
@@ -73,3 +78,17 @@ def run(args: argparse.Namespace) -> int:
     if args.report_dir:
         print(f"report in {args.report_dir}", file=sys.stderr)
     return 0
+
+
+def _regimes(problems: str | None) -> dict[str, str] | None:
+    """Problem id → "with_examples" / "without_examples" (its docstring's examples, as the
+    verdict finds them)."""
+    if not problems:
+        return None
+    from winnow.judge.dataset.problems import load_problems
+    from winnow.judge.scoring.docstring_examples import find_examples
+
+    return {
+        p.id: "with_examples" if find_examples(p.prompt, p.entry_point) else "without_examples"
+        for p in load_problems(problems)
+    }

@@ -51,6 +51,11 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default: 16)")
     p.add_argument("--lora-alpha", type=float, default=32.0, help="LoRA alpha; scale = alpha / r (default: 32)")
     p.add_argument("--lora-dropout", type=float, default=0.05, help="dropout on the LoRA input (default: 0.05)")
+    p.add_argument("--lora-layers", type=int, default=0,
+                   help="LoRA on the top N transformer layers only; the lower ones stay frozen and keep no "
+                        "activations for the backward pass (default: 0, every layer)")
+    p.add_argument("--time-budget", dest="time_budget_s", type=float, default=None, metavar="SECONDS",
+                   help="stop after this much training time, validate, and keep the best checkpoint (resumable)")
     p.add_argument("--target-modules", default=",".join(TARGET_MODULES),
                    help="comma-separated projections to adapt (default: all seven linear projections)")
 

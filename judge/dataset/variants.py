@@ -103,6 +103,15 @@ def _pick(code: str, entry_point: str, rng: random.Random, sites_of: str) -> tup
     return None
 
 
+def mutate_once(code: str, entry_point: str, rng: random.Random) -> tuple[str, Site] | None:
+    """``code`` with one single-point bug in ``entry_point`` (a class picked first, then a
+    site of it), or None when no mutation applies or the code does not parse."""
+    try:
+        return _pick(code, entry_point, rng, "mutation")
+    except (SyntaxError, ValueError):
+        return None
+
+
 def _rewrites(
     reference: str, entry_point: str, n: int, rng: random.Random, seen: set[str | None]
 ) -> list[Variant]:

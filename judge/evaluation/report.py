@@ -12,7 +12,7 @@ import json
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,10 +95,28 @@ def join(
 
 
 def evaluate(
-    labels: list[dict[str, Any]], scores: list[dict[str, Any]], threshold: float = 0.5
+    labels: list[dict[str, Any]],
+    scores: list[dict[str, Any]],
+    threshold: float = 0.5,
+    regimes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """All figures for one judge: classification, calibration, ranking and join counts."""
+    """All figures for one judge: classification, calibration, ranking and join counts;
+    with ``regimes`` (problem id → e.g. "with_examples" / "without_examples"), the same
+    figures again for each regime under ``by_regime``, since a figure earned where
+    docstrings carry examples says nothing about code without them."""
     joined, counts = join(labels, scores)
+    out = _figures(joined, threshold)
+    out.update(counts)
+    if regimes:
+        out["by_regime"] = {}
+        for regime in sorted(set(regimes.values())):
+            part = [s for s in joined if regimes.get(s.problem_id) == regime]
+            if part:
+                out["by_regime"][regime] = _figures(part, threshold) | {"n_problems_in_regime": len({s.problem_id for s in part})}
+    return out
+
+
+def _figures(joined: list[Scored], threshold: float) -> dict[str, Any]:
     y = [int(s.passed) for s in joined]
     p = [s.p_correct for s in joined]
     groups: dict[str, list[Ranked]] = defaultdict(list)
@@ -107,7 +125,6 @@ def evaluate(
     out: dict[str, Any] = classification_metrics(y, p, threshold)
     out.update(ranking_metrics(groups))
     out.update(bug_metrics([Judged(s.problem_id, s.p_correct, s.passed, s.origin, s.bug_class) for s in joined], threshold))
-    out.update(counts)
     out["reliability"] = [b.__dict__ for b in reliability_bins(y, p)]
     return out
 
@@ -138,6 +155,11 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
             r = results[n].get("recall_by_class", {}).get(c)
             cells.append(f"{format_figure(r['recall'])} (n={r['n']})" if r else "–")
         rows.append(f"| recall: {c} | " + " | ".join(cells) + " |")
+    regimes = sorted({r for n in names for r in results[n].get("by_regime", {})})
+    for regime in regimes:
+        for key in ("auc", "subtle_auc", "pairwise", "pass1_judge", "n"):
+            cells = [format_figure(results[n].get("by_regime", {}).get(regime, {}).get(key)) for n in names]
+            rows.append(f"| {regime}: {key} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
 
@@ -247,6 +269,7 @@ def evaluate_files(
     scores: dict[str, str],
     threshold: float = 0.5,
     report_dir: str | None = None,
+    regimes: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate one or more named score files against one labels file."""
     labels = list(read_jsonl(labels_path))
@@ -254,7 +277,7 @@ def evaluate_files(
     curves: dict[str, tuple[list[int], list[float]]] = {}
     for name, path in scores.items():
         score_records = list(read_jsonl(path))
-        results[name] = evaluate(labels, score_records, threshold)
+        results[name] = evaluate(labels, score_records, threshold, regimes)
         if report_dir:
             joined, _ = join(labels, score_records)
             curves[name] = ([int(s.passed) for s in joined], [s.p_correct for s in joined])

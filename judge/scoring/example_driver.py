@@ -155,22 +155,33 @@ def run_case(case: dict[str, Any], ns: dict[str, Any], budget: float, limit: int
     return record
 
 
-def main(payload: str) -> None:
-    """Run every case of ``payload`` (JSON, see the module's docstring), one record line each."""
-    job = json.loads(payload)
+def run_candidate(job: dict[str, Any], source: str, out: int, tag: dict[str, int]) -> None:
+    """Load one candidate in a fresh namespace and run every case on it, one record each."""
     marker, budget, limit = job["marker"], job["budget"], job["limit"]
-    out = _silence_output()
-    signal.signal(signal.SIGALRM, _alarm)
     ns: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
-    real_stdout = sys.stdout
-    not_loaded = load_candidate(job["source"], job["setup"], ns, budget, limit)
+    not_loaded = load_candidate(source, job["setup"], ns, budget, limit)
     for case in job["cases"]:
         if not_loaded is not None:
             record = {"status": "error", "got": "the candidate did not load: " + not_loaded}
         else:
             record = run_case(case, ns, budget, limit)
-        emit(out, marker, record)
+        emit(out, marker, {**record, **tag})
+
+
+def main(payload: str) -> None:
+    """Run every case of ``payload`` (JSON, see the module's docstring), one record line each;
+    with ``sources`` (several candidates in one process) each record also names its
+    ``candidate`` (the index in ``sources``)."""
+    job = json.loads(payload)
+    out = _silence_output()
+    signal.signal(signal.SIGALRM, _alarm)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+    real_stdout = sys.stdout
+    if "sources" in job:
+        for index, source in enumerate(job["sources"]):
+            run_candidate(job, source, out, {"candidate": index})
+    else:
+        run_candidate(job, job["source"], out, {})
     sys.stdout = real_stdout
     os.dup2(out, 1)
 

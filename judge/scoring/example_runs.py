@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import secrets
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -106,15 +105,18 @@ def driver_source() -> str:
     return DRIVER_PATH.read_text(encoding="utf-8")
 
 
-def _program(code: str, examples: list[Example], setup: list[str], marker: str, example_timeout_s: float) -> str:
-    """The driver's source and the call that runs it on this candidate's examples."""
+def _program(
+    code: str | list[str], examples: list[Example], setup: list[str], marker: str, example_timeout_s: float
+) -> str:
+    """The driver's source and the call that runs it on this candidate's examples (on each
+    of several candidates, in order, when ``code`` is a list)."""
     payload = json.dumps({
         "marker": marker,
         "cases": [{"call": e.call, "expected": e.expected, "kind": e.kind} for e in examples],
         "setup": setup,
         "budget": float(example_timeout_s),
         "limit": REPR_LIMIT,
-        "source": code,
+        "sources" if isinstance(code, list) else "source": code,
     })
     return f"{driver_source()}\n\nmain({payload!r})\n"
 
@@ -154,15 +156,20 @@ def run_examples(
     program = _program(code, examples, setup, marker, example_timeout_s)
     limits = SandboxLimits(output_tail_bytes=max(64_000, 2 * len(examples) * (REPR_LIMIT + 200)))
     result = run_python(program, timeout_s=timeout_s, limits=limits)
-    got = _records_out(result.stdout_tail, marker)
+    return _results(examples, _records_out(result.stdout_tail, marker), result.status, result.reason)
+
+
+def _results(examples: list[Example], got: list[dict[str, Any]], run_status: str, run_reason: str) -> ExampleResults:
+    """One candidate's records (in example order) → its ExampleResults; missing records are
+    examples that never ran (the run's status and reason say why)."""
     records = []
     for i, ex in enumerate(examples):
         if i < len(got):
             status = got[i].get("status", "error")
             records.append(ExampleRecord(ex.call, ex.expected, got[i].get("got"), status))
         else:
-            why = "timeout" if result.status == "timeout" else "error"
-            records.append(ExampleRecord(ex.call, ex.expected, f"did not run: {result.reason}", why))
+            why = "timeout" if run_status == "timeout" else "error"
+            records.append(ExampleRecord(ex.call, ex.expected, f"did not run: {run_reason}", why))
     passed = sum(r.status == "passed" for r in records)
     failed = sum(r.status == "failed" for r in records)
     errors = len(records) - passed - failed
@@ -173,10 +180,38 @@ def run_examples(
     else:
         bad = next(r for r in records if r.status != "passed")
         status = "timeout" if bad.status == "timeout" else "error"
-        reason = bad.got or result.reason
+        reason = bad.got or run_reason
     if len(got) < len(examples):
-        reason = result.reason
+        reason = run_reason
     return ExampleResults(len(records), passed, failed, errors, tuple(records), status, reason, tuple(examples))
+
+
+def run_examples_many(
+    codes: list[str], task: str, timeout_s: float = 10.0, example_timeout_s: float = EXAMPLE_TIMEOUT_S
+) -> list[ExampleResults]:
+    """:func:`run_examples` for several candidates of one task in **one** sandboxed process
+    (each in its own namespace); a candidate the shared run did not finish (it killed the
+    process, or the run ran out of time) is run again on its own."""
+    from winnow.judge.base.sandbox import SandboxLimits, run_python
+
+    examples, setup, _name = find_examples_and_setup(task, None)
+    if not examples or not codes:
+        return [ExampleResults(0, 0, 0, 0, status="no-examples") for _ in codes]
+    marker = "WINNOW-EXAMPLE-" + secrets.token_hex(8)
+    program = _program(list(codes), examples, setup, marker, example_timeout_s)
+    limits = SandboxLimits(output_tail_bytes=max(64_000, 2 * len(codes) * len(examples) * (REPR_LIMIT + 220)))
+    result = run_python(program, timeout_s=timeout_s * len(codes), limits=limits)
+    by_candidate: dict[int, list[dict[str, Any]]] = {}
+    for record in _records_out(result.stdout_tail, marker):
+        by_candidate.setdefault(int(record.get("candidate", -1)), []).append(record)
+    out = []
+    for i, code in enumerate(codes):
+        got = by_candidate.get(i, [])
+        if len(got) == len(examples):
+            out.append(_results(examples, got, result.status, result.reason))
+        else:
+            out.append(run_examples(code, examples, task=task, timeout_s=timeout_s, example_timeout_s=example_timeout_s))
+    return out
 
 
 def run_docstring_examples(code: str, timeout_s: float = 5.0, task: str | None = None) -> ExampleSignal:
@@ -184,7 +219,25 @@ def run_docstring_examples(code: str, timeout_s: float = 5.0, task: str | None =
     return run_examples(code, task=task, timeout_s=timeout_s).as_signal()
 
 
-def examples_runner(timeout_s: float = 5.0) -> Callable[[str, str], ExampleSignal]:
-    """A ranking ``run_examples``: (candidate code, task) → the examples signal, the
-    examples read from the task's docstring (the candidate's copy may differ)."""
-    return lambda code, task: run_docstring_examples(code, timeout_s=timeout_s, task=task)
+class ExampleRunner:
+    """A ranking ``run_examples``: (candidate code, task) → the examples signal, the examples
+    read from the task's docstring (the candidate's copy may differ). ``prefetch`` runs a
+    whole batch of candidates in one sandboxed process first (best of N: one process, not N)."""
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self.timeout_s = timeout_s
+        self._ready: dict[tuple[str, str], ExampleSignal] = {}
+
+    def prefetch(self, task: str, codes: list[str]) -> None:
+        if len(codes) < 2:
+            return
+        for code, results in zip(codes, run_examples_many(codes, task, self.timeout_s), strict=True):
+            self._ready[(task, code)] = results.as_signal()
+
+    def __call__(self, code: str, task: str) -> ExampleSignal:
+        ready = self._ready.pop((task, code), None)
+        return ready if ready is not None else run_docstring_examples(code, timeout_s=self.timeout_s, task=task)
+
+
+def examples_runner(timeout_s: float = 5.0) -> ExampleRunner:
+    return ExampleRunner(timeout_s)

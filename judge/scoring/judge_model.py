@@ -27,6 +27,7 @@ from winnow.judge.base.jsonl import write_json
 from winnow.judge.base.numeric import logsumexp, sigmoid
 from winnow.judge.llm.model_files import ModelInfo, resolve, sha256_file
 from winnow.judge.scoring.calibration import Calibration
+from winnow.judge.scoring.hints import HintPolicy
 from winnow.judge.scoring.verdict import VerdictModel
 
 if TYPE_CHECKING:  # the engine imports llama.cpp: loaded only when a judge is
@@ -290,7 +291,7 @@ class TrainingRecord(_Section):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _section_dict(section: _Section | Calibration | VerdictModel | None) -> dict[str, Any]:
+def _section_dict(section: _Section | Calibration | VerdictModel | HintPolicy | None) -> dict[str, Any]:
     return section.to_dict() if section is not None else {}
 
 
@@ -314,6 +315,7 @@ class JudgeManifest:
     recommended: Recommendation | None = None
     training: TrainingRecord | None = None
     verdict: VerdictModel | None = None  # judge + examples + lint, fitted on validation problems
+    hints: HintPolicy | None = None  # when correctness hints speak, calibrated on real code
     max_task_tokens: int = MAX_TASK_TOKENS
     max_candidate_tokens: int = MAX_CANDIDATE_TOKENS
     path: str | None = None  # where it was read from (not stored)
@@ -334,6 +336,11 @@ class JudgeManifest:
                 self.verdict = VerdictModel.from_dict(self.verdict)
             except WinnowError as exc:
                 raise ValueError(str(exc)) from None
+        if isinstance(self.hints, Mapping):
+            try:
+                self.hints = HintPolicy.from_dict(self.hints)
+            except WinnowError as exc:
+                raise ValueError(str(exc)) from None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JudgeManifest:
@@ -342,7 +349,7 @@ class JudgeManifest:
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "path"}
-        for name in ("calibration", "evaluation", "recommended", "training", "verdict"):
+        for name in ("calibration", "evaluation", "recommended", "training", "verdict", "hints"):
             data[name] = _section_dict(data[name])
         return {"format": MANIFEST_FORMAT} | data
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from winnow.judge.scoring.example_runs import ExampleSignal
+from winnow.judge.scoring.example_runs import ExampleRunner, ExampleSignal
 from winnow.judge.scoring.verdict import Signals, VerdictModel
 
 STRATEGIES = ("combined", "judge", "judge+exec", "examples", "logprob", "static", "random")
@@ -273,6 +273,8 @@ def gather_signals(
     for i, v in zip(todo, verdicts, strict=True):
         static[i].judge_z = float(v.z)
     out: list[Signals | None] = [None] * len(codes)
+    if isinstance(run_examples, ExampleRunner):
+        run_examples.prefetch(task, [codes[i] for i in todo])  # one sandboxed process for the batch
     for i in todo:
         ex = static[i].examples = run_examples(codes[i], task)
         out[i] = Signals(

@@ -18,6 +18,7 @@ SELECT = ("pairwise", "auc")
 #: labels and problems are compared by content, not by how their paths are spelled).
 RESUMABLE_CHANGES = {
     "out", "resume", "threads", "eval_batch_size", "patience", "allow_tokenizer_mismatch", "labels", "problems",
+    "time_budget_s",
 }
 #: What a run saved before a field existed did: such a run resumes only with these settings.
 LEGACY_VALUES: dict[str, Any] = {"select": "auc"}
@@ -56,6 +57,8 @@ class TrainConfig:
     task_max: int = 16
     pairwise_weight: float = 0.0
     select: str = "pairwise"
+    lora_layers: int = 0  # LoRA on the top N transformer layers only (0: all); the rest stay frozen
+    time_budget_s: float | None = None  # stop after this much training time (then validate and keep the best)
 
     def validate(self) -> None:
         checks = [
@@ -77,6 +80,8 @@ class TrainConfig:
             (self.task_max >= 2, "--task-max must be at least 2 (a pair)"),
             (self.pairwise_weight >= 0, "--pairwise-weight must be >= 0"),
             (self.select in SELECT, f"--select must be one of {', '.join(SELECT)}"),
+            (self.lora_layers >= 0, "--lora-layers must be >= 0 (0: every layer)"),
+            (self.time_budget_s is None or self.time_budget_s > 0, "--time-budget must be positive"),
         ]
         for ok, message in checks:
             if not ok:

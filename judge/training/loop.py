@@ -223,9 +223,14 @@ def _build_model(run: _Run) -> None:
 
     cfg, sched = run.cfg, run.schedule
     assert sched is not None
+    layers = None
+    if cfg.lora_layers:  # only the top layers learn: the lower ones run forward with no graph to keep
+        n = int(run.model.config.num_hidden_layers)
+        layers = list(range(max(0, n - cfg.lora_layers), n))
     lora = LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM",
+        layers_to_transform=layers,
     )
     model = get_peft_model(run.model, lora)
     model.train()
@@ -303,11 +308,16 @@ def _loop(run: _Run, progress: bool) -> dict[str, Any]:
             window.append(loss)
             elapsed = elapsed_before + time.perf_counter() - started
             _log_step(run, loss, pair, elapsed, window, last_metrics)
-            if state.step % sched.eval_every == 0 or state.step >= sched.total_steps:
+            budget = run.cfg.time_budget_s
+            over_budget = budget is not None and elapsed >= budget
+            if state.step % sched.eval_every == 0 or state.step >= sched.total_steps or over_budget:
                 last_metrics, stop = _evaluate(run, window, elapsed)
                 window = []
                 if stop:
                     break
+            if over_budget:
+                run.note(f"time budget of {budget:g} s reached at step {state.step}; the best checkpoint stays")
+                break
     finally:
         run.bar.close()
     return last_metrics

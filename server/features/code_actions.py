@@ -1,5 +1,5 @@
-"""Code actions: "Implement with Winnow (best of N)" on stubs and on functions the judge
-scores low, resolved lazily; runners-up once a function has been sampled.
+"""Code actions: "Implement with Winnow (best of N)" on stubs and on functions with a
+correctness hint, resolved lazily; runners-up once a function has been sampled.
 
 Listing is instant (a parse of the document, cached per version; no model call).
 ``codeAction/resolve`` samples N bodies on the model worker, ranks them (the judge
@@ -25,6 +25,7 @@ from typing import Any
 from lsprotocol import types
 
 from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.scoring.hints import Hint
 from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server.features import convert
 from winnow.server.features.ports import CodeActionsHost
@@ -86,6 +87,15 @@ def local_source(snap: Snapshot, site: FunctionSite) -> tuple[str, FunctionSite]
     return text, site.shifted(-lo)
 
 
+def _reason(hint: Hint) -> str:
+    """Why the current body is offered a rewrite, short enough for a menu."""
+    if hint.kind == "judge":
+        p = hint.evidence.get("p_correct")
+        return f"judge gives the current body {convert.percent(p if isinstance(p, float) else None)}"
+    text = hint.message.removeprefix("Winnow: ")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _verdict(r: RankedCandidate, judged: bool) -> str:
     if judged and r.p_correct is not None:
         return f"judge {convert.percent(r.p_correct)}"
@@ -93,9 +103,9 @@ def _verdict(r: RankedCandidate, judged: bool) -> str:
 
 
 class CodeActions:
-    def __init__(self, host: CodeActionsHost, low_score: Callable[[str], float | None]) -> None:
+    def __init__(self, host: CodeActionsHost, hint_of: Callable[[str], Hint | None]) -> None:
         self.host = host
-        self.low_score = low_score  # content hash → judge score when below threshold, else None
+        self.hint_of = hint_of  # content hash → the hint published on it, else None
         self.ranked: OrderedDict[str, RankedEntry] = OrderedDict()
         self.latencies_ms: list[float] = []
 
@@ -112,8 +122,8 @@ class CodeActions:
         site = function_containing(python_functions(snap, around_line=line), line)
         if site is None or not implementable(site):
             return []
-        low = self.low_score(site.content_hash)
-        if not site.is_stub and low is None:
+        hint = self.hint_of(site.content_hash)
+        if not site.is_stub and hint is None:
             return []
         kind = KIND_STUB if site.is_stub else KIND_LOW
         only = params.context.only if params.context else None
@@ -131,8 +141,8 @@ class CodeActions:
             d for d in (params.context.diagnostics if params.context else []) if getattr(d, "source", None) == "winnow"
         ]
         title = f"Implement with Winnow (best of {n})"
-        if low is not None:
-            title += f" — judge gives the current body {convert.percent(low)}"
+        if hint is not None:
+            title += f" — {_reason(hint)}"
         actions = [
             types.CodeAction(title=title, kind=kind, data=data, diagnostics=diagnostics or None)
         ]

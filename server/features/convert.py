@@ -5,6 +5,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.scoring.hints import Hint
 from winnow.judge.scoring.judge_model import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server.features.suggestions import Suggestion
@@ -110,25 +111,6 @@ def name_range(snap: Snapshot, site: FunctionSite) -> types.Range:
     )
 
 
-def judge_hint(p: float, judge: JudgeManifest | None) -> str:
-    """"Winnow judge: 23% likely correct" plus how sure and how good the judge is."""
-    sure = _certainty(p)
-    text = f"Winnow judge: {percent(p)} likely correct ({sure})"
-    quality = judge_quality(judge)
-    if quality:
-        text += f"; {quality}"
-    return text
-
-
-def _certainty(p: float) -> str:
-    distance = abs(p - 0.5)
-    if distance >= 0.35:
-        return "the judge is confident"
-    if distance >= 0.15:
-        return "the judge leans this way"
-    return "the judge is unsure"
-
-
 def judge_quality(judge: JudgeManifest | None) -> str:
     """How well the judge measured on held-out problems (ROC-AUC, accuracy, F1, MCC: the
     first three it has), or "" when its manifest carries no held-out evaluation."""
@@ -157,14 +139,30 @@ def judge_auc(judge: JudgeManifest | None) -> float | None:
     return None
 
 
-def diagnostic(
-    snap: Snapshot, site: FunctionSite, p: float, severity: str, threshold: float, judge: JudgeManifest | None
-) -> types.Diagnostic:
+def hint_diagnostic(snap: Snapshot, site: FunctionSite, hint: Hint) -> types.Diagnostic:
+    """A hint as a diagnostic on the function's name: the evidence in ``data``, and the
+    docstring example it names in ``relatedInformation``."""
+    related = None
+    if hint.example_line is not None and site.docstring_line is not None:
+        line = min(site.docstring_line + hint.example_line, max(0, snap.line_count - 1))
+        text = snap.line_text(line)
+        start = len(text) - len(text.lstrip())
+        where = types.Range(
+            start=types.Position(line=line, character=snap.client_column(line, start)),
+            end=types.Position(line=line, character=snap.client_column(line, len(text))),
+        )
+        related = [
+            types.DiagnosticRelatedInformation(
+                location=types.Location(uri=snap.uri, range=where), message="the docstring's example"
+            )
+        ]
     return types.Diagnostic(
         range=name_range(snap, site),
-        message=judge_hint(p, judge),
-        severity=SEVERITY.get(severity, types.DiagnosticSeverity.Hint),
+        message=hint.message,
+        severity=SEVERITY.get(hint.severity, types.DiagnosticSeverity.Hint),
         source="winnow",
-        code="judge",
-        data={"p_correct": round(p, 4), "threshold": threshold, "function": site.name, "hash": site.content_hash},
+        code=hint.kind,
+        related_information=related,
+        data={"kind": hint.kind, "function": site.qualname or site.name, "hash": site.content_hash,
+              "evidence": hint.evidence},
     )

@@ -102,6 +102,8 @@ def collect(host: StatsHost, generations: bool = False) -> dict[str, Any]:
             "active": host.diagnostics.active(),
             "judged": host.diagnostics.judged,
             "cached_scores": len(host.diagnostics.scores),
+            "sandbox_runs": host.diagnostics.sandbox_runs,
+            "done": dict(host.diagnostics.done),  # uri → the version whose hints are all published
         },
     }
     if generations:

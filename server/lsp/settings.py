@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 SEVERITIES = ("error", "warning", "information", "hint")
+JUDGE_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,17 @@ class CodeActionSettings:
 
 @dataclass(frozen=True)
 class DiagnosticSettings:
+    """Correctness hints (docs/settings.md, "diagnostics"): what runs, and how loud."""
+
     enabled: bool = True
-    threshold: float = 0.5
-    severity: str = "hint"
+    # The sandbox runs the document's functions (docstring sessions, nearby inputs); off:
+    # nothing of the user's runs, and only the learned judge (if it is on) can speak.
+    run_code: bool = True
+    examples: bool = True  # run docstring sessions (``>>>``) as doctest would
+    probes: int = 24  # inputs tried per function next to its examples' own (0: none)
+    judge: str = "auto"  # the learned judge alone: auto (only if its manifest says it earned it), on, off
+    threshold: float = 0.5  # with judge "on": a hint below this P(correct)
+    severity: str = "warning"  # the most a hint with execution behind it shows as (the judge alone: hint)
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,10 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "inlineCompletion.candidates": ("int", 1, 16),
     "codeActions.enabled": ("bool",),
     "diagnostics.enabled": ("bool",),
+    "diagnostics.runCode": ("bool",),
+    "diagnostics.examples": ("bool",),
+    "diagnostics.probes": ("int", 0, 200),
+    "diagnostics.judge": ("enum", JUDGE_MODES),
     "diagnostics.threshold": ("float", 0.0, 1.0),
     "diagnostics.severity": ("enum", SEVERITIES),
     "context.enabled": ("bool",),

@@ -86,7 +86,7 @@ async def test_invalid_settings_change_is_reported_and_defaulted(client: Languag
     assert "candidates" in text and "temperature" in text and "diagnostics.severity" in text
     settings = (await stats(client))["server"]["settings"]
     assert settings["candidates"] == 5 and settings["temperature"] == 0.8
-    assert settings["diagnostics"]["severity"] == "hint"
+    assert settings["diagnostics"]["severity"] == "warning"  # the default
     assert settings["maxTokens"] == FAST["maxTokens"]  # the valid values were kept
     assert any("unknownKey" in m.message for m in client.log_messages)
     await set_settings(client, FAST)

@@ -165,3 +165,21 @@ def test_eval_cli_json_compare_and_report(tmp_path: Path) -> None:
     assert (report / "roc.png").read_bytes()[:4] == b"\x89PNG"
     table = subprocess.run(cmd[:-3], capture_output=True, text=True, timeout=120)
     assert "| accuracy | 0.750 | 0.500 |" in table.stdout
+
+
+def test_figures_are_also_reported_per_regime() -> None:
+    labels = [
+        {"problem_id": p, "candidate_id": c, "status": s}
+        for p in ("a", "b", "c")
+        for c, s in (("good", "passed"), ("bad", "failed"))
+    ]
+    scores = [
+        {"problem_id": p, "candidate_id": c, "p_correct": v}
+        for p, good, bad in (("a", 0.9, 0.1), ("b", 0.8, 0.3), ("c", 0.2, 0.7))
+        for c, v in (("good", good), ("bad", bad))
+    ]
+    out = evaluate(labels, scores, regimes={"a": "with_examples", "b": "with_examples", "c": "without_examples"})
+    assert out["auc"] == pytest.approx(7 / 9)
+    assert out["by_regime"]["with_examples"]["auc"] == 1.0 and out["by_regime"]["with_examples"]["n"] == 4
+    assert out["by_regime"]["without_examples"]["auc"] == 0.0
+    assert out["by_regime"]["without_examples"]["n_problems_in_regime"] == 1

@@ -370,3 +370,17 @@ def test_every_humaneval_reference_passes_its_own_examples(humaneval: list) -> N
     # name, 160 has no call at all); the old doctest-text runner found 10 of 64.
     assert len(found) >= 150 and len(heldout) >= 60, (len(found), len(heldout))
     assert sum(found.values()) >= 440  # 452 reached
+
+
+def test_a_batch_of_candidates_in_one_process_gives_what_each_alone_gives() -> None:
+    from winnow.judge.scoring.example_runs import ExampleRunner, run_examples, run_examples_many
+
+    task = 'def add(a, b):\n    """Add.\n    >>> add(1, 2)\n    3\n    >>> add(2, 2)\n    4\n    """\n'
+    bodies = ["return a + b", "return a - b", "import os; os._exit(0)", "return a * b", "return undefined_name"]
+    codes = [task + f"    {b}\n" for b in bodies]
+    batch = [r.as_signal() for r in run_examples_many(codes, task)]
+    alone = [run_examples(c, task=task).as_signal() for c in codes]
+    assert batch == alone
+    runner = ExampleRunner()
+    runner.prefetch(task, codes)
+    assert [runner(c, task) for c in codes] == alone

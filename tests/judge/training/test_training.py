@@ -487,3 +487,44 @@ def test_sample_resumes_without_duplicates(tiny_data: tuple[Path, Path], tmp_pat
     again = list(read_jsonl(out))
     assert len(again) == 6 and len({(r["problem_id"], r["candidate_id"]) for r in again}) == 6
     assert [r["code"] for r in again] == [r["code"] for r in full]  # same seed per problem → same candidates
+
+
+@pytest.mark.slow
+def test_mined_functions_train_a_judge_end_to_end(converted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``winnow mine`` on real standard-library code, then ``winnow train`` on what it wrote:
+    the smoke run of the self-supervised pipeline (mechanics only: a tiny model, two steps)."""
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    mined = tmp_path / "mined"
+    done = _cli("mine", str(stdlib / "heapq.py"), str(stdlib / "bisect.py"), "--out", str(mined),
+                "--max-functions", "4", "--variants", "3", "--heldout-share", "0", "--quiet", timeout=300)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "run"
+    done = _cli("train", "--problems", str(mined / "problems.jsonl"), "--labels", str(mined / "train.jsonl"),
+                "--out", str(run), "--batching", "task", "--task-max", "4", "--pairwise-weight", "1",
+                "--max-steps", "2", "--val-fraction", "0.25", "--lora-layers", "2", "--time-budget", "3600",
+                "--quiet", timeout=900)
+    assert done.returncode == 0, done.stderr
+    log = list(read_jsonl(run / "log.jsonl"))
+    assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
+    last = resolve_checkpoint_path(run)
+    config = json.loads((last / "config.json").read_text())
+    assert config["data"]["labels_path"].endswith("train.jsonl") and config["train"]["lora_layers"] == 2
+    from safetensors.numpy import load_file
+
+    layers = {int(k.split(".layers.")[1].split(".")[0]) for k in load_file(last / "adapter" / "adapter_model.safetensors")}
+    assert layers == {28, 29}  # SmolLM2-135M has 30 layers: only the top two learn
+    budget = tmp_path / "budget"
+    done = _cli("train", "--problems", str(mined / "problems.jsonl"), "--labels", str(mined / "train.jsonl"),
+                "--out", str(budget), "--batching", "task", "--task-max", "4", "--max-steps", "5",
+                "--val-fraction", "0.25", "--lora-layers", "2", "--time-budget", "0.01", "--quiet", timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert [r["step"] for r in read_jsonl(budget / "log.jsonl")] == [1]  # stopped by the clock, validated
+    assert resolve_checkpoint_path(budget).name == "step-1" and "time budget" in done.stderr
+
+
+def resolve_checkpoint_path(run: Path) -> Path:
+    from winnow.judge.training.checkpoint import resolve_checkpoint
+
+    return resolve_checkpoint(run, "last")

@@ -23,7 +23,10 @@ def test_defaults_follow_the_contract():
         "threads": 0,
         "inlineCompletion": {"enabled": True, "candidates": 3},
         "codeActions": {"enabled": True},
-        "diagnostics": {"enabled": True, "threshold": 0.5, "severity": "hint"},
+        "diagnostics": {
+            "enabled": True, "runCode": True, "examples": True, "probes": 24, "judge": "auto",
+            "threshold": 0.5, "severity": "warning",
+        },
         "context": {"enabled": True, "maxTokens": 128, "maxFiles": 5000},
     }
 
