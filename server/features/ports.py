@@ -84,14 +84,11 @@ class PromptContexts(HelperStubs, Protocol):
     def prompt_context(self, uri: str, ctx: CursorContext) -> PromptContext | None: ...
 
 
-class DiagnosticsHost(Protocol):
-    """What correctness diagnostics use."""
+class DocumentFeatureHost(Protocol):
+    """What the features that work on a document's functions share (hints, the implement action)."""
 
     @property
     def settings(self) -> Settings: ...
-
-    @property
-    def explicit_settings(self) -> frozenset[str]: ...
 
     @property
     def documents(self) -> Documents: ...
@@ -104,6 +101,13 @@ class DiagnosticsHost(Protocol):
 
     @property
     def shutdown(self) -> CancelFlag: ...
+
+
+class DiagnosticsHost(DocumentFeatureHost, Protocol):
+    """What correctness diagnostics use."""
+
+    @property
+    def explicit_settings(self) -> frozenset[str]: ...
 
     @property
     def workspace_context(self) -> WorkspaceFacts: ...
@@ -113,26 +117,11 @@ class DiagnosticsHost(Protocol):
     def text_document_publish_diagnostics(self, params: types.PublishDiagnosticsParams) -> None: ...
 
 
-class CodeActionsHost(Protocol):
+class CodeActionsHost(DocumentFeatureHost, Protocol):
     """What the implement action uses."""
 
     @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def documents(self) -> Documents: ...
-
-    @property
-    def models(self) -> Models: ...
-
-    @property
-    def messages(self) -> Notices: ...
-
-    @property
     def status(self) -> Work: ...
-
-    @property
-    def shutdown(self) -> CancelFlag: ...
 
     @property
     def workspace_context(self) -> HelperStubs: ...
