@@ -39,7 +39,10 @@ class DiagnosticSettings:
     run_code: bool = True
     examples: bool = True  # run docstring sessions (``>>>``) as doctest would
     probes: int = 24  # inputs tried per function next to its examples' own (0: none)
-    judge: str = "auto"  # the learned judge alone: auto (only if its manifest says it earned it), on, off
+    # The learned judge alone: off by default (it costs 1-6 s of the two cores per function of
+    # real code, and its false alarms off the calibration corpus are not measured yet);
+    # auto: only if its manifest's calibration admits it; on: below ``threshold``.
+    judge: str = "off"
     threshold: float = 0.5  # with judge "on": a hint below this P(correct)
     severity: str = "warning"  # the most a hint with execution behind it shows as (the judge alone: hint)
 

@@ -233,15 +233,20 @@ async def test_the_judge_alone_speaks_only_when_on_and_then_as_a_hint():
 
 @pytest.mark.asyncio
 async def test_auto_leaves_the_judge_silent_unless_its_manifest_calibrated_a_threshold():
-    silent = FakeServer({"low": 0.1})
+    auto = {"diagnostics": {"judge": "auto"}}
+    silent = FakeServer({"low": 0.1}, auto)
     diags = Diagnostics(silent)
     await run_once(silent, diags, module(documented("low")), 1)
     assert silent.runtime.calls == [] and current(silent) == []
-    calibrated = HintPolicy(judge_threshold=0.3).to_dict()
-    server = FakeServer({"low": 0.1}, {}, {"name": "earned", "hints": calibrated})
+    calibrated = {"name": "earned", "hints": HintPolicy(judge_threshold=0.3).to_dict()}
+    server = FakeServer({"low": 0.1}, auto, calibrated)
     diags2 = Diagnostics(server)
     await run_once(server, diags2, module(documented("low")), 1)
     assert len(server.runtime.calls) == 1 and len(current(server)) == 1
+    default = FakeServer({"low": 0.1}, {}, calibrated)  # the default is off, calibrated or not
+    diags3 = Diagnostics(default)
+    await run_once(default, diags3, module(documented("low")), 1)
+    assert default.runtime.calls == [] and current(default) == []
 
 
 @pytest.mark.asyncio
