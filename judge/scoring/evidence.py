@@ -11,6 +11,7 @@ load there (a missing import, no interpreter) gives no evidence, never a failure
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -116,6 +117,12 @@ class ModuleIdentity:
     is_package: bool = False
 
 
+@functools.cache
+def driver_source() -> str:
+    """The program every run sends to the sandbox (read once)."""
+    return DRIVER_PATH.read_text(encoding="utf-8")
+
+
 def module_identity(path: str | None) -> ModuleIdentity:
     """The dotted name of the file at ``path``: up through the folders that hold an
     ``__init__.py`` (``.../networkx/algorithms/dag.py`` → ``networkx.algorithms.dag``)."""
@@ -175,7 +182,7 @@ def collect(
         "load_timeout_s": max(5.0, timeout_s / 3),
         "seed": seed,
     }
-    program = DRIVER_PATH.read_text(encoding="utf-8") + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
+    program = driver_source() + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
     limits = SandboxLimits(memory_mb=4096, nofile=256, nproc=64, output_tail_bytes=2_000_000, tmpfs_mb=128)
     t0 = time.perf_counter()
     result = run_python(program, timeout_s=timeout_s, limits=limits, read_only=sys_path)

@@ -147,18 +147,6 @@ def crash_class(probe: ProbeFailure) -> str | None:
     return "crash"
 
 
-def candidate_classes(evidence: FunctionEvidence, crash_types: frozenset[str] | None = None) -> list[str]:
-    """Every evidence class this function's run shows (before the policy decides)."""
-    found = [example_class(e) for e in evidence.examples if e.failed]
-    for probe in evidence.probes:
-        kind = crash_class(probe)
-        if kind == "crash" and crash_types is not None and probe.exception not in crash_types:
-            continue
-        if kind is not None:
-            found.append(kind)
-    return found
-
-
 def _example_message(name: str, e: ExampleCheck) -> str:
     call = e.source.strip().splitlines()[0] if e.source.strip() else name
     if e.outcome == "value":

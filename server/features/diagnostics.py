@@ -218,13 +218,12 @@ class Diagnostics:
             return
         self._report(uri, sites, evidence)
         self._publish(uri, snap, sites)
-        threshold = self.judge_threshold()
-        if threshold is not None and not await self._judge(uri, snap, sites, stale):
-            return
-        if not stale():
+        if self.judge_threshold() is not None:  # the judge's scores change the reports: again
+            if not await self._judge(uri, snap, sites, stale) or stale():
+                return
             self._report(uri, sites, evidence)
             self._publish(uri, snap, sites)
-            self.done[uri] = snap.version
+        self.done[uri] = snap.version
 
     async def _evidence(self, snap: Snapshot, sites: list[FunctionSite]) -> ModuleEvidence:
         """What the document's functions do in the sandbox (cached by the document's text)."""
