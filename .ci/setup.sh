@@ -12,16 +12,18 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 # On macOS use: CMAKE_ARGS="-DGGML_METAL=on"; on your own Linux laptop: CMAKE_ARGS="-DGGML_NATIVE=ON".
 export CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"}
 
-# The sandbox isolates candidate code with bubblewrap when it is there; Java problems need a JDK.
+# The sandbox isolates candidate code with bubblewrap when it is there; Java (problems,
+# Javadoc examples, hints) needs a JDK; the Neovim test drives Neovim's own LSP client.
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+command -v nvim >/dev/null 2>&1 || missing+=(neovim)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         (apt-get update -qq && apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 \
-            || echo "note: could not install ${missing[*]}; the sandbox falls back to unshare / Java tests skip"
+            || echo "note: could not install ${missing[*]}; the sandbox falls back to unshare / Java and Neovim tests skip, saying why"
     else
-        echo "note: install ${missing[*]} for the full sandbox and the Java problems"
+        echo "note: install ${missing[*]} for the full sandbox, Java, and the Neovim test"
     fi
 fi
 

@@ -9,6 +9,7 @@ futures. Nothing here knows about editors.
 from __future__ import annotations
 
 import logging
+import textwrap
 import threading
 import time
 from collections import deque
@@ -17,6 +18,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from winnow.judge.base.code_sites import java_imports
+from winnow.judge.base.code_sites import judge_task as other_judge_task
 from winnow.judge.base.definitions import helper_stubs
 from winnow.judge.base.errors import ModelError
 from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
@@ -33,6 +36,7 @@ from winnow.judge.llm.model_files import ModelInfo, resolve
 from winnow.judge.llm.prompts import PromptContext
 from winnow.judge.llm.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
 from winnow.judge.scoring.example_runs import examples_runner
+from winnow.judge.scoring.java_example_runs import run_java_examples
 from winnow.judge.scoring.judge_model import Judge
 from winnow.judge.scoring.ranking import RankedCandidate, rank
 
@@ -53,6 +57,7 @@ class ImplementResult:
     ranked: list[RankedCandidate]
     generation: Generation
     judge_ms: float
+    strategy: str = "combined"  # how ``ranked`` was ordered (ranking.STRATEGIES)
 
 
 @dataclass
@@ -168,6 +173,13 @@ class Runtime:
         (name as the file spells it → stub) are workspace definitions: the judge's task
         carries the stubs of those the candidates call."""
 
+        if site.language != "python":
+            return self.worker.submit(
+                lambda: self._implement_other(source, site, n, max_tokens, temperature, seed, cancelled, deadline),
+                priority,
+                cancelled,
+            )
+
         def job() -> ImplementResult:
             engine = self._need_generator()
             t0 = time.perf_counter()
@@ -187,9 +199,43 @@ class Runtime:
             t2 = time.perf_counter()
             self.stats.record("implement", (t2 - t0) * 1000.0)
             self.stats.decode_tok_s = gen.timings.decode_tok_s
-            return ImplementResult(ranked=ranked, generation=gen, judge_ms=(t2 - t1) * 1000.0)
+            return ImplementResult(ranked=ranked, generation=gen, judge_ms=(t2 - t1) * 1000.0, strategy=use)
 
         return self.worker.submit(job, priority, cancelled)
+
+    def _implement_other(
+        self,
+        source: str,
+        site: FunctionSite,
+        n: int,
+        max_tokens: int,
+        temperature: float,
+        seed: int | None,
+        cancelled: Callable[[], bool] | None,
+        deadline: float | None,
+    ) -> ImplementResult:
+        """Best of N for a Java method: the bodies ranked by its Javadoc examples, run on every
+        candidate in one sandboxed ``javac`` + JVM, then by log-prob. The learned judge, trained
+        on Python, has earned no voice here (its Java figures: docs/java.md)."""
+        engine = self._need_generator()
+        t0 = time.perf_counter()
+        gen = implement_function(
+            engine, source, site, n=n, max_tokens=max_tokens, temperature=temperature,
+            seed=seed, cancel=cancelled, deadline=deadline,
+        )
+        t1 = time.perf_counter()
+        run = run_java_examples(source, site, [c.code for c in gen.candidates])
+        signals = {textwrap.dedent(c.code): r.as_signal() for c, r in zip(gen.candidates, run.candidates, strict=True)}
+        use = "examples" if run.original.n_examples else "logprob"
+        task = other_judge_task(site, java_imports(source))
+        ranked = rank(
+            task, gen.candidates, strategy=use, seed=seed or 0, language=site.language,
+            run_examples=lambda code, _task: signals[code],
+        )
+        t2 = time.perf_counter()
+        self.stats.record("implement", (t2 - t0) * 1000.0)
+        self.stats.decode_tok_s = gen.timings.decode_tok_s
+        return ImplementResult(ranked=ranked, generation=gen, judge_ms=(t2 - t1) * 1000.0, strategy=use)
 
     def inline(
         self,

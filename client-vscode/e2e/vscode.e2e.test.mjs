@@ -32,6 +32,20 @@ const dirs = {
 const sample = path.join(dirs.workspace, 'sample.py');
 const original = 'def add(a, b):\n    """Return the sum of a and b."""\n';
 const typed = '    return';
+const javaFile = path.join(dirs.workspace, 'Calc.java');
+const javaOriginal = [
+  'public class Calc {',
+  '    /**',
+  '     * Returns the sum of the decimal digits of n.',
+  '     *',
+  '     * @return for example 6 for 123, 0 for 0',
+  '     */',
+  '    public static int digitSum(int n) {',
+  '        throw new UnsupportedOperationException("TODO");',
+  '    }',
+  '}',
+  '',
+].join('\n');
 
 const childEnv = {
   ...process.env,
@@ -75,9 +89,13 @@ function writeFixture() {
     'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
     'editor.suggestOnTriggerCharacters': false,
     'editor.wordBasedSuggestions': 'off',
+    'editor.lightbulb.enabled': 'on',
+    // Two bodies for the implement action: the e2e checks the edit, not the model.
+    'winnow.candidates': 2,
   };
   fs.writeFileSync(path.join(dirs.userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
   fs.writeFileSync(sample, original);
+  fs.writeFileSync(javaFile, javaOriginal);
 }
 
 function startCodeServer() {
@@ -208,6 +226,50 @@ test('an inline suggestion from Winnow is shown and accepted with Tab', async (t
   } catch (error) {
     process.exitCode = 1;
     await saveArtifacts('inline');
+    throw error;
+  }
+});
+
+test('on a Java stub, the lightbulb offers the implement action and its edit applies', async (t) => {
+  try {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'Calc.java' }).click({ timeout: 30_000 });
+    const editor = page.locator('.monaco-editor', { hasText: 'digitSum' });
+    await editor.locator('.view-lines').first().waitFor({ timeout: 30_000 });
+    await editor.locator('.view-line', { hasText: 'UnsupportedOperationException' }).first().click();
+    const action = page.locator('.action-widget .monaco-list-row', { hasText: 'Implement with Winnow' });
+    for (let i = 0; i < 60 && !(await action.count()); i++) {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Control+.');
+      await page.waitForTimeout(1000);
+    }
+    t.diagnostic(`action: ${(await action.first().innerText()).trim()}`);
+    await action.first().click();
+    // Resolving samples the bodies; the edit lands in the editor, then it is saved.
+    const stub = editor.locator('.view-line', { hasText: 'UnsupportedOperationException' });
+    for (let i = 0; i < 240 && (await stub.count()); i++) {
+      await page.waitForTimeout(500);
+    }
+    assert.equal(await stub.count(), 0, 'the stub body was replaced');
+    await page.keyboard.press('Control+S');
+    let saved = javaOriginal;
+    for (let i = 0; i < 50 && saved === javaOriginal; i++) {
+      await page.waitForTimeout(200);
+      saved = fs.readFileSync(javaFile, 'utf8');
+    }
+    t.diagnostic(`saved file: ${JSON.stringify(saved)}`);
+    assert.ok(saved.includes('public static int digitSum(int n) {'), 'the signature is kept');
+    assert.ok(!saved.includes('UnsupportedOperationException'), 'the stub body is gone');
+    const check = spawnSync(python, ['-c', [
+      'import sys',
+      'from winnow.judge.base.code_sites import functions, parses',
+      'text = open(sys.argv[1]).read()',
+      'assert parses(text, "java"), "tree-sitter finds an ERROR node"',
+      'assert [s.name for s in functions(text, "java") if not s.is_stub] == ["digitSum"]',
+    ].join('\n'), javaFile], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `the saved Java file does not parse:\n${check.stderr}`);
+  } catch (error) {
+    process.exitCode = 1;
+    await saveArtifacts('java-action');
     throw error;
   }
 });

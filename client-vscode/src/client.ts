@@ -14,7 +14,7 @@ import {
 } from 'vscode-languageclient/node';
 
 import { readServerSettings } from './config';
-import { CLIENT_NAME, CONFIG_SECTION } from './constants';
+import { CLIENT_NAME, CONFIG_SECTION, LANGUAGES } from './constants';
 import { describeError } from './python';
 import { buildServerLaunch } from './server';
 
@@ -36,10 +36,10 @@ export function createLanguageClient(options: ClientOptions): LanguageClient {
   };
 
   const clientOptions: LanguageClientOptions = {
-    documentSelector: [
-      { scheme: 'file', language: 'python' },
-      { scheme: 'untitled', language: 'python' },
-    ],
+    documentSelector: LANGUAGES.flatMap((language) => [
+      { scheme: 'file', language },
+      { scheme: 'untitled', language },
+    ]),
     initializationOptions: readServerSettings(),
     outputChannel: options.outputChannel,
     traceOutputChannel: options.outputChannel,

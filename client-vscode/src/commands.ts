@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { ExecuteCommandRequest } from 'vscode-languageclient/node';
 
-import { CLIENT_COMMANDS, SERVER_COMMANDS } from './constants';
+import { CLIENT_COMMANDS, LANGUAGES, SERVER_COMMANDS } from './constants';
 import type { ServerController } from './controller';
 import { describeError } from './python';
 import { formatStats } from './stats';
@@ -44,8 +44,8 @@ export function registerCommands(controller: ServerController, output: vscode.Lo
 
     vscode.commands.registerCommand(CLIENT_COMMANDS.implementFunction, async () => {
       const editor = vscode.window.activeTextEditor;
-      if (!editor || editor.document.languageId !== 'python') {
-        void vscode.window.showInformationMessage('Winnow: put the cursor inside a Python function first.');
+      if (!editor || !(LANGUAGES as readonly string[]).includes(editor.document.languageId)) {
+        void vscode.window.showInformationMessage('Winnow: put the cursor inside a Python function or Java method first.');
         return;
       }
       const client = requireClient();

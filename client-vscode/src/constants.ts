@@ -8,6 +8,11 @@
  * registration of one of those ids would fail.
  */
 
+/** Languages whose files the server serves (inline completion everywhere; functions, code
+ * actions and hints for these: judge/base/code_sites.py). package.json's activation events
+ * name the same list (a test checks it). */
+export const LANGUAGES = ['python', 'java'] as const;
+
 /** The configuration section, and the language client's id (it reads `winnow.trace.server`). */
 export const CONFIG_SECTION = 'winnow';
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { CLIENT_COMMANDS, SERVER_COMMANDS, STATUS_NOTIFICATION } from '../src/constants';
+import { CLIENT_COMMANDS, LANGUAGES, SERVER_COMMANDS, STATUS_NOTIFICATION } from '../src/constants';
 import {
   isExplicitlySet,
   CLIENT_SETTING_KEYS,
@@ -27,12 +27,14 @@ interface PropertySchema {
 
 interface PackageJson {
   name: string;
+  activationEvents: string[];
   version: string;
   main: string;
   engines: { vscode: string };
   dependencies: Record<string, string>;
   contributes: {
     commands: { command: string; title: string; category?: string }[];
+    menus: Record<string, { command: string; when?: string }[]>;
     configuration: { properties: Record<string, PropertySchema> };
   };
 }
@@ -238,5 +240,14 @@ describe('commands and notifications', () => {
     assert.equal(packageJson.engines.vscode, '^1.91.0');
     assert.match(packageJson.dependencies['vscode-languageclient'] ?? '', /^\^?11\./);
     assert.equal(packageJson.main, './dist/extension.js');
+  });
+
+  test('the extension starts for every language the client serves, and its menus follow', () => {
+    assert.deepEqual(packageJson.activationEvents, LANGUAGES.map((language) => `onLanguage:${language}`));
+    for (const items of Object.values(packageJson.contributes.menus)) {
+      for (const item of items.filter((i) => i.command === CLIENT_COMMANDS.implementFunction)) {
+        assert.equal(item.when, LANGUAGES.map((language) => `editorLangId == ${language}`).join(' || '));
+      }
+    }
   });
 });

@@ -28,6 +28,19 @@ class FunctionSite:
     code: str  # the whole function, as written
     qualname: str = ""  # ``Class.method``; ``outer.<locals>.inner`` for a nested function
     docstring_line: int | None = None  # 0-based line where the docstring literal starts
+    language: str = "python"
+    #: What follows the body and stays when it is replaced (Java: the closing brace's line).
+    footer: str = ""
+    #: The declaration lines of the classes around it (Java: ``public class Solution {``),
+    #: which the judge's task starts with; "" for Python, whose tasks are bare functions.
+    outer: str = ""
+    #: The line of the function's name (Java: after its Javadoc and annotations); -1: start_line.
+    name_line: int = -1
+
+    @property
+    def def_line(self) -> int:
+        """Where the function's name is: the line a hint and a hover belong to."""
+        return self.start_line if self.name_line < 0 else self.name_line
 
     @property
     def content_hash(self) -> str:
@@ -43,6 +56,8 @@ class FunctionSite:
             start_line=self.start_line + lines,
             header_end_line=self.header_end_line + lines,
             end_line=self.end_line + lines,
+            docstring_line=None if self.docstring_line is None else self.docstring_line + lines,
+            name_line=self.name_line + lines if self.name_line >= 0 else -1,
         )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.cli import flags
@@ -34,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--also", action="append", default=[], metavar="NAME=PATH",
         help="one more named scores JSONL in the same report (repeatable)",
+    )
+    p.add_argument(
+        "--baselines", action="store_true",
+        help="also report the trivial baselines beside the scores: length (longer first) and layout "
+        "(share of blank and comment lines), ranked within each problem",
     )
     p.add_argument(
         "--threshold",
@@ -70,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
         if name in scores:
             raise WinnowError(f"two scores files are named {name!r}")
         scores[name] = path
-    results = evaluate_files(args.labels, scores, args.threshold, args.report_dir, _regimes(args.problems))
+    with tempfile.TemporaryDirectory(prefix="winnow-baselines-") as tmp:
+        if args.baselines:
+            scores.update(_write_baselines(args.labels, tmp, set(scores)))
+        results = evaluate_files(args.labels, scores, args.threshold, args.report_dir, _regimes(args.problems))
     if args.json:
         print(json.dumps(combined_json(results)))
     else:
@@ -80,15 +90,37 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_baselines(labels: str, folder: str, taken: set[str]) -> dict[str, str]:
+    from winnow.judge.base.jsonl import read_jsonl
+    from winnow.judge.evaluation.baselines import BASELINES, baseline_scores
+
+    records = list(read_jsonl(labels))
+    out = {}
+    for name in BASELINES:
+        if name in taken:
+            raise WinnowError(f"a scores file is already named {name!r}, a baseline's name")
+        path = os.path.join(folder, f"{name}.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in baseline_scores(records, name))
+        out[name] = path
+    return out
+
+
 def _regimes(problems: str | None) -> dict[str, str] | None:
     """Problem id → "with_examples" / "without_examples" (its docstring's examples, as the
     verdict finds them)."""
     if not problems:
         return None
-    from winnow.judge.dataset.problems import load_problems
+    from winnow.judge.dataset.candidate_sampling import target_site
+    from winnow.judge.dataset.problems import Problem, load_problems
     from winnow.judge.scoring.docstring_examples import find_examples
+    from winnow.judge.scoring.java_example_runs import parameter_count
+    from winnow.judge.scoring.javadoc_examples import find_java_examples
 
-    return {
-        p.id: "with_examples" if find_examples(p.prompt, p.entry_point) else "without_examples"
-        for p in load_problems(problems)
-    }
+    def has_examples(p: Problem) -> bool:
+        if p.language == "python":
+            return bool(find_examples(p.prompt, p.entry_point))
+        site = target_site(p)
+        return bool(find_java_examples(site.docstring, site.name, parameter_count(site)))
+
+    return {p.id: "with_examples" if has_examples(p) else "without_examples" for p in load_problems(problems)}

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from winnow.judge.base.code_sites import function_body as other_function_body
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
 from winnow.judge.base.pysource import FunctionSite, function_at, function_body
 from winnow.judge.cli import flags
+from winnow.judge.dataset.labelling import JAVA_STARTUP_S
 from winnow.judge.scoring.example_runs import examples_runner
+from winnow.judge.scoring.java_example_runs import JavaExamplesRunner
 from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES, ExamplesRunner
 
 
@@ -80,7 +83,10 @@ class _GeneratorLogprob:
         where the candidate's function is missing, empty or unparseable."""
         from winnow.judge.llm.generation import body_logprobs
 
-        bodies = [function_body(textwrap.dedent(code), site.name) for code in codes]
+        if site.language == "python":
+            bodies = [function_body(textwrap.dedent(code), site.name) for code in codes]
+        else:  # a Java problem's candidates are whole classes: the method's body as written
+            bodies = [other_function_body(code, site.name, site.language) for code in codes]
         todo = [i for i, b in enumerate(bodies) if b is not None and b.strip()]
         out: list[float | None] = [None] * len(codes)
         if todo:
@@ -191,14 +197,19 @@ def _score_problem(problem: Any, records: list[dict[str, Any]], args: argparse.N
     from winnow.judge.scoring.ranking import rank
 
     codes = [str(r["code"]) for r in records]
+    language = problem.language
+    site = target_site(problem)
     means = (
-        scorers.logprob.means(problem.prompt, target_site(problem), codes)
+        scorers.logprob.means(problem.prompt, site, codes)
         if scorers.logprob
         else [float(r.get("mean_logprob", 0.0)) for r in records]
     )
     cands = [FunctionCandidate.given(code, mean or 0.0, index=i) for i, (code, mean) in enumerate(zip(codes, means, strict=True))]
+    run_examples = scorers.run_examples
+    if language == "java" and run_examples is not None:
+        run_examples = JavaExamplesRunner(problem.entry_point, args.timeout + JAVA_STARTUP_S)
     ranked = rank(problem.prompt, cands, strategy=args.strategy, judge=scorers.judge, seed=args.seed,
-                  run_examples=scorers.run_examples)
+                  run_examples=run_examples, language=language)
     out = []
     for r in ranked:
         record: dict[str, Any] = {

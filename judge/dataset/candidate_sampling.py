@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from winnow.judge.base.code_sites import functions as code_functions
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key
 from winnow.judge.base.pysource import FunctionSite, functions
@@ -34,7 +35,15 @@ def problem_seed(seed: int, problem_id: str) -> int:
 
 
 def target_site(problem: Problem) -> FunctionSite:
-    """The function to implement: the entry point, else the first documented stub."""
+    """The function to implement: the entry point, else the first documented stub. A Java
+    prompt stops after the method's ``{``: its site is read from the reference (which starts
+    with the prompt), else from the prompt closed with a stub body."""
+    if problem.language != "python":
+        text = problem.reference or problem.prompt + "        throw new UnsupportedOperationException();\n    }\n}\n"
+        named = [s for s in code_functions(text, problem.language) if s.name == problem.entry_point]
+        if not named:
+            raise WinnowError(f"{problem.id}: no method {problem.entry_point} in its prompt")
+        return named[-1]
     sites = functions(problem.prompt)
     named = [s for s in sites if s.name == problem.entry_point]
     stubs = [s for s in sites if s.is_stub]

@@ -8,7 +8,11 @@ Every pipeline stage takes ``--problems SPEC``: a JSONL file in the documented f
 - ``humaneval:heldout``: HumanEval/100-163, never used for training, early stopping or
   calibration;
 - ``java:sample``: a handful of small Java problems shipped with Winnow (tests are
-  ``main``-based, no JUnit).
+  ``main``-based, no JUnit);
+- ``java:humaneval``: Java translations of some HumanEval problems (ids
+  ``java/HumanEval/N``, tests translated from the originals), shipped with Winnow;
+- ``java:train``: those translated from HumanEval/0-99;
+- ``java:heldout``: those translated from HumanEval/100-163 (held out as for Python).
 """
 
 from __future__ import annotations
@@ -28,7 +32,15 @@ LANGUAGES: tuple[str, ...] = ("python", "java")
 #: HumanEval/0-99 train, HumanEval/100-163 held out: fixed so that figures stay comparable.
 HUMANEVAL_TRAIN = range(0, 100)
 HUMANEVAL_HELDOUT = range(100, 164)
-NAMED_SETS: tuple[str, ...] = ("humaneval", "humaneval:train", "humaneval:heldout", "java:sample")
+NAMED_SETS: tuple[str, ...] = (
+    "humaneval",
+    "humaneval:train",
+    "humaneval:heldout",
+    "java:sample",
+    "java:humaneval",
+    "java:train",
+    "java:heldout",
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,10 @@ class Problem:
 
 
 def humaneval_number(problem_id: str) -> int | None:
-    """``HumanEval/17`` -> 17 (None for other ids)."""
+    """``HumanEval/17`` -> 17, and its Java translation ``java/HumanEval/17`` -> 17 too, so that
+    the held-out guards cover both (None for other ids)."""
+    if problem_id.startswith("java/"):
+        problem_id = problem_id[len("java/") :]
     prefix, _, number = problem_id.partition("/")
     return int(number) if prefix == "HumanEval" and number.isdigit() else None
 
@@ -108,6 +123,13 @@ def _shipped(name: str) -> list[Problem]:
     return out
 
 
+def _java_humaneval(subset: range | None) -> list[Problem]:
+    problems = _shipped("java_humaneval.jsonl")
+    if subset is not None:
+        problems = [p for p in problems if humaneval_number(p.id) in subset]
+    return sorted(problems, key=lambda p: humaneval_number(p.id) or 0)
+
+
 def load_problems(spec: str) -> list[Problem]:
     """Problems from a named set (see module doc) or a JSONL file; ids must be unique."""
     if spec == "humaneval":
@@ -118,6 +140,12 @@ def load_problems(spec: str) -> list[Problem]:
         problems = _humaneval(HUMANEVAL_HELDOUT)
     elif spec == "java:sample":
         problems = _shipped("java_problems.jsonl")
+    elif spec == "java:humaneval":
+        problems = _java_humaneval(None)
+    elif spec == "java:train":
+        problems = _java_humaneval(HUMANEVAL_TRAIN)
+    elif spec == "java:heldout":
+        problems = _java_humaneval(HUMANEVAL_HELDOUT)
     elif Path(spec).is_file():
         problems = [Problem.from_record(r, f"{spec}:{i}") for i, r in enumerate(read_jsonl(spec), start=1)]
     else:

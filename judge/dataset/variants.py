@@ -19,7 +19,9 @@ after labelling, since an equivalent mutant passes).
 Edits are made on the source text at AST node positions rather than by ``ast.unparse``, so a
 variant keeps the reference's formatting, comments and docstring: a judge must not be able
 to tell variants from the original by their layout. Only the entry point's body is changed.
-Python only: Java problems contribute their reference solution unchanged.
+Java problems get the reference and up to ``k`` single-point mutants
+(:mod:`~winnow.judge.dataset.java_mutations`, the same bug classes); there are no Java
+rewrites yet, so the mutants fill the rewrites' share as well.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from winnow.judge.dataset.java_mutations import java_mutants
 from winnow.judge.dataset.mutations import mutation_sites_in
 from winnow.judge.dataset.problems import Problem
 from winnow.judge.dataset.rewrites import rewrite_sites_in
@@ -186,6 +189,11 @@ def augment_problem(
             found = variants(problem.reference, problem.entry_point, k, rng, rewrite_share)
         except (SyntaxError, ValueError):
             pass
+    elif problem.language == "java":
+        found += [
+            Variant(code, "mutant", site.description, site.bug_class)
+            for code, site in java_mutants(problem.reference, problem.entry_point, k, rng)
+        ]
     records = []
     counters = {"rewrite": 0, "mutant": 0}
     prefix = {"rewrite": "rw", "mutant": "mut"}

@@ -96,7 +96,7 @@ def context_before(source: str, site: FunctionSite, limit: int = CONTEXT_CHARS) 
 def _implement_prompt_at(engine: Engine, source: str, site: FunctionSite) -> ImplementPrompt:
     before = context_before(source, site)
     after = "".join(source.splitlines(keepends=True)[site.end_line :])[:CONTEXT_CHARS]
-    return implement_prompt(engine.model, site.header, before, after)
+    return implement_prompt(engine.model, site.header, before, after, site.language)
 
 
 def body_logprobs(
@@ -150,7 +150,7 @@ def implement_function(
         candidates.append(
             FunctionCandidate(
                 index=c.index,
-                code=prompt.header + "\n" + body,
+                code=prompt.header + "\n" + body + site.footer,
                 body=body,
                 n_tokens=c.n_tokens,
                 sum_logprob=c.sum_logprob,

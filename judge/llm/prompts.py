@@ -178,6 +178,12 @@ IMPLEMENT_INSTRUCTION = (
     "Complete the following Python function. Keep its signature and docstring, "
     "and write a correct implementation of its body."
 )
+#: The instruction for other languages: what the function is called there, what its doc comment is.
+INSTRUCTIONS = {
+    "python": IMPLEMENT_INSTRUCTION,
+    "java": "Complete the following Java method. Keep its signature and Javadoc, "
+    "and write a correct implementation of its body.",
+}
 
 
 def render_chat(template: str, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
@@ -204,7 +210,9 @@ class ImplementPrompt:
     stop: tuple[str, ...]
 
 
-def implement_prompt(model: Vocab, header: str, context_before: str = "", suffix: str = "") -> ImplementPrompt:
+def implement_prompt(
+    model: Vocab, header: str, context_before: str = "", suffix: str = "", language: str = "python"
+) -> ImplementPrompt:
     """Prompt for a function body.
 
     The prompt stops right after the header's last character (no newline): BPE
@@ -218,14 +226,14 @@ def implement_prompt(model: Vocab, header: str, context_before: str = "", suffix
     header = header.rstrip("\n")
     template = model.chat_template()
     if template:
-        user = f"{IMPLEMENT_INSTRUCTION}\n\n```python\n{context_before}{header}\n```"
+        user = f"{INSTRUCTIONS.get(language, IMPLEMENT_INSTRUCTION)}\n\n```{language}\n{context_before}{header}\n```"
         try:
             chat = render_chat(template, [{"role": "user", "content": user}])
         except Exception:
             chat = None
         if chat is not None:
             return ImplementPrompt(
-                text=f"{chat}```python\n{context_before}{header}",
+                text=f"{chat}```{language}\n{context_before}{header}",
                 header=header,
                 mode="chat",
                 stop=("```",),

@@ -156,10 +156,10 @@ def run_examples(
     program = _program(code, examples, setup, marker, example_timeout_s)
     limits = SandboxLimits(output_tail_bytes=max(64_000, 2 * len(examples) * (REPR_LIMIT + 200)))
     result = run_python(program, timeout_s=timeout_s, limits=limits)
-    return _results(examples, _records_out(result.stdout_tail, marker), result.status, result.reason)
+    return collect_results(examples, _records_out(result.stdout_tail, marker), result.status, result.reason)
 
 
-def _results(examples: list[Example], got: list[dict[str, Any]], run_status: str, run_reason: str) -> ExampleResults:
+def collect_results(examples: list[Example], got: list[dict[str, Any]], run_status: str, run_reason: str) -> ExampleResults:
     """One candidate's records (in example order) → its ExampleResults; missing records are
     examples that never ran (the run's status and reason say why)."""
     records = []
@@ -208,7 +208,7 @@ def run_examples_many(
     for i, code in enumerate(codes):
         got = by_candidate.get(i, [])
         if len(got) == len(examples):
-            out.append(_results(examples, got, result.status, result.reason))
+            out.append(collect_results(examples, got, result.status, result.reason))
         else:
             out.append(run_examples(code, examples, task=task, timeout_s=timeout_s, example_timeout_s=example_timeout_s))
     return out

@@ -147,18 +147,18 @@ def crash_class(probe: ProbeFailure) -> str | None:
     return "crash"
 
 
-def _example_message(name: str, e: ExampleCheck) -> str:
+def _example_message(name: str, e: ExampleCheck, doc: str = "docstring") -> str:
     call = e.source.strip().splitlines()[0] if e.source.strip() else name
     if e.outcome == "value":
-        return f"`{call}` returned {e.got}; the docstring says {e.want}"
+        return f"`{call}` returned {e.got}; the {doc} says {e.want}"
     if e.outcome == "text":
-        return f"`{call}` printed {e.got!r}; the docstring shows {e.want!r}"
+        return f"`{call}` printed {e.got!r}; the {doc} shows {e.want!r}"
     if e.outcome == "output":
-        return f"`{call}` printed {e.got!r}; the docstring shows no output"
+        return f"`{call}` printed {e.got!r}; the {doc} shows no output"
     if e.outcome == "raised":
-        return f"`{call}` raised {e.got}; the docstring expects {e.want or 'no output'}"
+        return f"`{call}` raised {e.got}; the {doc} expects {e.want or 'no output'}"
     if e.outcome == "no-raise":
-        return f"`{call}` did not raise; the docstring expects {e.want.splitlines()[-1] if e.want else 'an exception'}"
+        return f"`{call}` did not raise; the {doc} expects {e.want.splitlines()[-1] if e.want else 'an exception'}"
     return f"`{call}` ran past its time budget"
 
 
@@ -168,14 +168,16 @@ def hint_for(
     judge_p: float | None = None,
     judge_figures: str = "",
     example_severity: str = "warning",
+    doc: str = "docstring",
 ) -> Hint | None:
-    """The hint this function gets under ``policy``, strongest evidence first; None: silence."""
+    """The hint this function gets under ``policy``, strongest evidence first; None: silence.
+    ``doc``: what the language calls the comment the examples come from ("Javadoc")."""
     name = evidence.qualname.rsplit(".", 1)[-1]
     ran = f"{evidence.examples_run} example(s) run, {evidence.examples_passed} passed; {evidence.inputs} input(s) tried"
     for check in evidence.examples:
         if check.failed and example_class(check) in policy.speaks:
             return Hint(
-                evidence.qualname, example_class(check), f"Winnow: {_example_message(name, check)}",
+                evidence.qualname, example_class(check), f"Winnow: {_example_message(name, check, doc)}",
                 example_severity, {"example": asdict(check), "summary": ran}, check.line,
             )  # fmt: skip
     for probe in evidence.probes:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from winnow.judge.base.code_sites import syntax_error
 from winnow.judge.scoring.example_runs import ExampleRunner, ExampleSignal
 from winnow.judge.scoring.verdict import Signals, VerdictModel
 
@@ -133,7 +134,14 @@ def undefined_names(code: str) -> list[str]:
     return reporter.names
 
 
-def static_signals(code: str) -> StaticSignals:
+def static_signals(code: str, language: str = "python") -> StaticSignals:
+    """Parses, and (Python) pyflakes' undefined names. A Java candidate is a method: it
+    parses inside a class, with no tree-sitter ERROR node."""
+    if language != "python":  # a whole file (a problem's class) or a method alone
+        error = syntax_error(code, language)
+        if error is not None:
+            error = syntax_error("class WinnowWrap {\n" + code + "\n}\n", language) and error
+        return StaticSignals(parses=error is None, syntax_error=error)
     try:
         ast.parse(code)
     except (SyntaxError, ValueError) as exc:
@@ -155,6 +163,7 @@ def rank(
     cancel: Callable[[], bool] | None = None,
     seed: int = 0,
     run_examples: ExamplesRunner | None = None,
+    language: str = "python",
 ) -> list[RankedCandidate]:
     """Order candidates best first, each with its probability, signals and reason."""
     if strategy not in STRATEGIES:
@@ -166,7 +175,7 @@ def rank(
     # Methods arrive indented as written in their class: dedent to parse and to judge.
     codes = [textwrap.dedent(c.code) for c in candidates]
     task = textwrap.dedent(task)
-    signals = [static_signals(code) for code in codes]
+    signals = [static_signals(code, language) for code in codes]
     out = [
         RankedCandidate(c.index, c.code, None, c.mean_logprob, 0.0, s) for c, s in zip(candidates, signals, strict=True)
     ]

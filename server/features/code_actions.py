@@ -31,7 +31,7 @@ from winnow.server.features import convert
 from winnow.server.features.ports import CodeActionsHost
 from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.lsp.failures import content_modified, invalid_params, request_failed
-from winnow.server.workspace.documents import Snapshot, function_containing, python_functions
+from winnow.server.workspace.documents import Snapshot, function_containing, function_sites
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ RANKED_CACHE = 64
 MAX_RUNNERS_UP = 4
 CONTEXT_LINES_BEFORE = 200  # lines of the file around a function handed to the generator
 CONTEXT_LINES_AFTER = 60
+#: Languages whose functions the implement action finds (judge.base.code_sites).
+IMPLEMENTED_LANGUAGES = ("python", "java")
 
 
 @dataclass
@@ -49,6 +51,7 @@ class RankedEntry:
     n: int
     judged: bool
     seconds: float
+    strategy: str = "combined"  # how the bodies were ranked (Java: "examples" or "logprob")
 
 
 @dataclass
@@ -63,7 +66,10 @@ class Implementation:
 
 
 def implementable(site: FunctionSite) -> bool:
-    """A body can go after this header (not a one-line ``def f(): pass``)."""
+    """A body can go after this header (not a one-line ``def f(): pass``; any Java method
+    with a body: its edit rewrites the whole method)."""
+    if site.language != "python":
+        return True
     header = textwrap.dedent(site.header).rstrip("\n")
     lines = header.split("\n")
     indent = "    "
@@ -96,7 +102,10 @@ def _reason(hint: Hint) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _verdict(r: RankedCandidate, judged: bool) -> str:
+def _verdict(r: RankedCandidate, judged: bool, strategy: str = "combined") -> str:
+    ex = r.signals.examples
+    if strategy == "examples" and ex is not None and ex.total:
+        return f"examples {ex.passed}/{ex.total} pass"
     if judged and r.p_correct is not None:
         return f"judge {convert.percent(r.p_correct)}"
     return f"log-prob {r.mean_logprob:.2f}"
@@ -116,10 +125,10 @@ class CodeActions:
         if not settings.code_actions.enabled:
             return []
         snap = self.host.documents.snapshot(params.text_document.uri)
-        if snap is None or not snap.is_python:
+        if snap is None or snap.language not in IMPLEMENTED_LANGUAGES:
             return []
         line = params.range.start.line
-        site = function_containing(python_functions(snap, around_line=line), line)
+        site = function_containing(function_sites(snap, around_line=line), line)
         if site is None or not implementable(site):
             return []
         hint = self.hint_of(site.content_hash)
@@ -156,7 +165,7 @@ class CodeActions:
                 )
                 actions.append(
                     types.CodeAction(
-                        title=f"Winnow: {label} of {entry.n} ({_verdict(r, entry.judged)})",
+                        title=f"Winnow: {label} of {entry.n} ({_verdict(r, entry.judged, entry.strategy)})",
                         kind=kind,
                         edit=edit,
                         data={"winnow": "ranked", "rank": rank, "hash": site.content_hash},
@@ -202,9 +211,14 @@ class CodeActions:
             return action
         action.edit = done.edit
         best = done.best
-        how = f"judge {convert.percent(best.p_correct)}" if done.entry.judged and best.p_correct is not None else (
-            "ranked by log-prob; no judge loaded"
-        )
+        if done.entry.strategy == "examples":
+            how = _verdict(best, False, "examples")
+        elif done.entry.judged and best.p_correct is not None:
+            how = f"judge {convert.percent(best.p_correct)}"
+        elif done.entry.strategy == "logprob" and done.site.language != "python":
+            how = "ranked by log-prob; no examples to run"
+        else:
+            how = "ranked by log-prob; no judge loaded"
         action.title = f"Implement with Winnow (best of {n}) — {how}"
         return action
 
@@ -226,8 +240,8 @@ class CodeActions:
         return {
             "applied": applied,
             "function": site.name,
-            "p_correct": done.best.p_correct if entry.judged else None,
-            "strategy": "combined" if entry.judged else "logprob",
+            "p_correct": done.best.p_correct if entry.judged or entry.strategy == "examples" else None,
+            "strategy": entry.strategy,
             "candidates": len(entry.ranked),
             "seconds": round(entry.seconds, 2),
             "reason": None if applied else getattr(result, "failure_reason", None),
@@ -240,16 +254,16 @@ class CodeActions:
         snap = self.host.documents.snapshot(uri)
         if snap is None:
             raise request_failed(f"{uri} is not open in the editor; open it and try again")
-        site = function_containing(python_functions(snap, around_line=line), line)
+        site = function_containing(function_sites(snap, around_line=line), line)
         if site is None or not implementable(site):
-            raise request_failed(f"no Python function with a body to implement at line {line + 1} of {uri}")
+            raise request_failed(f"no function with a body to implement at line {line + 1} of {uri}")
         return snap, site
 
     def _find(self, uri: str, line: int, digest: str) -> tuple[Snapshot, FunctionSite]:
         snap = self.host.documents.snapshot(uri)
         if snap is None:
             raise content_modified(f"{uri} was closed; ask for code actions again")
-        sites = [s for s in python_functions(snap, around_line=line) if s.content_hash == digest]
+        sites = [s for s in function_sites(snap, around_line=line) if s.content_hash == digest]
         if not sites:
             raise content_modified("the function changed since the action was listed; ask for code actions again")
         return snap, min(sites, key=lambda s: abs(s.start_line - line))
@@ -290,7 +304,8 @@ class CodeActions:
         finally:
             self.host.status.work_finished(latency)
         self.latencies_ms = (self.latencies_ms + [latency or 0.0])[-50:]
-        entry = RankedEntry(result.ranked, settings.candidates, judged, (latency or 0.0) / 1000.0)
+        judged = judged and result.strategy in ("combined", "judge", "judge+exec")
+        entry = RankedEntry(result.ranked, settings.candidates, judged, (latency or 0.0) / 1000.0, result.strategy)
         self.ranked[digest] = entry
         while len(self.ranked) > RANKED_CACHE:
             self.ranked.popitem(last=False)

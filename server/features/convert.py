@@ -11,6 +11,9 @@ from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server.features.suggestions import Suggestion
 from winnow.server.workspace.documents import Snapshot
 
+#: What each language calls the comment its examples come from (for a hint's text).
+DOC_COMMENT = {"python": "docstring", "java": "Javadoc"}
+
 SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
     "warning": types.DiagnosticSeverity.Warning,
@@ -63,9 +66,19 @@ def completion_items(
 
 def body_edit(snap: Snapshot, site: FunctionSite, body: str) -> types.TextEdit:
     """The edit that replaces ``site``'s body (the lines after its header up to its end)
-    with ``body``: pysource.replace_body, as an LSP edit."""
+    with ``body``: pysource.replace_body, as an LSP edit. A Java site's whole method is
+    rewritten (header as written, the body, its closing brace: ``body`` ends with it), so a
+    one-line ``{ }`` opens up too."""
     body = body if body.endswith("\n") else body + "\n"
     lines = snap.line_count  # counts the empty line after a final line break
+    if site.language != "python":
+        code = site.header.rstrip("\n") + "\n" + body
+        start = types.Position(line=site.start_line, character=0)
+        if site.end_line < lines:
+            end = types.Position(line=site.end_line, character=0)
+        else:
+            end, code = snap.end_position(), code.rstrip("\n")
+        return types.TextEdit(range=types.Range(start=start, end=end), new_text=code)
     if site.end_line < lines:
         start = types.Position(line=site.header_end_line, character=0)
         end = types.Position(line=site.end_line, character=0)
@@ -95,19 +108,21 @@ def workspace_edit(uri: str, version: int | None, edit: types.TextEdit) -> types
 
 
 def name_range(snap: Snapshot, site: FunctionSite) -> types.Range:
-    """The ``def name`` part of a function's first line (where a diagnostic goes)."""
-    line = snap.line_text(site.start_line)
+    """The ``def name`` part of a function's first line (where a diagnostic goes); a Java
+    method's name, on the line after its Javadoc and annotations."""
+    row = site.def_line
+    line = snap.line_text(row)
     col = line.find(site.name)
     if col < 0:
         col, end_col = len(line) - len(line.lstrip()), len(line)
     else:
         end_col = col + len(site.name)
-        start_def = line.rfind("def", 0, col)
+        start_def = line.rfind("def", 0, col) if site.language == "python" else -1
         if start_def >= 0:
             col = start_def
     return types.Range(
-        start=types.Position(line=site.start_line, character=snap.client_column(site.start_line, col)),
-        end=types.Position(line=site.start_line, character=snap.client_column(site.start_line, end_col)),
+        start=types.Position(line=row, character=snap.client_column(row, col)),
+        end=types.Position(line=row, character=snap.client_column(row, end_col)),
     )
 
 
@@ -153,7 +168,7 @@ def hint_diagnostic(snap: Snapshot, site: FunctionSite, hint: Hint) -> types.Dia
         )
         related = [
             types.DiagnosticRelatedInformation(
-                location=types.Location(uri=snap.uri, range=where), message="the docstring's example"
+                location=types.Location(uri=snap.uri, range=where), message=f"the {DOC_COMMENT.get(site.language, 'docstring')}'s example"
             )
         ]
     return types.Diagnostic(

@@ -35,12 +35,13 @@ from winnow.judge.base.errors import Cancelled
 from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
 from winnow.judge.scoring.evidence import FunctionEvidence, ModuleEvidence, Target, collect
 from winnow.judge.scoring.hints import Hint, HintPolicy, hint_for
+from winnow.judge.scoring.java_example_runs import NO_JDK, java_evidence, jdk_available
 from winnow.judge.scoring.judge_model import JudgeManifest
 from winnow.server.features import convert
 from winnow.server.features.ports import DiagnosticsHost
 from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.workspace.context import uri_path
-from winnow.server.workspace.documents import MAX_ANALYSED_CHARS, Snapshot, python_functions
+from winnow.server.workspace.documents import MAX_ANALYSED_CHARS, Snapshot, function_sites
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def report_markdown(report: FunctionReport) -> str:
         lines.append(f"- the module did not run in the sandbox: no evidence ({report.module_error[:160]})")
     elif ev is not None:
         failed = [e for e in ev.examples if e.failed]
-        lines.append(f"- docstring examples: {ev.examples_run} run, {ev.examples_passed} passed"
+        lines.append(f"- {convert.DOC_COMMENT.get(report.site.language, 'docstring')} examples: {ev.examples_run} run, {ev.examples_passed} passed"
                      + (f", {len(failed)} failed" if failed else ""))
         lines.append(f"- inputs next to the examples: {ev.inputs} tried, "
                      f"{sum(1 for p in ev.probes if p.own_frame and not p.on_purpose)} raised unexpectedly")
@@ -180,7 +181,7 @@ class Diagnostics:
     # --- a run ----------------------------------------------------------------------------------
 
     def _eligible(self, snap: Snapshot) -> list[FunctionSite]:
-        if not snap.is_python:
+        if snap.language not in ("python", "java"):
             return []
         if len(snap.text) > MAX_ANALYSED_CHARS:
             self.host.messages.once(
@@ -191,7 +192,7 @@ class Diagnostics:
             return []
         sites = [
             s
-            for s in python_functions(snap)
+            for s in function_sites(snap)
             if s.docstring and not s.is_stub and "<locals>" not in s.qualname
             and s.end_line - s.start_line <= MAX_FUNCTION_LINES
         ]  # fmt: skip
@@ -239,12 +240,19 @@ class Diagnostics:
             if not self.host.interactive_waiting():
                 break
             await asyncio.sleep(0.1)
-        targets = [Target(s.qualname, s.start_line + 1) for s in sites]
-        roots = tuple(self.host.workspace_context.roots)
         text, path = snap.text, uri_path(snap.uri)
-        result = await asyncio.to_thread(
-            collect, text, path, targets, probes=settings.probes, sessions=settings.examples, extra_paths=roots
-        )
+        if snap.language == "java":  # Javadoc examples with the JDK (no probes yet)
+            if not jdk_available():
+                self.host.messages.once("diagnostics:no-jdk", f"Winnow: {NO_JDK}.", types.MessageType.Info)
+                return ModuleEvidence("off")
+            found = [s for s in sites if settings.examples]
+            result = await asyncio.to_thread(java_evidence, text, found)
+        else:
+            targets = [Target(s.qualname, s.start_line + 1) for s in sites]
+            roots = tuple(self.host.workspace_context.roots)
+            result = await asyncio.to_thread(
+                collect, text, path, targets, probes=settings.probes, sessions=settings.examples, extra_paths=roots
+            )
         self.sandbox_runs += 1
         if result.status == "error":
             log.info("evidence run of %s failed: %s", snap.uri, result.error)
@@ -265,7 +273,7 @@ class Diagnostics:
         for site in sites:
             ev = evidence.functions.get(site.qualname) or FunctionEvidence(site.qualname)
             p = self.scores.get(site.content_hash)
-            hint = hint_for(ev, policy, p, figures, severity)
+            hint = hint_for(ev, policy, p, figures, severity, doc=convert.DOC_COMMENT.get(site.language, "docstring"))
             reports[site.content_hash] = FunctionReport(site, ev, evidence.status, evidence.error, p, hint)
         self.reports[uri] = reports
 
@@ -309,6 +317,8 @@ class Diagnostics:
         for site in sites:
             if is_stale():
                 return False
+            if site.language != "python":
+                continue  # the learned judge has earned no voice on other languages (docs/hints.md)
             report = known.get(site.content_hash)
             if report is not None and report.hint is not None and report.hint.kind != "judge":
                 continue  # execution already spoke
@@ -354,7 +364,7 @@ class Diagnostics:
     def hover(self, uri: str, line: int) -> types.Hover | None:
         """What ran on the function whose ``def`` is on ``line``: examples, inputs, judge, hint."""
         for report in self.reports.get(uri, {}).values():
-            if report.site.start_line == line:
+            if report.site.def_line == line:
                 return types.Hover(
                     contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=report_markdown(report))
                 )

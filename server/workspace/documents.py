@@ -10,7 +10,7 @@ handlers need, with bounded work on any document size:
 - ``cursor_context``: the prefix/suffix windows around a cursor, sized in tokens by a
   character estimate (a 10 MB file is never tokenized), with a window start that
   only moves in steps so that the engine's KV cache survives typing;
-- ``python_functions``: the functions of a document version (pysource), cached on
+- ``function_sites``: the functions of a document version (pysource), cached on
   its snapshot, on a window of lines around the cursor for very large files.
 
 Lone surrogates (text a client could not encode as UTF-8) become U+FFFD, which has
@@ -30,7 +30,9 @@ from lsprotocol import types
 from pygls.workspace import Workspace
 from pygls.workspace.position_codec import PositionCodec
 
-from winnow.judge.base.pysource import FunctionSite, functions
+from winnow.judge.base.code_sites import functions
+from winnow.judge.base.grammars import language_of
+from winnow.judge.base.pysource import FunctionSite
 
 CHARS_PER_TOKEN = 3.5  # measured on Python source with SmolLM2's tokenizer (6246 chars → 1791 tokens)
 PREFIX_TOKENS = 320  # prompt budget before the cursor
@@ -61,13 +63,18 @@ class Snapshot:
         self.encoding = encoding  # "utf-16" | "utf-8" | "utf-32"
         self.codec = PositionCodec(types.PositionEncodingKind(encoding))
         self._starts: list[int] | None = None
-        # (first line, end line) of a parsed window → its functions (python_functions)
+        # (first line, end line) of a parsed window → its functions (function_sites)
         self.function_windows: OrderedDict[tuple[int, int], list[FunctionSite]] = OrderedDict()
 
     @property
     def is_python(self) -> bool:
         lang = (self.language_id or "").lower()
         return lang == "python" or self.uri.endswith((".py", ".pyi", ".pyw"))
+
+    @property
+    def language(self) -> str | None:
+        """The language whose functions Winnow finds here ("python", "java"), else None."""
+        return "python" if self.is_python else language_of(self.uri, self.language_id)
 
     @property
     def line_starts(self) -> list[int]:
@@ -270,8 +277,9 @@ def cursor_context(
 # --- Python functions ------------------------------------------------------------------
 
 
-def python_functions(snap: Snapshot, around_line: int | None = None) -> list[FunctionSite]:
-    """Functions of this document version, line numbers in document coordinates.
+def function_sites(snap: Snapshot, around_line: int | None = None) -> list[FunctionSite]:
+    """Functions of this document version, line numbers in document coordinates (Python
+    by ``ast``, other languages by tree-sitter: code_sites).
 
     Documents larger than MAX_ANALYSED_CHARS are parsed only in a window of lines
     around ``around_line`` (and not at all without one). Each window is parsed once
@@ -300,8 +308,11 @@ def python_functions(snap: Snapshot, around_line: int | None = None) -> list[Fun
         chunk = snap.text[starts[lo] : starts[hi] if hi < len(starts) else len(snap.text)]
         if len(chunk) > MAX_ANALYSED_CHARS:  # a few giant lines: give up rather than stall
             return []
+    language = snap.language
+    if language is None:
+        return []
     try:
-        sites = functions(chunk)
+        sites = functions(chunk, language)
     except (RecursionError, MemoryError, ValueError):
         sites = []
     sites = [s.shifted(lo) for s in sites]

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from winnow.judge.base.code_sites import outline
 from winnow.judge.base.definitions import Definition, ImportedName, module_definitions, parse_module
-from winnow.judge.base.snippets import Chunk, line_chunks
+from winnow.judge.base.grammars import language_of
+from winnow.judge.base.snippets import CHUNK_CHARS, Chunk, line_chunks, words
 from winnow.server.workspace.file_walk import (
     PYTHON_EXTENSIONS,
     SOURCE_EXTENSIONS,
@@ -314,7 +316,16 @@ class WorkspaceIndex:
                 log.info("workspace index: skipping %s (%s)", rel, exc)
                 return None
             return Entry(path, rel, len(text), definitions=defs, source=source)
-        return Entry(path, rel, len(text), chunks=tuple(line_chunks(rel, text)), source=source)
+        chunks = line_chunks(rel, text)
+        language = language_of(path)
+        if language is not None and language != "python":  # its declarations first (Java: signatures)
+            try:
+                stub = outline(text, language)
+            except (RecursionError, ValueError):
+                stub = ""
+            if stub:
+                chunks.insert(0, Chunk(rel, 0, stub[:CHUNK_CHARS], words(stub)))
+        return Entry(path, rel, len(text), chunks=tuple(chunks), source=source)
 
     def _reindex_modules(self) -> None:
         modules: dict[str, str] = {}

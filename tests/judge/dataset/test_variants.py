@@ -296,10 +296,17 @@ def test_humaneval_rewrites_pass(tmp_path: Path) -> None:
     assert not bad
 
 
-def test_java_problems_contribute_the_reference_only() -> None:
+def test_java_problems_contribute_the_reference_and_mutants() -> None:
     problem = load_problems("java:sample")[0]
     records = augment_problem(problem, k=8)
-    assert [r["candidate_id"] for r in records] == ["canonical"]
+    assert records[0]["candidate_id"] == "canonical" and records[0]["code"] == problem.reference
+    mutants = records[1:]
+    assert [r["candidate_id"] for r in mutants] == [f"mut-{i}" for i in range(1, len(mutants) + 1)]
+    assert 1 <= len(mutants) <= 8
+    assert all(r["origin"] == "mutant" and r["bug_class"] in BUG_CLASSES for r in mutants)
+    assert len({r["code"] for r in records}) == len(records)
+    assert records == augment_problem(problem, k=8)
+    assert len(augment_problem(problem, k=2)) == 3
 
 
 def _augment_cmd(problems: Path, out: Path, *flags: str) -> list[str]:

@@ -321,3 +321,14 @@ def test_remote_tcp_is_refused_without_allow_remote():
     )
     assert proc.returncode == 1
     assert "not a loopback address" in proc.stderr and "--allow-remote" in proc.stderr
+
+
+def test_a_java_file_shows_its_declarations_first(tmp_path: Path):
+    root = tmp_path / "ws"
+    write(root / "src" / "Calc.java", "public class Calc {\n    /** Doc. */\n    public static int twice(int x) {\n"
+          "        return 2 * x;\n    }\n}\n")
+    index = scanned([root])
+    entry = index.entry(str(root / "src" / "Calc.java"))
+    assert entry is not None and entry.definitions == ()
+    assert entry.chunks[0].text == "public class Calc {\n    public static int twice(int x);\n"
+    assert "twice" in entry.chunks[0].words and len(entry.chunks) >= 2  # then the file's own lines
