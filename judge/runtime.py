@@ -215,8 +215,9 @@ class Runtime:
         deadline: float | None,
     ) -> ImplementResult:
         """Best of N for a Java method: the bodies ranked by its Javadoc examples, run on every
-        candidate in one sandboxed ``javac`` + JVM, then by log-prob. The learned judge, trained
-        on Python, has earned no voice here (its Java figures: docs/java.md)."""
+        candidate in one sandboxed ``javac`` + JVM, then by log-prob. The learned judge joins in
+        only where its manifest lists the language (``languages``): the shipped one, trained
+        on Python, has earned no voice on Java (its Java figures: docs/java.md)."""
         engine = self._need_generator()
         t0 = time.perf_counter()
         gen = implement_function(
@@ -226,11 +227,14 @@ class Runtime:
         t1 = time.perf_counter()
         run = run_java_examples(source, site, [c.code for c in gen.candidates])
         signals = {textwrap.dedent(c.code): r.as_signal() for c, r in zip(gen.candidates, run.candidates, strict=True)}
-        use = "examples" if run.original.n_examples else "logprob"
         task = other_judge_task(site, java_imports(source))
+        if self.judge is not None and site.language in self.judge.manifest.languages:
+            use = "combined"  # a judge whose manifest claims the language: its verdict, as for Python
+        else:
+            use = "examples" if run.original.n_examples else "logprob"
         ranked = rank(
-            task, gen.candidates, strategy=use, seed=seed or 0, language=site.language,
-            run_examples=lambda code, _task: signals[code],
+            task, gen.candidates, strategy=use, judge=self.judge if use == "combined" else None, seed=seed or 0,
+            language=site.language, run_examples=lambda code, _task: signals[code],
         )
         t2 = time.perf_counter()
         self.stats.record("implement", (t2 - t0) * 1000.0)

@@ -3,7 +3,9 @@
 # from npm), driven by Debian's Chromium through playwright-core, against the
 # real `winnow lsp`. Waits for the "Winnow" status bar item to reach the ready
 # state, types in a Python file, waits for Winnow's ghost text, accepts it with
-# Tab, saves, and checks the file on disk.
+# Tab, saves, and checks the file on disk; then opens a Java file, takes
+# "Implement with Winnow" from the lightbulb on a stub method, saves, and checks
+# that the file still parses (tree-sitter, through $WINNOW_PYTHON).
 #
 # Needs: Node 20 with its headers (/usr/include/node, for the native modules),
 # g++/make/python3 (node-gyp), Debian's chromium, ripgrep and libkrb5-dev (run

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from winnow.judge.base import grammars, pysource
-from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.base.pysource import FunctionSite, source_lines
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -224,7 +224,7 @@ def function_code(site: FunctionSite, body: str) -> str:
 
 def replace_function(source: str, site: FunctionSite, code: str) -> str:
     """``source`` with the lines of ``site`` replaced by ``code`` (a whole function)."""
-    lines = source.splitlines(keepends=True)
+    lines = source_lines(source)
     code = code if code.endswith("\n") else code + "\n"
     return "".join(lines[: site.start_line]) + code + "".join(lines[site.end_line :])
 
@@ -250,7 +250,7 @@ def function_body(code: str, name: str, language: str = "python") -> str | None:
     if not sites:
         return None
     site = sites[-1]
-    lines = code.splitlines(keepends=True)
+    lines = source_lines(code)
     body = "".join(lines[site.header_end_line : site.end_line])
     return body[: len(body) - len(site.footer)] if site.footer and body.endswith(site.footer) else body
 
@@ -273,3 +273,21 @@ def outline(source: str, language: str) -> str:
             signature = site.header.split("*/")[-1].strip("\n")
         lines.append(signature.rstrip().removesuffix("{").rstrip() + ";")
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def function_at(source: str, line: int | None = None, language: str = "python") -> FunctionSite | None:
+    """The function containing ``line`` (0-based; the innermost), else the first one starting
+    after it; without a line, the first documented stub, else the first function."""
+    if language == "python":
+        return pysource.function_at(source, line)
+    sites = functions(source, language)
+    if not sites:
+        return None
+    if line is None:
+        documented = [s for s in sites if s.is_stub and s.docstring]
+        return (documented or [s for s in sites if s.is_stub] or sites)[0]
+    containing = [s for s in sites if s.start_line <= line < s.end_line]
+    if containing:
+        return max(containing, key=lambda s: s.start_line)
+    after = [s for s in sites if s.start_line >= line]
+    return after[0] if after else None

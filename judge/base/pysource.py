@@ -12,6 +12,16 @@ import re
 import textwrap
 from dataclasses import dataclass, replace
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def source_lines(text: str) -> list[str]:
+    """``text``'s lines with their ends, split where Python (and an editor) split them: at
+    ``\\n``, ``\\r\\n`` and ``\\r`` only. ``str.splitlines`` also splits at form feeds and
+    other separators that old sources carry (``^L`` page breaks), which shifts every line
+    number after one against ``ast``'s."""
+    return _LINE.findall(text)
+
 
 @dataclass(frozen=True)
 class FunctionSite:
@@ -79,7 +89,7 @@ def _parse_tolerant(source: str) -> ast.Module | None:
         bad = (exc.lineno or 1) - 1
     except ValueError:  # null bytes
         return None
-    lines = source.splitlines(keepends=True)
+    lines = source_lines(source)
     # A stub with a docstring as its only statement is valid; a def with nothing after
     # it is not: give the last def a body so the header can still be found.
     for cut in (bad, bad - 1):
@@ -99,7 +109,7 @@ def functions(source: str) -> list[FunctionSite]:
     tree = _parse_tolerant(source)
     if tree is None:
         return []
-    lines = source.splitlines(keepends=True)
+    lines = source_lines(source)
     sites: list[FunctionSite] = []
     qualnames = _qualnames(tree)
     for node in ast.walk(tree):
@@ -174,7 +184,7 @@ def function_at(source: str, line: int | None = None, stubs_only: bool = False) 
 
 def replace_body(source: str, site: FunctionSite, body: str) -> str:
     """The source with ``site``'s body (after its header) replaced by ``body``."""
-    lines = source.splitlines(keepends=True)
+    lines = source_lines(source)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     new_body = body if body.endswith("\n") else body + "\n"
@@ -192,7 +202,7 @@ def module_imports(source: str) -> list[tuple[frozenset[str], str]]:
     tree = _parse_tolerant(head)
     if tree is None:
         return []
-    lines = head.splitlines(keepends=True)
+    lines = source_lines(head)
     out: list[tuple[frozenset[str], str]] = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -227,7 +237,7 @@ def function_body(code: str, name: str) -> str | None:
     if not sites:
         return None
     site = sites[-1]
-    return "".join(code.splitlines(keepends=True)[site.header_end_line : site.end_line])
+    return "".join(source_lines(code)[site.header_end_line : site.end_line])
 
 
 def parses(code: str) -> bool:

@@ -8,8 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+from winnow.judge.base.code_sites import function_at
 from winnow.judge.base.errors import WinnowError
-from winnow.judge.base.pysource import function_at
+from winnow.judge.base.grammars import language_of
 from winnow.judge.cli import flags
 from winnow.judge.runtime import Runtime, RuntimeConfig
 from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES
@@ -33,10 +34,12 @@ def run(args: argparse.Namespace) -> int:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise WinnowError(f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB, not a source file to complete")
     source = path.read_text(encoding="utf-8", errors="replace")
-    site = function_at(source, line)
+    language = language_of(str(path)) or "python"
+    site = function_at(source, line, language)
     if site is None:
         where = f" at or after line {line + 1}" if line is not None else ""
-        raise WinnowError(f"{path}: no Python function{where} (a def with a signature and docstring)")
+        what = "Python function" if language == "python" else f"{language.capitalize()} method"
+        raise WinnowError(f"{path}: no {what}{where} (a def with a signature and docstring)")
     config = RuntimeConfig(
         generator=args.model, judge=args.judge, n_threads=args.threads, allow_download=args.download
     )
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             "line": site.start_line + 1,
             "generator": runtime.generator_info.to_dict() if runtime.generator_info else None,
             "judge": runtime.judge.describe() if runtime.judge is not None else None,
-            "strategy": strategy,
+            "strategy": result.strategy,
             "prompt_mode": gen.prompt_mode,
             "timings": gen.timings.to_dict() | {
                 "load_s": round(load_s, 3), "judge_ms": round(result.judge_ms, 1), "total_s": round(total_s, 3)
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"prefill {t['prefill_ms']:.0f} ms ({t['prompt_tokens']} tokens, {t['reused_tokens']} reused), "
         f"decode {t['decode_tok_s']:.1f} tok/s over {t['decode_steps']} steps, "
-        f"ranking by {strategy} {t['judge_ms']:.0f} ms, total {t['total_s']:.2f} s"
+        f"ranking by {result.strategy} {t['judge_ms']:.0f} ms, total {t['total_s']:.2f} s"
     )
     for cand in report["candidates"]:
         p = cand["p_correct"]

@@ -54,21 +54,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from winnow.judge.base.code_sites import functions
+    from winnow.judge.base.grammars import language_of
     from winnow.judge.dataset.module_bugs import judged_functions
     from winnow.judge.scoring.evidence import Target, collect
     from winnow.judge.scoring.hints import HintPolicy, hint_for
+    from winnow.judge.scoring.java_example_runs import java_evidence
     from winnow.judge.scoring.judge_model import JudgeManifest
 
     path = Path(args.file).resolve()
     source = path.read_text(encoding="utf-8")
     policy = JudgeManifest.load(args.judge).hints or HintPolicy()
-    sites = judged_functions(source)
-    evidence = collect(source, str(path), [Target(s.qualname, s.start_line + 1) for s in sites], probes=args.probes)
+    language = language_of(str(path)) or "python"
+    if language == "java":  # Javadoc examples with the JDK (docs/java.md)
+        sites = [s for s in functions(source, "java") if s.docstring and not s.is_stub]
+        evidence = java_evidence(source, sites)
+    else:
+        sites = judged_functions(source)
+        targets = [Target(s.qualname, s.start_line + 1) for s in sites]
+        evidence = collect(source, str(path), targets, probes=args.probes)
+    doc = "Javadoc" if language == "java" else "docstring"
     rows: list[dict[str, Any]] = []
     for s in sites:
         ev = evidence.functions.get(s.qualname)
-        hint = hint_for(ev, policy) if ev is not None else None
-        rows.append({"function": s.qualname, "line": s.start_line + 1,
+        hint = hint_for(ev, policy, doc=doc) if ev is not None else None
+        rows.append({"function": s.qualname, "line": s.def_line + 1,
                      "examples_run": ev.examples_run if ev else 0, "examples_passed": ev.examples_passed if ev else 0,
                      "inputs": ev.inputs if ev else 0, "hint": None if hint is None else
                      {"kind": hint.kind, "message": hint.message, "severity": hint.severity}})

@@ -24,24 +24,76 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mine", help="problems and self-labelled candidates from any Python tree (training data from real code)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    p.add_argument("paths", nargs="+", help="Python files or folders (a repository, site-packages, the stdlib)")
+    p.add_argument("paths", nargs="+", help="files or folders (a repository, site-packages, the stdlib; for Java "
+                   "also a .zip such as the JDK's lib/src.zip)")
+    p.add_argument("--language", choices=("python", "java"), default="python",
+                   help="what to mine: Python functions (default) or Java methods (judge.dataset.java_mining)")
     flags.add_out(p, "folder for problems.jsonl, train.jsonl, heldout.jsonl, split.json")
     p.add_argument("--max-functions", type=int, default=None, help="a seeded sample of at most this many functions")
     p.add_argument("--variants", type=int, default=6, help="rewrites and bugs per function (default: 6)")
     p.add_argument("--heldout-share", type=float, default=0.2, help="share of packages held out (default: 0.2)")
     p.add_argument("--heldout", nargs="*", default=None, help="these packages are the held-out split (overrides the share)")
     p.add_argument("--min-lines", type=int, default=3, help="shortest function kept, in lines (default: 3)")
-    p.add_argument("--max-lines", type=int, default=60, help="longest function kept, in lines (default: 60)")
+    p.add_argument("--max-lines", type=int, default=None,
+                   help="longest function kept, in lines (default: 60; Java: 40 lines of body)")
     flags.add_seed(p)
     flags.add_quiet(p)
     p.set_defaults(func=run)
+
+    f = subparsers.add_parser(
+        "fixes", help="real bug fixes between two releases of the same code (a held-out set, never trained on)",
+        description=(
+            "Every function whose code changed between OLD and NEW (two releases of the same tree, "
+            "NEW a patch release of OLD: CPython 3.11.2 -> 3.11.7, a library's x.y.1 -> x.y.4) by a "
+            "small change: a problem (NEW's signature and docstring) with NEW's version passed and "
+            "OLD's failed (label_source release-fix: the release's label, noisy where a change is "
+            "not a fix). Writes DIR/problems.jsonl and DIR/labels.jsonl."
+        ),
+    )  # fmt: skip
+    f.add_argument("old", help="the earlier release's tree")
+    f.add_argument("new", help="the later (patch) release's tree")
+    flags.add_out(f, "folder for problems.jsonl and labels.jsonl")
+    f.add_argument("--exclude", nargs="*", default=[], help="paths (relative, prefixes) to leave out: e.g. files a "
+                   "distribution patched in OLD beyond NEW")
+    f.add_argument("--max-changed", type=int, default=8, help="most changed lines a fix may have (default: 8)")
+    flags.add_quiet(f)
+    f.set_defaults(func=run_fixes)
+
+
+def run_fixes(args: argparse.Namespace) -> int:
+    from winnow.judge.base.jsonl import write_jsonl
+    from winnow.judge.dataset.release_fixes import fix_pairs, records_for
+
+    problems, labels = [], []
+    for pair in fix_pairs(args.old, args.new, max_changed=args.max_changed):
+        if any(pair.module.startswith(prefix) for prefix in args.exclude):
+            continue
+        problem, records = records_for(pair)
+        problems.append(problem)
+        labels.extend(records)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "problems.jsonl", problems)
+    write_jsonl(out / "labels.jsonl", labels)
+    if not args.quiet:
+        print(f"{len(problems)} changed functions → {out}", file=sys.stderr)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from winnow.judge.base.jsonl import write_json, write_jsonl
     from winnow.judge.dataset.mining import mine, records_for, split_packages
 
-    found = mine(args.paths, args.max_functions, args.seed, min_lines=args.min_lines, max_lines=args.max_lines)
+    if args.language == "java":
+        from winnow.judge.dataset.java_mining import java_records_for, mine_java
+
+        found = mine_java(args.paths, args.max_functions, args.seed, min_lines=args.min_lines,
+                          max_lines=args.max_lines or 40)
+        records_of = java_records_for
+    else:
+        found = mine(args.paths, args.max_functions, args.seed, min_lines=args.min_lines,
+                     max_lines=args.max_lines or 60)
+        records_of = records_for
     packages = {fn.package for fn in found}
     if args.heldout is not None:
         heldout = set(args.heldout) & packages
@@ -50,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         train, heldout = split_packages(packages, args.heldout_share, args.seed)
     problems, splits = [], {"train": [], "heldout": []}
     for fn in found:
-        problem, labels = records_for(fn, args.variants, args.seed)
+        problem, labels = records_of(fn, args.variants, args.seed)
         if len(labels) < 2:
             continue  # nothing to contrast the original with
         problems.append(problem)

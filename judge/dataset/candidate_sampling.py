@@ -24,7 +24,7 @@ from typing import Any
 from winnow.judge.base.code_sites import functions as code_functions
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key
-from winnow.judge.base.pysource import FunctionSite, functions
+from winnow.judge.base.pysource import FunctionSite, functions, source_lines
 from winnow.judge.dataset.problems import Problem
 
 
@@ -56,7 +56,7 @@ def target_site(problem: Problem) -> FunctionSite:
 
 def complete_code(prompt: str, site: FunctionSite, function_code: str) -> str:
     """The prompt with the function at ``site`` replaced by ``function_code`` (header + body)."""
-    lines = prompt.splitlines(keepends=True)
+    lines = source_lines(prompt)
     before = "".join(lines[: site.start_line])
     after = "".join(lines[site.end_line :])
     code = function_code if function_code.endswith("\n") else function_code + "\n"

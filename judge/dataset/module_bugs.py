@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from winnow.judge.base.pysource import FunctionSite, functions
+from winnow.judge.base.pysource import FunctionSite, functions, source_lines
 from winnow.judge.dataset.variants import mutate_once
 
 
@@ -38,7 +38,7 @@ def judged_functions(source: str, max_lines: int = 200) -> list[FunctionSite]:
 
 def mutate_function(source: str, site: FunctionSite, rng: random.Random) -> ModuleBug | None:
     """``source`` with one single-point bug in ``site`` (None when no mutator applies)."""
-    lines = source.splitlines(keepends=True)
+    lines = source_lines(source)
     code = "".join(lines[site.start_line : site.end_line])
     flat = textwrap.dedent(code)
     picked = mutate_once(flat, site.name, rng)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.base.pysource import FunctionSite, source_lines
 from winnow.judge.llm.engine import CancelCheck, Engine
 from winnow.judge.llm.model import Model
 from winnow.judge.llm.prompts import (
@@ -82,7 +82,7 @@ class Generation:
 
 def context_before(source: str, site: FunctionSite, limit: int = CONTEXT_CHARS) -> str:
     """Up to ``limit`` characters of whole lines before the function."""
-    lines = source.splitlines(keepends=True)[: site.start_line]
+    lines = source_lines(source)[: site.start_line]
     out: list[str] = []
     size = 0
     for line in reversed(lines):
@@ -95,7 +95,7 @@ def context_before(source: str, site: FunctionSite, limit: int = CONTEXT_CHARS) 
 
 def _implement_prompt_at(engine: Engine, source: str, site: FunctionSite) -> ImplementPrompt:
     before = context_before(source, site)
-    after = "".join(source.splitlines(keepends=True)[site.end_line :])[:CONTEXT_CHARS]
+    after = "".join(source_lines(source)[site.end_line :])[:CONTEXT_CHARS]
     return implement_prompt(engine.model, site.header, before, after, site.language)
 
 

@@ -108,7 +108,7 @@ def candidate_body(task: str, candidate: str) -> str:
     """What ``candidate`` adds to ``task`` (template v2): the candidate without its copy of
     the task function's signature and docstring, and without a preamble (imports, helpers)
     that the task already shows. A candidate whose function cannot be found stays whole."""
-    from winnow.judge.base.pysource import functions
+    from winnow.judge.base.pysource import functions, source_lines
 
     task_sites = [s for s in functions(task) if s.indent == 0]
     if not task_sites:
@@ -118,7 +118,7 @@ def candidate_body(task: str, candidate: str) -> str:
     if not sites:
         return candidate
     site = sites[-1]
-    lines = candidate.splitlines(keepends=True)
+    lines = source_lines(candidate)
     preamble = "".join(lines[: site.start_line])
     if _squash(preamble) and _squash(preamble) in _squash(task):
         preamble = ""

@@ -317,8 +317,9 @@ class Diagnostics:
         for site in sites:
             if is_stale():
                 return False
-            if site.language != "python":
-                continue  # the learned judge has earned no voice on other languages (docs/hints.md)
+            judge = self.host.models.judge_info()
+            if judge is None or site.language not in judge.languages:
+                continue  # a judge speaks only on the languages its manifest lists (docs/java.md)
             report = known.get(site.content_hash)
             if report is not None and report.hint is not None and report.hint.kind != "judge":
                 continue  # execution already spoke

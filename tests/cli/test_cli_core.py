@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -114,11 +115,31 @@ def test_complete_human_output(repo_root: Path) -> None:
     assert "#1" in proc.stdout and "#2" in proc.stdout
 
 
+@pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK (javac) on PATH")
+def test_complete_a_java_stub_ranks_by_its_javadoc_examples(tmp_path: Path) -> None:
+    source = tmp_path / "Digits.java"
+    source.write_text(
+        "public class Digits {\n    /**\n     * The sum of the digits of n.\n     *\n"
+        "     * @return 6 for 123, 0 for 0\n     */\n    public static int digitSum(int n) {\n"
+        "        throw new UnsupportedOperationException();\n    }\n}\n"
+    )
+    proc = winnow("complete", str(source), "-n", "2", "--max-tokens", "48", "--judge", "none", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["function"] == "digitSum" and report["strategy"] == "examples"
+    for cand in report["candidates"]:
+        assert cand["code"].lstrip().startswith("/**") and cand["code"].rstrip().endswith("}")
+        assert cand["signals"]["examples"]["total"] == 2  # both examples ran on every body
+
+
 def test_complete_errors(tmp_path: Path) -> None:
     assert_clean_error(winnow("complete", str(tmp_path / "missing.py")), "no such file")
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
     assert_clean_error(winnow("complete", str(empty), "--judge", "none"), "no Python function")
+    java = tmp_path / "Empty.java"
+    java.write_text("public class Empty { }\n")
+    assert_clean_error(winnow("complete", str(java), "--judge", "none"), "no Java method")
 
 
 @pytest.mark.parametrize("target, expected", [("a.py", ("a.py", None)), ("a.py:12", ("a.py", 11)), ("C:/x.py", ("C:/x.py", None))])

@@ -87,3 +87,14 @@ def test_judge_task_looks_like_a_training_problem() -> None:
     )
     assert judge_task(total, imports) == 'def total(a):\n    """Add up."""\n'
     assert module_imports("def broken(:\n") == []
+
+
+def test_lines_split_where_python_splits_them_not_at_form_feeds() -> None:
+    """A ``^L`` page break (old sources have them) is no line break for ``ast`` or an editor:
+    every site after one keeps its own lines."""
+    from winnow.judge.base.pysource import functions, source_lines
+
+    assert source_lines("a\r\nb\x0cc\rd\ne") == ["a\r\n", "b\x0cc\r", "d\n", "e"]
+    source = 'def f():\n    return 1\n\x0c\n\ndef g(x):\n    """Twice."""\n    return 2 * x\n'
+    g = next(s for s in functions(source) if s.name == "g")
+    assert g.code == 'def g(x):\n    """Twice."""\n    return 2 * x\n' and g.start_line == 4

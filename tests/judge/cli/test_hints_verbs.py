@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 MODULE = '''def mean(values):
     """The arithmetic mean.
@@ -41,3 +44,17 @@ def test_check_names_the_failing_call_and_both_values_and_keeps_quiet_elsewhere(
     rows = {r["function"]: r for r in report["functions"]}
     assert rows["double"]["hint"] is None and rows["double"]["examples_passed"] == 1
     assert rows["mean"]["hint"]["kind"] == "example:value"
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK (javac) on PATH")
+def test_check_runs_a_java_files_javadoc_examples(tmp_path: Path) -> None:
+    path = tmp_path / "Stats.java"
+    path.write_text(
+        "public class Stats {\n    /** Twice x: {@code twice(4) == 8} */\n    static int twice(int x) {\n"
+        "        return x + 2;\n    }\n\n    /** Thrice x: {@code thrice(2) == 6} */\n"
+        "    static int thrice(int x) { return 3 * x; }\n}\n"
+    )
+    done = winnow("hints", "check", str(path))
+    assert done.returncode == 0, done.stderr
+    assert f"{path}:3: warning: Winnow: `twice(4)` returned 6; the Javadoc says 8" in done.stdout
+    assert "2 functions judged" in done.stdout and "1 hints, 1 silent" in done.stdout

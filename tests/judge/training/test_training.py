@@ -528,3 +528,25 @@ def resolve_checkpoint_path(run: Path) -> Path:
     from winnow.judge.training.checkpoint import resolve_checkpoint
 
     return resolve_checkpoint(run, "last")
+
+
+@pytest.mark.slow
+def test_two_processes_with_accelerate_train_the_same_run(tiny_data: tuple[Path, Path], converted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The multi-GPU path, smoke-tested on CPU: ``accelerate launch`` with two processes runs
+    ``winnow train`` as one data-parallel run (one log, one checkpoint, the two processes'
+    validation gathered)."""
+    problems, labels = tiny_data
+    run = tmp_path / "run"
+    launcher = Path(sys.executable).with_name("accelerate")
+    done = subprocess.run(
+        [str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "winnow.cli", "train",
+         "--problems", str(problems), "--labels", str(labels), "--out", str(run), "--batch-size", "2",
+         "--max-steps", "2", "--val-fraction", "0.25", "--lora-layers", "2", "--seed", "0", "--quiet"],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ) | {"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    log = list(read_jsonl(run / "log.jsonl"))
+    assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
+    metrics = json.loads((resolve_checkpoint_path(run) / "metrics.json").read_text())
+    assert metrics["val_auc"] is not None or metrics.get("val_pairwise") is not None
