@@ -8,6 +8,7 @@ import math
 import sys
 import textwrap
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,9 +199,8 @@ def _score_problem(problem: Any, records: list[dict[str, Any]], args: argparse.N
 
     codes = [str(r["code"]) for r in records]
     language = problem.language
-    site = target_site(problem)
     means = (
-        scorers.logprob.means(problem.prompt, site, codes)
+        scorers.logprob.means(problem.prompt, target_site(problem), codes)
         if scorers.logprob
         else [float(r.get("mean_logprob", 0.0)) for r in records]
     )
@@ -208,7 +208,10 @@ def _score_problem(problem: Any, records: list[dict[str, Any]], args: argparse.N
     run_examples = scorers.run_examples
     if language == "java" and run_examples is not None:
         run_examples = JavaExamplesRunner(problem.entry_point, args.timeout + JAVA_STARTUP_S)
-    ranked = rank(problem.prompt, cands, strategy=args.strategy, judge=scorers.judge, seed=args.seed,
+    # Each problem its own seed: one seed for all would give every task's first candidate (the
+    # reference, in augmented sets) the same draw, and "random" would rank by position.
+    seed = zlib.crc32(f"{args.seed}:{problem.id}".encode())
+    ranked = rank(problem.prompt, cands, strategy=args.strategy, judge=scorers.judge, seed=seed,
                   run_examples=run_examples, language=language)
     out = []
     for r in ranked:

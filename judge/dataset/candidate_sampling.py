@@ -44,7 +44,8 @@ def target_site(problem: Problem) -> FunctionSite:
         if not named:
             raise WinnowError(f"{problem.id}: no method {problem.entry_point} in its prompt")
         return named[-1]
-    sites = functions(problem.prompt)
+    # A bare signature (a mined function without a docstring) has no body to parse: give it one.
+    sites = functions(problem.prompt) or functions(problem.prompt.rstrip("\n") + "\n    ...\n")
     named = [s for s in sites if s.name == problem.entry_point]
     stubs = [s for s in sites if s.is_stub]
     if named:

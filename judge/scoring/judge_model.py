@@ -476,12 +476,13 @@ class Judge:
         if not codes:
             return []
         runs = [self.runs(task, code) for code in codes]
-        for i, r in enumerate(runs):
-            if r.candidate_truncated or r.task_truncated:
-                log.warning(
-                    "judge: candidate %d cut to its last %d tokens / task to its first %d tokens",
-                    i, self.manifest.max_candidate_tokens, self.manifest.max_task_tokens,
-                )
+        cut = [i for i, r in enumerate(runs) if r.candidate_truncated]
+        if cut or runs[0].task_truncated:  # one line a batch: the verdicts record it per candidate
+            log.info(
+                "judge: task cut to its first %d tokens: %s; %d of %d candidates cut to their last %d",
+                self.manifest.max_task_tokens, "yes" if runs[0].task_truncated else "no", len(cut), len(runs),
+                self.manifest.max_candidate_tokens,
+            )
         logits = self.engine.branch_logits(runs[0].prefix, [r.branch for r in runs], cancel)
         out: list[Verdict] = []
         for r, row in zip(runs, logits, strict=True):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-from test_cli_core import assert_clean_error, winnow
+import pytest
+from cli_support import assert_clean_error, winnow
 
 TASK = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n'
 
@@ -100,3 +102,44 @@ def test_complete_ranks_by_the_verdict(repo_root: Path) -> None:
     probs = [c["p_correct"] for c in report["candidates"]]
     assert all(p is not None and 0.0 <= p <= 1.0 for p in probs)
     assert probs == sorted(probs, reverse=True)
+
+
+def test_judge_score_takes_a_mined_prompt_without_a_body(tmp_path: Path) -> None:
+    """A mined function without a docstring has a bare signature as its task: it scores
+    (only the log-prob baseline needs a function to implement in the prompt)."""
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text(json.dumps({"id": "m/1", "prompt": "def f(x):\n", "tests": "", "entry_point": "f"}) + "\n")
+    cands = tmp_path / "cands.jsonl"
+    cands.write_text("".join(json.dumps({"problem_id": "m/1", "candidate_id": f"c{i}", "code": code}) + "\n"
+                             for i, code in enumerate(["def f(x):\n    return x\n", "def f(x):\n    return (\n"])))
+    out = tmp_path / "scores.jsonl"
+    for strategy in ("static", "logprob"):
+        out = tmp_path / f"{strategy}.jsonl"
+        proc = winnow("judge", "score", "--strategy", strategy, "--problems", str(problems), "--candidates", str(cands),
+                      "--out", str(out), "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        scores = {s["candidate_id"]: s["p_correct"] for s in map(json.loads, out.read_text().splitlines())}
+        assert scores["c0"] > scores["c1"] == 0.0
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK (javac) on PATH")
+def test_judge_score_ranks_java_candidates_by_their_javadoc_and_by_log_prob(tmp_path: Path) -> None:
+    from winnow.judge.dataset.problems import load_problems
+
+    problem = load_problems("java:sample")[0]  # digitSum: "@return for example 6 for 123, 0 for 0"
+    assert problem.reference is not None
+    codes = {"ref": problem.reference, "bad": problem.reference.replace("sum += n % 10", "sum += n % 9")}
+    cands = tmp_path / "cands.jsonl"
+    cands.write_text("".join(json.dumps({"problem_id": problem.id, "candidate_id": k, "code": v}) + "\n"
+                             for k, v in codes.items()))
+    for strategy in ("examples", "logprob"):
+        out = tmp_path / f"{strategy}.jsonl"
+        proc = winnow("judge", "score", "--strategy", strategy, "--problems", "java:sample", "--candidates", str(cands),
+                      "--out", str(out), "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        scores = {s["candidate_id"]: s for s in map(json.loads, out.read_text().splitlines())}
+        assert 0.0 <= scores["bad"]["p_correct"] <= 1.0 and 0.0 <= scores["ref"]["p_correct"] <= 1.0
+        if strategy == "examples":  # 6 for 123 fails with % 9; 0 for 0 passes
+            assert scores["ref"]["p_correct"] == 1.0 and scores["bad"]["p_correct"] == 0.5
+        else:
+            assert scores["ref"]["mean_logprob"] < 0 and scores["bad"]["mean_logprob"] < 0

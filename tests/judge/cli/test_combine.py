@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_cli_core import assert_clean_error, winnow
+from cli_support import assert_clean_error, winnow
 
 TASK = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n\n    >>> add(2, 3)\n    5\n    """\n'
 BODIES = {  # body -> passes add's tests

@@ -8,7 +8,12 @@ import shutil
 import pytest
 
 from winnow.judge.base.code_sites import functions
-from winnow.judge.scoring.java_example_runs import java_evidence, parameter_count, run_java_examples, target_of
+from winnow.judge.scoring.java_example_runs import (
+    java_evidence,
+    parameter_count,
+    run_java_examples,
+    target_of,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK (javac) on PATH")
 

@@ -103,7 +103,7 @@ def test_verdict_model_rejects_what_it_cannot_serve() -> None:
 def test_eval_cli_reports_bug_figures_for_every_scores_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from test_cli_core import winnow
+    from cli_support import winnow
 
     labels = [
         ("A", "canonical", "passed", "canonical"), ("A", "rw-1", "passed", "rewrite"),

@@ -9,7 +9,17 @@ import shutil
 
 import pytest
 import pytest_lsp
-from lsp_support import CONFIG, FAST, apply_edits, capture_apply_edit, edits_of, open_doc, replace_all, start, stats
+from lsp_support import (
+    CONFIG,
+    FAST,
+    apply_edits,
+    capture_apply_edit,
+    edits_of,
+    open_doc,
+    replace_all,
+    start,
+    stats,
+)
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
