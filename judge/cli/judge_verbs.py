@@ -51,6 +51,10 @@ def run_show(args: argparse.Namespace) -> int:
         print("calibration  none")
     for key, value in (manifest.evaluation.to_dict() if manifest.evaluation else {}).items():
         print(f"eval         {key}: {_fmt(value)}")
+    for language, figures in manifest.language_figures.items():
+        shown = ", ".join(f"{k} {_fmt(v) if isinstance(v, float) else v}" for k, v in figures.items())
+        speaks = "speaks" if language in manifest.languages else "silent"
+        print(f"{language:12} {speaks}: {shown}")
     for key, value in (manifest.recommended.to_dict() if manifest.recommended else {}).items():
         print(f"recommended  {key}: {_fmt(value)}")
     v = manifest.verdict

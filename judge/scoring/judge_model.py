@@ -316,6 +316,9 @@ class JudgeManifest:
     training: TrainingRecord | None = None
     verdict: VerdictModel | None = None  # judge + examples + lint, fitted on validation problems
     hints: HintPolicy | None = None  # when correctness hints speak, calibrated on real code
+    #: Held-out figures on other languages, by language ("java": {"set", "n", "auc", ...}): why a
+    #: language is (or is not) in ``languages``, where the judge speaks.
+    language_figures: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_task_tokens: int = MAX_TASK_TOKENS
     max_candidate_tokens: int = MAX_CANDIDATE_TOKENS
     path: str | None = None  # where it was read from (not stored)

@@ -542,11 +542,14 @@ def test_two_processes_with_accelerate_train_the_same_run(tiny_data: tuple[Path,
         [str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
          "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "winnow.cli", "train",
          "--problems", str(problems), "--labels", str(labels), "--out", str(run), "--batch-size", "2",
-         "--max-steps", "2", "--val-fraction", "0.25", "--lora-layers", "2", "--seed", "0", "--quiet"],
+         "--epochs", "2", "--val-fraction", "0.25", "--lora-layers", "2", "--seed", "0", "--quiet"],
         capture_output=True, text=True, timeout=900, env=dict(os.environ) | {"OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    # 3 training problems × 2 candidates = 6 examples, 3 to each process: one step an epoch
+    # (one process alone takes 3 steps of 2), and each step counts both processes' examples.
     log = list(read_jsonl(run / "log.jsonl"))
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
     metrics = json.loads((resolve_checkpoint_path(run) / "metrics.json").read_text())
-    assert metrics["val_auc"] is not None or metrics.get("val_pairwise") is not None
+    assert metrics["examples_seen"] == 2 * 6, metrics
+    assert metrics["n_val"] == 2 and metrics["val_auc"] is not None
