@@ -243,7 +243,13 @@ test('on a Java stub, the lightbulb offers the implement action and its edit app
       await page.waitForTimeout(1000);
     }
     t.diagnostic(`action: ${(await action.first().innerText()).trim()}`);
-    await action.first().click();
+    // The widget takes keys, not clicks (a pointer block covers it while it opens): move the
+    // focus onto the action and apply it with Enter.
+    for (let i = 0; i < 6 && !/\bfocused\b/.test((await action.first().getAttribute('class')) ?? ''); i++) {
+      await page.keyboard.press('ArrowDown');
+      await page.waitForTimeout(200);
+    }
+    await page.keyboard.press('Enter');
     // Resolving samples the bodies; the edit lands in the editor, then it is saved.
     const stub = editor.locator('.view-line', { hasText: 'UnsupportedOperationException' });
     for (let i = 0; i < 240 && (await stub.count()); i++) {
