@@ -173,13 +173,6 @@ class Runtime:
         (name as the file spells it → stub) are workspace definitions: the judge's task
         carries the stubs of those the candidates call."""
 
-        if site.language != "python":
-            return self.worker.submit(
-                lambda: self._implement_other(source, site, n, max_tokens, temperature, seed, cancelled, deadline),
-                priority,
-                cancelled,
-            )
-
         def job() -> ImplementResult:
             engine = self._need_generator()
             t0 = time.perf_counter()
@@ -188,14 +181,10 @@ class Runtime:
                 seed=seed, cancel=cancelled, deadline=deadline,
             )
             t1 = time.perf_counter()
-            called = helper_stubs([c.code for c in gen.candidates], helpers) if helpers else ""
-            task = judge_task(site, module_imports(source), called)
-            use = strategy if self.judge is not None or strategy in ("logprob", "random") else "logprob"
-            runner = examples_runner() if use in ("combined", "judge+exec", "examples") else None
-            ranked = rank(
-                task, gen.candidates, strategy=use, judge=self.judge, cancel=cancelled, seed=seed or 0,
-                run_examples=runner,
-            )
+            if site.language == "python":
+                ranked, use = self._rank_python(source, site, gen, strategy, helpers, cancelled, seed)
+            else:
+                ranked, use = self._rank_other(source, site, gen, seed)
             t2 = time.perf_counter()
             self.stats.record("implement", (t2 - t0) * 1000.0)
             self.stats.decode_tok_s = gen.timings.decode_tok_s
@@ -203,28 +192,35 @@ class Runtime:
 
         return self.worker.submit(job, priority, cancelled)
 
-    def _implement_other(
+    def _rank_python(
         self,
         source: str,
         site: FunctionSite,
-        n: int,
-        max_tokens: int,
-        temperature: float,
-        seed: int | None,
+        gen: Generation,
+        strategy: str,
+        helpers: dict[str, str] | None,
         cancelled: Callable[[], bool] | None,
-        deadline: float | None,
-    ) -> ImplementResult:
-        """Best of N for a Java method: the bodies ranked by its Javadoc examples, run on every
-        candidate in one sandboxed ``javac`` + JVM, then by log-prob. The learned judge joins in
-        only where its manifest lists the language (``languages``): the shipped one, trained
-        on Python, has earned no voice on Java (its Java figures: docs/java.md)."""
-        engine = self._need_generator()
-        t0 = time.perf_counter()
-        gen = implement_function(
-            engine, source, site, n=n, max_tokens=max_tokens, temperature=temperature,
-            seed=seed, cancel=cancelled, deadline=deadline,
+        seed: int | None,
+    ) -> tuple[list[RankedCandidate], str]:
+        """The verdict (judge, docstring examples in the sandbox, lint), or what is left of it
+        without a judge; the task carries the stubs of the workspace helpers the bodies call."""
+        called = helper_stubs([c.code for c in gen.candidates], helpers) if helpers else ""
+        task = judge_task(site, module_imports(source), called)
+        use = strategy if self.judge is not None or strategy in ("logprob", "random") else "logprob"
+        runner = examples_runner() if use in ("combined", "judge+exec", "examples") else None
+        ranked = rank(
+            task, gen.candidates, strategy=use, judge=self.judge, cancel=cancelled, seed=seed or 0,
+            run_examples=runner,
         )
-        t1 = time.perf_counter()
+        return ranked, use
+
+    def _rank_other(
+        self, source: str, site: FunctionSite, gen: Generation, seed: int | None
+    ) -> tuple[list[RankedCandidate], str]:
+        """A Java method's bodies ranked by its Javadoc examples, run on every candidate in one
+        sandboxed ``javac`` + JVM, then by log-prob. The learned judge joins in only where its
+        manifest lists the language (``languages``): the shipped one, trained on Python, has
+        earned no voice on Java (its Java figures: docs/java.md)."""
         run = run_java_examples(source, site, [c.code for c in gen.candidates])
         signals = {textwrap.dedent(c.code): r.as_signal() for c, r in zip(gen.candidates, run.candidates, strict=True)}
         task = other_judge_task(site, java_imports(source))
@@ -236,10 +232,7 @@ class Runtime:
             task, gen.candidates, strategy=use, judge=self.judge if use == "combined" else None, seed=seed or 0,
             language=site.language, run_examples=lambda code, _task: signals[code],
         )
-        t2 = time.perf_counter()
-        self.stats.record("implement", (t2 - t0) * 1000.0)
-        self.stats.decode_tok_s = gen.timings.decode_tok_s
-        return ImplementResult(ranked=ranked, generation=gen, judge_ms=(t2 - t1) * 1000.0, strategy=use)
+        return ranked, use
 
     def inline(
         self,

@@ -69,7 +69,7 @@ def _balanced_end(text: str, start: int) -> int | None:
     return None
 
 
-def _outside_quotes(text: str) -> Iterator[tuple[int, str, int]]:
+def outside_quotes(text: str) -> Iterator[tuple[int, str, int]]:
     """(index, character, bracket depth before it) of every character outside string
     quotes (a backslash escapes the next character inside quotes)."""
     depth, quote, i = 0, "", 0
@@ -93,13 +93,13 @@ def _outside_quotes(text: str) -> Iterator[tuple[int, str, int]]:
 
 def _depth_at_end(text: str) -> int:
     """Open brackets left at the end of ``text`` (quotes respected); negative when over-closed."""
-    return sum(1 if ch in _OPEN else -1 for _, ch, _ in _outside_quotes(text) if ch in _OPEN or ch in _CLOSE)
+    return sum(1 if ch in _OPEN else -1 for _, ch, _ in outside_quotes(text) if ch in _OPEN or ch in _CLOSE)
 
 
 def _top_level_split(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside brackets and quotes (``=`` never matches inside ``==``, ``<=``…)."""
     parts, last = [], 0
-    for i, _, depth in _outside_quotes(text):
+    for i, _, depth in outside_quotes(text):
         if depth != 0 or i < last or not text.startswith(sep, i):
             continue
         prev, nxt = text[i - 1 : i], text[i + len(sep) : i + len(sep) + 1]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 
-from winnow.judge.scoring.docstring_examples import Example
+from winnow.judge.scoring.docstring_examples import Example, outside_quotes
 
 #: Java literals: strings, chars, numbers, booleans, null.
 _LITERAL = r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)\'|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?[LlFfDd]?|true|false|null'
@@ -87,23 +87,9 @@ def _calls_method(text: str, name: str) -> bool:
 
 def _split_top(text: str, sep: str) -> tuple[str, str] | None:
     """``text`` split at its first ``sep`` outside brackets and quotes."""
-    depth, quote, i = 0, "", 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and text.startswith(sep, i):
+    for i, _, depth in outside_quotes(text):
+        if depth == 0 and text.startswith(sep, i):
             return text[:i].strip(), text[i + len(sep) :].strip()
-        i += 1
     return None
 
 
