@@ -52,9 +52,11 @@ def parses(code: str, language: str = "python") -> bool:
 
 def syntax_error(code: str, language: str) -> str | None:
     """Where ``code`` first fails to parse (``line 3: unexpected '}'``), or None."""
-    if parses(code, language):
-        return None
+    if language == "python":
+        return None if pysource.parses(code) else "does not parse"
     tree = grammars.parser(language).parse(code.encode("utf-8"))
+    if not tree.root_node.has_error:
+        return None
     bad = _first_error(tree.root_node)
     if bad is None:
         return "does not parse"

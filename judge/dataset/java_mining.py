@@ -23,7 +23,7 @@ from typing import Any
 
 from winnow.judge.base.code_sites import functions
 from winnow.judge.dataset.java_mutations import java_mutants, normalized
-from winnow.judge.dataset.mining import GENERATED
+from winnow.judge.dataset.mining import GENERATED, unique_sample
 
 _SKIP_PARTS = frozenset({"test", "tests", "testdata", "examples", "demo", "sample"})
 MAX_FILE_CHARS = 1_000_000
@@ -90,18 +90,13 @@ def mine_java(
     roots: Sequence[str | os.PathLike[str]], max_functions: int | None = None, seed: int = 0, **limits: int
 ) -> list[MinedMethod]:
     """Every worthwhile method under ``roots``, deduplicated by their tokens, in a seeded order."""
-    seen: set[str] = set()
-    found: list[MinedMethod] = []
-    for root in roots:
-        for package, path, text in java_sources(root):
-            for method in mine_java_text(text, package, path, **limits):
-                key = normalized(method.code)
-                if key is None or key in seen:
-                    continue
-                seen.add(key)
-                found.append(method)
-    random.Random(seed).shuffle(found)
-    return found[:max_functions] if max_functions else found
+    found = (
+        method
+        for root in roots
+        for package, path, text in java_sources(root)
+        for method in mine_java_text(text, package, path, **limits)
+    )
+    return unique_sample(found, lambda m: normalized(m.code), max_functions, seed)
 
 
 def java_records_for(method: MinedMethod, k: int, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:

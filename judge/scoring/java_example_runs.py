@@ -271,8 +271,7 @@ def run_java_examples(
     if not jdk_available():
         return _all(_no_evidence(target, "error", NO_JDK), len(candidates))
     top = site.qualname.split(".")[0]
-    base, site = _stubs_thrown(_without_package(source), site)
-    names = _top_level_names(grammars.parser("java").parse(base.encode("utf-8")))
+    base, site, names = _prepared(source, site)
     versions = [base] + [replace_function(base, site, code) for code in candidates]
     marker = "WINNOW-EX-" + secrets.token_hex(8)
     files: dict[int, tuple[str, str]] = {}
@@ -310,6 +309,13 @@ def run_java_examples(
             mine = _in_order(records.get(k, {}), 0, len(target.examples))
             out.append(collect_results(list(target.examples), mine, result.status, result.reason))
     return JavaExampleRun(out[0], tuple(out[1:]), seconds)
+
+
+def _prepared(source: str, site: FunctionSite) -> tuple[str, FunctionSite, list[str]]:
+    """The file as the probe compiles it (``package`` blanked, stubs thrown), ``site`` in it,
+    and its top-level type names (renamed per version)."""
+    base, site = _stubs_thrown(_without_package(source), site)
+    return base, site, _top_level_names(grammars.parser("java").parse(base.encode("utf-8")))
 
 
 def _stubs_thrown(source: str, site: FunctionSite) -> tuple[str, FunctionSite]:
@@ -414,13 +420,11 @@ def _together(source: str, targets: Sequence[JavaExampleTarget], timeout_s: floa
     """Every target of the first top-level class in one run; {} when it does not compile."""
     top = targets[0].site.qualname.split(".")[0]
     group = [t for t in targets if t.site.qualname.split(".")[0] == top]
-    base = _without_package(source)
-    stubbed, _ = _stubs_thrown(base, group[0].site)
+    stubbed, _, names = _prepared(source, group[0].site)
     again = {(s.qualname, s.header): s for s in functions(stubbed, "java")}
     group = [
         JavaExampleTarget(again.get((t.site.qualname, t.site.header), t.site), t.examples, t.receiver) for t in group
     ]
-    names = _top_level_names(grammars.parser("java").parse(stubbed.encode("utf-8")))
     marker = "WINNOW-EX-" + secrets.token_hex(8)
     suffix = "__w0"
     probed = _with_probe(_renamed(stubbed, names, suffix), top + suffix, _probe(0, group, suffix, names, marker))

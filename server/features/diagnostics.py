@@ -245,8 +245,7 @@ class Diagnostics:
             if not jdk_available():
                 self.host.messages.once("diagnostics:no-jdk", f"Winnow: {NO_JDK}.", types.MessageType.Info)
                 return ModuleEvidence("off")
-            found = [s for s in sites if settings.examples]
-            result = await asyncio.to_thread(java_evidence, text, found)
+            result = await asyncio.to_thread(java_evidence, text, sites if settings.examples else [])
         else:
             targets = [Target(s.qualname, s.start_line + 1) for s in sites]
             roots = tuple(self.host.workspace_context.roots)
