@@ -7,8 +7,9 @@ flags say otherwise) opens the module's file as it is and publishes its hints: e
 there is a **false alarm** (released, tested code). Then, one function at a time, the
 document gets one single-point bug in that function (the dataset's mutators) and the
 hints are published again: a hint on the changed function is a **detection**. Reported
-per group, per kind of evidence, split by whether the function's docstring has examples,
-with the time from opening a module to its last hint.
+per group, per kind of evidence (a probe's with where its input came from:
+``crash@nudge``), split by whether the function's docstring has examples, with the time
+from opening a module to its last hint.
 
 ``--json`` prints one JSON object. This module exposes ``add_arguments(parser)`` and
 ``run(args) -> int``; the ``winnow bench`` verb dispatches ``hints`` to it.
@@ -52,8 +53,15 @@ class ModuleFigures:
     detected: Counter[str] = field(default_factory=Counter)  # kind → changed functions flagged
     detected_with_examples: int = 0
     detected_total: int = 0
+    detected_functions: list[str] = field(default_factory=list)
     open_to_last_hint_s: float = 0.0
     error: str = ""
+
+
+def kind_of(data: dict[str, Any]) -> str:
+    """A hint's evidence class, with where a probe's input came from (``crash@call-site``)."""
+    probe = (data.get("evidence") or {}).get("probe")
+    return f"{data['kind']}@{probe.get('origin', 'nudge')}" if isinstance(probe, dict) else str(data["kind"])
 
 
 class Session:
@@ -107,7 +115,7 @@ class Session:
             await asyncio.sleep(0.1)
         else:
             raise TimeoutError(f"no hints for {uri} version {version} within {timeout:.0f} s")
-        return {d.data["function"]: d.data["kind"] for d in self.diagnostics.get(uri, []) if isinstance(d.data, dict)}
+        return {d.data["function"]: kind_of(d.data) for d in self.diagnostics.get(uri, []) if isinstance(d.data, dict)}
 
     async def stop(self) -> None:
         try:
@@ -159,6 +167,7 @@ async def measure_module(session: Session, module: str, group: str, args: argpar
             figures.detected[kind] += 1
             figures.detected_total += 1
             figures.detected_with_examples += site.qualname in examples
+            figures.detected_functions.append(f"{site.qualname}: {kind}")
     session.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
     return figures
 

@@ -25,6 +25,8 @@ export const SERVER_SETTING_KEYS = [
   'diagnostics.runCode',
   'diagnostics.examples',
   'diagnostics.probes',
+  'diagnostics.typedInputs',
+  'diagnostics.callSites',
   'diagnostics.judge',
   'diagnostics.threshold',
   'diagnostics.severity',

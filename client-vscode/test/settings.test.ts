@@ -138,7 +138,8 @@ describe('toServerSettings', () => {
       inlineCompletion: { enabled: true, candidates: 3 },
       codeActions: { enabled: true },
       diagnostics: {
-        enabled: true, runCode: true, examples: true, probes: 24, judge: 'off', threshold: 0.5, severity: 'warning',
+        enabled: true, runCode: true, examples: true, probes: 24, typedInputs: true, callSites: true, judge: 'off',
+        threshold: 0.5, severity: 'warning',
       },
       context: { enabled: true, maxTokens: 128, maxFiles: 5000 },
     });

@@ -2,7 +2,8 @@
 hints speak.
 
 - ``winnow hints check FILE``: run FILE's functions in the sandbox (docstring sessions,
-  inputs next to the examples) and print the hints the editor would show, with their evidence;
+  inputs nobody wrote down: the examples' nudged, FILE's own literal calls, draws from type
+  hints) and print the hints the editor would show, with their evidence;
 - ``winnow hints calibrate``: measure every evidence class on a corpus of real modules (as
   released: false alarms; with one bug per function: detection), admit classes while at most
   1% of the correct functions are flagged, and store the policy in a judge manifest.
@@ -54,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from winnow.judge.base.call_sites import own_calls
     from winnow.judge.base.code_sites import functions
     from winnow.judge.base.grammars import language_of
     from winnow.judge.dataset.module_bugs import judged_functions
@@ -72,7 +74,8 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         sites = judged_functions(source)
         targets = [Target(s.qualname, s.start_line + 1) for s in sites]
-        evidence = collect(source, str(path), targets, probes=args.probes)
+        calls = own_calls(source, [s.qualname for s in sites])
+        evidence = collect(source, str(path), targets, probes=args.probes, calls=calls)
     doc = "Javadoc" if language == "java" else "docstring"
     rows: list[dict[str, Any]] = []
     for s in sites:
@@ -125,12 +128,13 @@ def run_calibrate(args: argparse.Namespace) -> int:
         return 0
     print(f"{'evidence class':28} {'false alarms':>14} {'detected':>12}")
     for name, f in sorted(policy.figures.items()):
-        admitted = name in policy.speaks or name.split(":", 1)[-1] in policy.crash_types
+        admitted = policy.admits_class(name)
         mark = "*" if admitted or (name == "judge" and policy.judge_threshold is not None) else " "
         print(f"{mark} {name:26} {f.flagged_correct:5}/{f.functions:<8} {f.detected:5}/{f.changed:<6}")
     r = report["rates"]
     print(f"* speaks: {', '.join(sorted(policy.speaks)) or 'nothing'}"
-          + (f" (crashes: {', '.join(sorted(policy.crash_types))})" if policy.crash_types else ""))
+          + (f" (crashes: {', '.join(sorted(policy.crash_types))})" if policy.crash_types else "")
+          + (f" (in callees: {', '.join(sorted(policy.callee_crash_types))})" if policy.callee_crash_types else ""))
     if "judge" in policy.figures:
         print(f"learned judge: threshold {policy.judge_threshold} (None: silent; it must catch >= 5% at the rate)")
     print(f"false alarms {r['false_alarms']}/{r['functions']} ({r['false_alarm_rate']}), detection "

@@ -6,7 +6,7 @@ false alarms of each evidence class; the evidence of the module with a bug in th
 (one function changed at a time, so a hint on it is about its own bug) gives the detection.
 ``choose_policy`` then admits evidence classes, best detectors first, while the share of
 correct functions flagged by any admitted class stays within the limit (1%). Crashes are
-admitted per exception class (``crash:ZeroDivisionError``), since a ValueError on an odd
+admitted per exception class (``crash:ZeroDivisionError``, ``crash-callee:...``), since a ValueError on an odd
 input is often by design and a NameError never is.
 """
 
@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from winnow.judge.base.call_sites import own_calls
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
 from winnow.judge.dataset.module_bugs import judged_functions, mutate_function
 from winnow.judge.scoring.evidence import FunctionEvidence, Target, collect, python_version
 from winnow.judge.scoring.hints import (
     MAX_FALSE_ALARM_RATE,
+    PER_EXCEPTION,
     ClassFigures,
     HintPolicy,
     crash_class,
@@ -77,8 +79,8 @@ def fine_classes(evidence: FunctionEvidence | None) -> tuple[str, ...]:
     found = [example_class(e) for e in evidence.examples if e.failed]
     for probe in evidence.probes:
         kind = crash_class(probe)
-        if kind == "crash":
-            found.append(f"crash:{probe.exception}")
+        if kind in PER_EXCEPTION:
+            found.append(f"{kind}:{probe.exception}")
         elif kind is not None:
             found.append(kind)
     return tuple(dict.fromkeys(found))
@@ -111,7 +113,9 @@ def measure_module(
     path = locate(module)
     source = path.read_text(encoding="utf-8")
     sites = judged_functions(source)[:max_functions]
-    base = collect(source, str(path), _targets(sites), probes=probes, seed=seed)
+    names = [s.qualname for s in sites]
+    # The module's calls of its own functions, as the server passes them (no workspace here).
+    base = collect(source, str(path), _targets(sites), probes=probes, seed=seed, calls=own_calls(source, names))
     if base.status != "loaded":
         raise WinnowError(f"{module} did not load in the sandbox: {base.error}")
     out = []
@@ -125,7 +129,7 @@ def measure_module(
         bug = mutate_function(source, s, random.Random(f"{seed}:{module}:{s.qualname}"))
         if bug is None:
             continue
-        run = collect(bug.source, str(path), _targets([s]), probes=probes, seed=seed)
+        run = collect(bug.source, str(path), _targets([s]), probes=probes, seed=seed, calls=own_calls(bug.source, names))
         classes = fine_classes(run.functions.get(s.qualname)) if run.status == "loaded" else ("module-broke",)
         changed = next((c for c in judged_functions(bug.source) if c.qualname == s.qualname), None)
         p = judge(bug.source, changed) if judge is not None and changed is not None else None
@@ -165,28 +169,30 @@ def choose_policy(
     outcomes: Sequence[FunctionOutcome], corpus: Sequence[str], max_rate: float = MAX_FALSE_ALARM_RATE
 ) -> HintPolicy:
     """Admit evidence classes, best detectors first, while the correct functions flagged by
-    any admitted class stay within ``max_rate``; a class that detects nothing stays out."""
+    any admitted class stay within ``max_rate``; a class that detects nothing, or fewer than
+    MIN_PRECISION_RATIO changed functions per correct one it flags, stays out."""
     correct = [o for o in outcomes if not o.changed]
     seen = sorted({c for o in outcomes for c in o.classes if c != "module-broke"})
     figures = class_figures(outcomes, seen)
     order = sorted(seen, key=lambda c: (-(figures[c].detected - 10 * figures[c].flagged_correct), c))
     admitted: list[str] = []
     for c in order:
-        if figures[c].detected == 0:
-            continue
+        if figures[c].detected == 0 or figures[c].detected < MIN_PRECISION_RATIO * figures[c].flagged_correct:
+            continue  # catches nothing, or flags correct code about as often as broken code
         trial = {*admitted, c}
         flagged = sum(any(k in trial for k in o.classes) for o in correct)
         if correct and flagged / len(correct) <= max_rate:
             admitted.append(c)
-    crash_types = frozenset(c.split(":", 1)[1] for c in admitted if c.startswith("crash:"))
-    speaks = frozenset(c for c in admitted if not c.startswith("crash:")) | ({"crash"} if crash_types else set())
+    typed = {k: frozenset(c.split(":", 1)[1] for c in admitted if c.startswith(f"{k}:")) for k in PER_EXCEPTION}
+    speaks = frozenset(c for c in admitted if c.split(":", 1)[0] not in PER_EXCEPTION) | {k for k in PER_EXCEPTION if typed[k]}
     already = sum(any(k in admitted for k in o.classes) for o in correct)  # the judge gets what is left
     threshold, judge_figures = judge_threshold(outcomes, max_rate, already)
     if judge_figures is not None:
         figures["judge"] = judge_figures
     return HintPolicy(
         speaks=speaks,
-        crash_types=crash_types,
+        crash_types=typed["crash"],
+        callee_crash_types=typed["crash-callee"],
         judge_threshold=threshold,
         corpus=tuple(corpus),
         python=python_version(),
@@ -194,6 +200,9 @@ def choose_policy(
         figures=figures,
     )
 
+
+#: A class must catch at least this many changed functions per correct one it flags.
+MIN_PRECISION_RATIO = 3
 
 #: The least detection the learned judge must show at the allowed false-alarm rate to speak.
 MIN_JUDGE_DETECTION = 0.05
@@ -227,13 +236,7 @@ def rates(outcomes: Sequence[FunctionOutcome], policy: HintPolicy) -> dict[str, 
     def flagged(o: FunctionOutcome) -> bool:
         if policy.judge_threshold is not None and o.p_correct is not None and o.p_correct < policy.judge_threshold:
             return True
-        for c in o.classes:
-            if c.startswith("crash:"):
-                if "crash" in policy.speaks and c.split(":", 1)[1] in policy.crash_types:
-                    return True
-            elif c in policy.speaks:
-                return True
-        return False
+        return any(policy.admits_class(c) for c in o.classes)
 
     correct = [o for o in outcomes if not o.changed]
     changed = [o for o in outcomes if o.changed]

@@ -18,7 +18,7 @@ import secrets
 import site
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from typing import Any
 from winnow.judge.base.sandbox import SandboxLimits, run_python
 
 DRIVER_PATH = Path(__file__).with_name("evidence_driver.py")
+INPUTS_PATH = Path(__file__).with_name("driver_inputs.py")
+#: Inputs drawn from type hints per function (Hypothesis, in the sandbox), by default.
+TYPED_INPUTS = 12
 MODULE_TIMEOUT_S = 60.0
 #: Example outcomes that say nothing about the function.
 NO_EVIDENCE = frozenset({"passed", "unstable", "unparsed", "session-error"})
@@ -65,13 +68,16 @@ class ExampleCheck:
 
 @dataclass(frozen=True)
 class ProbeFailure:
-    """A call on an input nobody wrote down that raised or hung."""
+    """A call on an input nobody wrote down that raised, hung, or returned a value its
+    own return annotation rules out."""
 
     call: str
-    exception: str  # the exception's class name, or "timeout"
+    exception: str  # the exception's class name, "timeout", or "" (kind "annotation")
     message: str
     own_frame: bool  # raised in the function's own body, not in a callee
     on_purpose: bool  # the function raises it itself, or its docstring names it
+    kind: str = "raised"  # raised · timeout · annotation
+    origin: str = "nudge"  # example (the session's own call) · nudge · call-site · typed
 
 
 @dataclass(frozen=True)
@@ -119,8 +125,16 @@ class ModuleIdentity:
 
 @functools.cache
 def driver_source() -> str:
-    """The program every run sends to the sandbox (read once)."""
-    return DRIVER_PATH.read_text(encoding="utf-8")
+    """The program every run sends to the sandbox (read once): the input sources registered
+    as the module ``driver_inputs``, then the driver that imports it."""
+    inputs = INPUTS_PATH.read_text(encoding="utf-8")
+    register = (
+        "import sys as _sys, types as _types\n"
+        "_inputs = _types.ModuleType('driver_inputs')\n"
+        f"exec(compile({inputs!r}, 'driver_inputs.py', 'exec'), _inputs.__dict__)\n"
+        "_sys.modules['driver_inputs'] = _inputs\n"
+    )
+    return register + DRIVER_PATH.read_text(encoding="utf-8")
 
 
 def module_identity(path: str | None) -> ModuleIdentity:
@@ -158,10 +172,14 @@ def collect(
     timeout_s: float = MODULE_TIMEOUT_S,
     extra_paths: Sequence[str] = (),
     seed: int = 0,
+    typed: int = TYPED_INPUTS,
+    calls: Mapping[str, Sequence[str]] | None = None,
 ) -> ModuleEvidence:
     """Run ``source`` (the module at ``path``) in the sandbox and report on each target:
-    its docstring session (unless not ``sessions``), and ``probes`` calls on inputs next to
-    its examples."""
+    its docstring session (unless not ``sessions``), and up to ``probes`` calls on inputs
+    nobody wrote down (driver_inputs): the examples' own calls nudged, ``calls`` (qualname →
+    the argument source of literal calls found in the workspace), ``typed`` drawn from type
+    hints."""
     if not targets:
         return ModuleEvidence("loaded")
     ident = module_identity(path)
@@ -181,6 +199,8 @@ def collect(
         "example_timeout_s": example_timeout_s,
         "load_timeout_s": max(5.0, timeout_s / 3),
         "seed": seed,
+        "typed": typed,
+        "calls": {k: list(v) for k, v in (calls or {}).items()},
     }
     program = driver_source() + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
     limits = SandboxLimits(memory_mb=4096, nofile=256, nproc=64, output_tail_bytes=2_000_000, tmpfs_mb=128)

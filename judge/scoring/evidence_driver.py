@@ -21,13 +21,13 @@ As a script: ``python evidence_driver.py PAYLOAD.json`` (``-``: the payload on s
 without an argument it does nothing by itself.
 """
 
-from __future__ import annotations
-
 import ast
+import copy
 import doctest
 import importlib
 import importlib.abc
 import importlib.util
+import inspect
 import io
 import json
 import os
@@ -38,12 +38,19 @@ import site
 import sys
 import traceback
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from typing import Any
 
+try:  # in the sandbox, evidence.driver_source registered it; as a script, it lies beside this file
+    import driver_inputs
+except ImportError:  # imported as part of the package (tests)
+    from winnow.judge.scoring import driver_inputs
+
+Call = driver_inputs.Call
+
 VARIES = re.compile(r"#\s*(may vary|random|doctest:\s*\+SKIP)", re.IGNORECASE)
-ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Warning))\b")
 PROBE_TIMEOUT_S = 0.5
+MAX_FOUND = 8  # probe failures reported per function
 VALUE_LIMIT = 160
 
 
@@ -76,13 +83,56 @@ def literal(text: str) -> tuple[bool, object]:
 
 
 def same_value(got: object, want: object) -> bool:
-    """Equal as values: floats to 1e-9 relative, containers element by element."""
-    if isinstance(got, float) or isinstance(want, float):
-        if isinstance(got, (int, float)) and isinstance(want, (int, float)) and not isinstance(got, bool):
+    """Equal as values: numbers to 1e-9 relative (complex ones too), lists, tuples and dicts
+    element by element."""
+    numbers = (int, float, complex)
+    if isinstance(got, numbers) and isinstance(want, numbers) and not isinstance(got, bool) and not isinstance(want, bool):
+        if isinstance(got, (float, complex)) or isinstance(want, (float, complex)):
             return abs(got - want) <= 1e-9 * max(1.0, abs(got), abs(want))
+    if isinstance(got, (list, tuple)) and type(got) is type(want):
+        return len(got) == len(want) and all(same_value(g, w) for g, w in zip(got, want, strict=True))  # type: ignore[arg-type]
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(same_value(got[k], want[k]) for k in got)
     try:
         return bool(got == want)
     except Exception:
+        return False
+
+
+DEFAULTDICT = re.compile(r"^defaultdict\(<(?:class|type) '[\w.]+'>, (\{.*\})\)$", re.DOTALL)
+
+
+class _Unordered(ast.NodeTransformer):
+    """A display with its dict entries and set elements in one canonical order."""
+
+    def visit_Dict(self, node: ast.Dict) -> ast.AST:
+        self.generic_visit(node)
+        if any(k is None for k in node.keys):
+            return node
+        pairs = sorted(zip(node.keys, node.values, strict=True), key=lambda kv: ast.dump(kv[0]))  # type: ignore[arg-type]
+        node.keys, node.values = [k for k, _ in pairs], [v for _, v in pairs]
+        return node
+
+    def visit_Set(self, node: ast.Set) -> ast.AST:
+        self.generic_visit(node)
+        node.elts.sort(key=ast.dump)
+        return node
+
+
+def same_display(want: str, got: str) -> bool:
+    """Whether two printed expressions are the same but for the order of a dict's entries
+    or a set's elements (``{E: [exp(x)], x: [sqrt(x)]}``, keys that are not literals), a
+    ``defaultdict`` printed where the docstring shows its dict."""
+    match = DEFAULTDICT.match(got.strip())
+    if match and want.strip().startswith("{"):
+        got = match.group(1)
+    try:
+        a, b = ast.parse(want.strip(), mode="eval"), ast.parse(got.strip(), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    try:
+        return ast.dump(_Unordered().visit(a)) == ast.dump(_Unordered().visit(b))
+    except RecursionError:
         return False
 
 
@@ -103,13 +153,18 @@ def plain(got: str, want: str) -> str:
     return NUMPY_STR.sub(r"\1", got)
 
 
+def _places(text: str) -> int | None:
+    return len(text.split(".", 1)[1]) if "." in text and "e" not in text.lower() else None
+
+
 def _close(want: str, got: str) -> bool:
     if want.endswith("j") or got.endswith("j"):
         return abs(complex(want) - complex(got)) <= 1e-12 + 1e-9 * abs(complex(want))
     w, g = float(want), float(got)
-    if "." in want and "e" not in want.lower():
-        places = len(want.split(".", 1)[1])
-        return abs(w - g) <= 10.0**-places * 1.0001 + 1e-12 * abs(w)  # docstrings round or cut
+    shown = [p for p in (_places(want), _places(got)) if p is not None]
+    if _places(want) is not None:  # docstrings round or cut; so do print options (8 digits)
+        places = min(shown)
+        return abs(w - g) <= 10.0**-places * 1.0001 + 1e-12 * abs(w)
     return abs(w - g) <= 1e-12 + 1e-9 * max(abs(w), abs(g))  # 4.9e-14 printed for a zero: rounding noise
 
 
@@ -141,7 +196,7 @@ class ValueChecker(doctest.OutputChecker):
         ok_g, g = literal(got)
         if ok_w and ok_g:
             return same_value(g, w)
-        return bool(numbers_match(want, got))
+        return bool(numbers_match(want, got)) or same_display(want, got)
 
 
 def outcome_of(want: str, got: str) -> str:
@@ -276,6 +331,16 @@ def rebind(original: types.ModuleType, edited: types.ModuleType) -> None:
                 space[key] = swap[id(value)]
 
 
+def is_method(module: types.ModuleType, qualname: str) -> bool:
+    """Whether ``qualname`` is a method whose first argument is its instance or class."""
+    owner_name, _, leaf = qualname.rpartition(".")
+    owner = find(module, owner_name) if owner_name else None
+    if not isinstance(owner, type):
+        return False
+    raw = next((vars(k)[leaf] for k in owner.__mro__ if leaf in vars(k)), None)
+    return raw is not None and not isinstance(raw, staticmethod)
+
+
 def find(module: types.ModuleType, qualname: str) -> Any:
     obj: Any = module
     for part in qualname.split("."):
@@ -288,7 +353,10 @@ def find(module: types.ModuleType, qualname: str) -> Any:
 # --- the docstring's session -----------------------------------------------------------------------
 
 
-def run_session(module: types.ModuleType, qualname: str, obj: Any, budget_s: float) -> list[dict[str, Any]]:
+def run_session(
+    module: types.ModuleType, qualname: str, obj: Any, budget_s: float, recorder: Any = None
+) -> list[dict[str, Any]]:
+    """The session's records; with ``recorder`` (a CallRecorder), the calls it made are kept."""
     doc = getattr(obj, "__doc__", None)
     if not isinstance(doc, str) or ">>>" not in doc:
         return []
@@ -307,16 +375,22 @@ def run_session(module: types.ModuleType, qualname: str, obj: Any, budget_s: flo
     runner = RecordingRunner(checker=ValueChecker(), optionflags=flags, verbose=False)
     runner.budget_s = budget_s
     try:
-        runner.run(test, out=lambda text: None, clear_globs=True)
+        if recorder is None:
+            runner.run(test, out=lambda text: None, clear_globs=True)
+        else:
+            with recorder:
+                runner.run(test, out=lambda text: None, clear_globs=True)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return runner.records
 
 
-def stable_session(module: types.ModuleType, qualname: str, obj: Any, budget_s: float) -> list[dict[str, Any]]:
+def stable_session(
+    module: types.ModuleType, qualname: str, obj: Any, budget_s: float, recorder: Any = None
+) -> list[dict[str, Any]]:
     """The session's records; a session with failures runs twice, and a failure that is
     not the same both times (random output, time, hash order) is marked "unstable"."""
-    records = run_session(module, qualname, obj, budget_s)
+    records = run_session(module, qualname, obj, budget_s, recorder)
     if all(r["outcome"] == "passed" for r in records):
         return records
     again = run_session(module, qualname, obj, budget_s)
@@ -329,83 +403,13 @@ def stable_session(module: types.ModuleType, qualname: str, obj: Any, budget_s: 
 # --- inputs nobody wrote down --------------------------------------------------------------------
 
 
-def nudges(value: object) -> list[object]:
-    """Nearby inputs of the same type: the edges a function should handle."""
-    if isinstance(value, bool):
-        return [not value]
-    if isinstance(value, int):
-        return [v for v in (0, 1, -1, value + 1, value - 1) if v != value]
-    if isinstance(value, float):
-        return [v for v in (0.0, -1.0, value * 2) if v != value]
-    if isinstance(value, str):
-        return [v for v in ("", value[:1], value * 2) if v != value]
-    if isinstance(value, (list, tuple)):
-        kind = type(value)
-        return [v for v in (kind(), kind(value[:1]), kind(value[::-1])) if v != value]
-    if isinstance(value, dict):
-        return [{}] if value else []
-    return []
-
-
-def example_calls(doc: str, name: str) -> Iterator[tuple[list[object], dict[str, object]]]:
-    """The literal arguments of every call of ``name`` in the docstring's examples."""
-    for example in doctest.DocTestParser().get_examples(doc):
-        try:
-            tree = ast.parse(example.source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-            if called != name:
-                continue
-            try:
-                args = [ast.literal_eval(a) for a in node.args]
-                kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
-            except (ValueError, SyntaxError, TypeError):
-                continue
-            if len(kwargs) == len(node.keywords):
-                yield args, kwargs
-
-
-def probe_inputs(doc: str, name: str, count: int, rng: random.Random) -> list[tuple[list[object], dict[str, object]]]:
-    """The examples' own arguments, then one argument at a time nudged; at most ``count``."""
-    seen: set[str] = set()
-    base: list[tuple[list[object], dict[str, object]]] = []
-    nudged: list[tuple[list[object], dict[str, object]]] = []
-    for args, kwargs in example_calls(doc, name):
-        base.append((args, kwargs))
-        for i, value in enumerate(args):
-            for other in nudges(value):
-                nudged.append(([*args[:i], other, *args[i + 1 :]], kwargs))
-    rng.shuffle(nudged)
-    out = []
-    for args, kwargs in base + nudged:
-        key = repr((args, sorted(kwargs.items())))
-        if key not in seen:
-            seen.add(key)
-            out.append((args, kwargs))
-    return out[:count]
-
-
-def on_purpose(doc: str, node: ast.AST | None) -> set[str]:
-    """Exception names a function raises on purpose: its ``raise`` statements and the
-    exceptions its docstring names."""
-    names = set(ERROR_NAME.findall(doc or ""))
-    for sub in ast.walk(node) if node is not None else ():
-        if isinstance(sub, ast.Raise) and sub.exc is not None:
-            target = sub.exc.func if isinstance(sub.exc, ast.Call) else sub.exc
-            if isinstance(target, ast.Name):
-                names.add(target.id)
-            elif isinstance(target, ast.Attribute):
-                names.add(target.attr)
-    return names
-
-
-def call_text(name: str, args: list[object], kwargs: dict[str, object]) -> str:
-    parts = [short_repr(a) for a in args] + [f"{k}={short_repr(v)}" for k, v in kwargs.items()]
+def call_text(name: str, args: list[object], kwargs: dict[str, object], method: bool = False) -> str:
+    """``f(1, k=2)``; a method's call shows its instance's class (``<Box>.first(0)``)."""
+    shown = args[1:] if method else args
+    parts = [short_repr(a) for a in shown] + [f"{k}={short_repr(v)}" for k, v in kwargs.items()]
+    if method and args:
+        owner = args[0] if isinstance(args[0], type) else type(args[0])
+        name = f"<{owner.__name__}>.{name}"
     return short(f"{name}({', '.join(parts)})")
 
 
@@ -418,31 +422,60 @@ def own_frame(tb: Any, code: types.CodeType | None) -> bool:
     return last is not None and code is not None and last.tb_frame.f_code is code
 
 
+def type_name(value: object) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def hint_text(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
 def run_probes(
-    fn: Callable[..., Any], name: str, doc: str, node: ast.AST | None, count: int, seed: int
+    fn: Callable[..., Any], name: str, doc: str, node: ast.AST | None, count: int, seed: int,
+    recorded: Sequence[Call] = (), method: bool = False, sites: Sequence[Call] = (), typed_count: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Call ``fn`` on the probe inputs; (inputs tried, what went wrong)."""
+    """Call ``fn`` (the plain function: a method's ``self`` is its first argument) on the
+    probe inputs; (inputs tried, what went wrong: raised, hung, returned off its annotation)."""
     if count <= 0 or not callable(fn) or isinstance(fn, type):
         return 0, []
-    inputs = probe_inputs(doc, name, count, random.Random(seed))
-    allowed = on_purpose(doc, node)
+    typed_count = 0 if method or driver_inputs.is_private(name) else min(typed_count, driver_inputs.MAX_TYPED)
+    typed = driver_inputs.typed_calls(fn, typed_count, seed)
+    inputs = driver_inputs.probe_inputs(doc, name, count, random.Random(seed), recorded, method, sites, typed)
+    allowed = driver_inputs.on_purpose(doc, node)
     code = getattr(fn, "__code__", None)
+    returns = driver_inputs.return_hint(fn)
     found: list[dict[str, Any]] = []
-    for args, kwargs in inputs:
+    for origin, (args, kwargs) in inputs:
+        try:
+            args, kwargs = copy.deepcopy((args, kwargs))  # a call that mutates its input leaves the next one alone
+        except Exception:
+            continue
+        call = call_text(name, args, kwargs, method)
         sink = io.StringIO()
         real_out, real_err = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = sink
         signal.setitimer(signal.ITIMER_REAL, PROBE_TIMEOUT_S)
         try:
-            fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if returns is not inspect.Parameter.empty and driver_inputs.violates(value, returns) is True:
+                found.append({
+                    "call": call, "exception": "", "kind": "annotation", "origin": origin, "own_frame": True,
+                    "on_purpose": False,
+                    "message": f"returned {short_repr(value)} ({type_name(value)}); annotated -> {hint_text(returns)}",
+                })  # fmt: skip
         except _Budget:
-            found.append({"call": call_text(name, args, kwargs), "exception": "timeout", "own_frame": True,
-                          "message": f"ran past {PROBE_TIMEOUT_S} s", "on_purpose": False})
+            if origin != "typed":  # a drawn input can be large enough to be slow by right
+                found.append({"call": call, "exception": "timeout", "kind": "timeout", "origin": origin,
+                              "own_frame": True, "message": f"ran past {PROBE_TIMEOUT_S} s", "on_purpose": False})
         except Exception as exc:
             kind = type(exc).__name__
             found.append({
-                "call": call_text(name, args, kwargs),
+                "call": call,
                 "exception": kind,
+                "kind": "raised",
+                "origin": origin,
                 "message": short(str(exc)),
                 "own_frame": own_frame(exc.__traceback__, code),
                 "on_purpose": kind in allowed or any(b.__name__ in allowed for b in type(exc).__mro__),
@@ -450,7 +483,7 @@ def run_probes(
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = real_out, real_err
-    return len(inputs), found
+    return len(inputs), found[:MAX_FOUND]
 
 
 # --- the whole run -------------------------------------------------------------------------------------
@@ -489,6 +522,7 @@ def main(payload: dict[str, Any]) -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
     emit({"module": "loaded"})
     defs = nodes_by_line(payload["source"])
+    calls = payload.get("calls") or {}
     for target in payload.get("targets", []):
         qualname = target["qualname"]
         obj = find(module, qualname)
@@ -498,13 +532,19 @@ def main(payload: dict[str, Any]) -> None:
             emit(record)
             continue
         try:
+            fn = driver_inputs.unwrapped(obj)
+            method = is_method(module, qualname)
+            recorder = driver_inputs.CallRecorder(fn)
             if payload.get("sessions", True):
-                record["examples"] = stable_session(module, qualname, obj, float(payload.get("example_timeout_s", 2.0)))
+                budget = float(payload.get("example_timeout_s", 2.0))
+                record["examples"] = stable_session(module, qualname, obj, budget, recorder)
             doc = getattr(obj, "__doc__", None) or ""
             node = defs.get(int(target.get("line", 0)))
-            # Methods need an instance the examples build: only plain functions are probed.
-            count = int(payload.get("probes", 0)) if "." not in qualname else 0
-            tried, found = run_probes(obj, qualname, doc, node, count, int(payload.get("seed", 0)))
+            sites = [] if method else driver_inputs.call_sites(list(calls.get(qualname, [])))
+            tried, found = run_probes(
+                fn, qualname.rsplit(".", 1)[-1], doc, node, int(payload.get("probes", 0)),
+                int(payload.get("seed", 0)), recorder.calls, method, sites, int(payload.get("typed", 0)),
+            )  # fmt: skip
             record["inputs"], record["probes"] = tried, found
         except BaseException as exc:  # the function broke the driver itself: say so, go on
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -16,8 +16,14 @@ Evidence classes (``FunctionEvidence`` → class):
   ``example:output``: something printed where the docstring shows no output;
 - ``example:raised`` / ``example:no-raise`` / ``example:timeout``: the called code raised
   what the session did not expect, did not raise what it expects, or hung;
-- ``crash``: an input next to the examples' own raised, in the function's own body, an
-  exception the function never raises on purpose; ``hang``: such an input ran past its budget;
+- ``crash``: an input nobody wrote down (the examples' own arguments nudged, the literal
+  arguments of a call in the workspace, values drawn from the type hints) raised, in the
+  function's own body, an exception the function never raises on purpose; ``hang``: such an
+  input (not one drawn from type hints) ran past its budget;
+- ``crash-callee``: the same, raised in a function it called (``Fraction(0, 0)`` under a
+  ``variance`` whose guard is gone); admitted per exception class like ``crash``;
+- ``annotation``: such an input made the function return a value its own return
+  annotation rules out (``-> int`` returned ``'7'``);
 - ``judge``: the learned judge's P(correct) below ``judge_threshold``.
 """
 
@@ -34,7 +40,16 @@ HINTS_FORMAT = "winnow-hints/1"
 EXAMPLE_CLASSES = (
     "example:value", "example:text", "example:output", "example:raised", "example:no-raise", "example:timeout",
 )  # fmt: skip
-CLASSES = (*EXAMPLE_CLASSES, "crash", "hang", "judge")
+CLASSES = (*EXAMPLE_CLASSES, "crash", "crash-callee", "hang", "annotation", "judge")
+#: The classes admitted per exception class (``crash:ZeroDivisionError``).
+PER_EXCEPTION = ("crash", "crash-callee")
+#: Where a probe's input came from, as a hint says it.
+ORIGINS = {
+    "example": "the docstring's own call",
+    "nudge": "an input next to the docstring's examples",
+    "call-site": "arguments from a call in the workspace",
+    "typed": "an input drawn from its type hints",
+}
 #: The largest share of a calibration corpus's (correct) functions a class may flag.
 MAX_FALSE_ALARM_RATE = 0.01
 #: The standard-library modules the shipped policy is calibrated on (never the ones it is
@@ -74,6 +89,7 @@ class HintPolicy:
 
     speaks: frozenset[str] = frozenset({"example:value", "example:raised", "example:no-raise", "example:timeout"})
     crash_types: frozenset[str] = frozenset()  # exception classes a crash hint may name
+    callee_crash_types: frozenset[str] = frozenset()  # the same, raised in a callee
     judge_threshold: float | None = None  # None: the learned judge alone stays silent
     corpus: tuple[str, ...] = CALIBRATION_MODULES
     python: str = ""
@@ -86,6 +102,7 @@ class HintPolicy:
             "format": self.format,
             "speaks": sorted(self.speaks),
             "crash_types": sorted(self.crash_types),
+            "callee_crash_types": sorted(self.callee_crash_types),
             "judge_threshold": self.judge_threshold,
             "corpus": list(self.corpus),
             "python": self.python,
@@ -113,12 +130,29 @@ class HintPolicy:
         return cls(
             speaks=frozenset(data.get("speaks", [])),
             crash_types=frozenset(data.get("crash_types", [])),
+            callee_crash_types=frozenset(data.get("callee_crash_types", [])),
             judge_threshold=None if threshold is None else float(threshold),
             corpus=tuple(data.get("corpus", CALIBRATION_MODULES)),
             python=str(data.get("python", "")),
             max_false_alarm_rate=float(data.get("max_false_alarm_rate", MAX_FALSE_ALARM_RATE)),
             figures=figures,
         )
+
+
+    def admits(self, kind: str, exception: str = "") -> bool:
+        """Whether evidence of ``kind`` (with ``exception``, for the per-exception classes) speaks."""
+        if kind not in self.speaks:
+            return False
+        if kind == "crash":
+            return exception in self.crash_types
+        if kind == "crash-callee":
+            return exception in self.callee_crash_types
+        return True
+
+    def admits_class(self, fine: str) -> bool:
+        """``admits`` for a calibration class name (``example:value``, ``crash:KeyError``)."""
+        kind, _, exception = fine.partition(":")
+        return self.admits(kind, exception) if kind in PER_EXCEPTION else self.admits(fine)
 
 
 @dataclass(frozen=True)
@@ -142,9 +176,11 @@ def crash_class(probe: ProbeFailure) -> str | None:
     (raised in a callee, or an exception the function raises on purpose)."""
     if probe.exception == "timeout":
         return "hang"
-    if probe.on_purpose or not probe.own_frame:
+    if probe.kind == "annotation":
+        return "annotation"
+    if probe.on_purpose:
         return None
-    return "crash"
+    return "crash" if probe.own_frame else "crash-callee"
 
 
 def _example_message(name: str, e: ExampleCheck, doc: str = "docstring") -> str:
@@ -182,17 +218,17 @@ def hint_for(
             )  # fmt: skip
     for probe in evidence.probes:
         kind = crash_class(probe)
-        if kind is None or kind not in policy.speaks:
+        if kind is None or not policy.admits(kind, probe.exception):
             continue
-        if kind == "crash" and probe.exception not in policy.crash_types:
-            continue
-        what = f"raised {probe.exception}: {probe.message}" if kind == "crash" else probe.message
-        text = (
-            f"Winnow: `{probe.call}` {what} (an input next to the docstring's examples; "
-            f"{name} never raises {probe.exception} on purpose)"
-            if kind == "crash"
-            else f"Winnow: `{probe.call}` {what} (an input next to the docstring's examples)"
-        )
+        origin = ORIGINS.get(probe.origin, ORIGINS["nudge"])
+        if kind in PER_EXCEPTION:
+            where = "" if kind == "crash" else " in a function it calls"
+            text = (
+                f"Winnow: `{probe.call}` raised {probe.exception}{where}: {probe.message} "
+                f"({origin}; {name} never raises {probe.exception} on purpose)"
+            )
+        else:
+            text = f"Winnow: `{probe.call}` {probe.message} ({origin})"
         return Hint(evidence.qualname, kind, text, example_severity, {"probe": asdict(probe), "summary": ran})
     if judge_p is not None and policy.judge_threshold is not None and judge_p < policy.judge_threshold:
         text = f"Winnow judge: {judge_p:.0%} likely correct; no execution behind it"

@@ -2,11 +2,12 @@
 it is wrong, and what happened, in the hint.
 
 For the documented functions of an open Python document (not stubs, at most
-MAX_FUNCTIONS, none longer than MAX_FUNCTION_LINES), debounced after edits and soon after
-open/save, the module runs in the sandbox as the editor has it (``judge.scoring.evidence``:
-its docstring sessions as doctest runs them, and calls on inputs next to the examples'
-own), once per document text (cached by its hash). ``judge.scoring.hints`` turns what a
-function did into a hint, under the policy its judge's manifest carries (the evidence
+MAX_FUNCTIONS, none longer than MAX_FUNCTION_LINES; the edited ones run first), debounced
+after edits and soon after open/save, the module runs in the sandbox as the editor has it
+(``judge.scoring.evidence``: its docstring sessions as doctest runs them, and calls on
+inputs nobody wrote down: the examples' own nudged, the literal arguments of calls in the
+workspace, draws from type hints), once per document text and workspace state (cached).
+``judge.scoring.hints`` turns what a function did into a hint, under the policy its judge's manifest carries (the evidence
 classes that flagged at most 1% of the functions of a corpus of real, correct code); a
 function without such evidence gets no hint. The learned judge alone speaks only when
 ``diagnostics.judge`` is "on", or "auto" with a manifest that measured it worth hearing
@@ -24,16 +25,17 @@ import asyncio
 import hashlib
 import logging
 import textwrap
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from lsprotocol import types
 
+from winnow.judge.base.call_sites import merge_calls, own_calls
 from winnow.judge.base.definitions import helper_stubs
 from winnow.judge.base.errors import Cancelled
 from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
-from winnow.judge.scoring.evidence import FunctionEvidence, ModuleEvidence, Target, collect
+from winnow.judge.scoring.evidence import TYPED_INPUTS, FunctionEvidence, ModuleEvidence, Target, collect
 from winnow.judge.scoring.hints import Hint, HintPolicy, hint_for
 from winnow.judge.scoring.java_example_runs import NO_JDK, java_evidence, jdk_available
 from winnow.judge.scoring.judge_model import JudgeManifest
@@ -45,7 +47,8 @@ from winnow.server.workspace.documents import MAX_ANALYSED_CHARS, Snapshot, func
 
 log = logging.getLogger(__name__)
 
-MAX_FUNCTIONS = 20
+MAX_FUNCTIONS = 300  # run in the sandbox: a module of hundreds of functions takes seconds
+MAX_JUDGED = 20  # scored by the learned judge per run (model time), when it speaks
 MAX_FUNCTION_LINES = 200
 EDIT_DELAY_S = 1.0  # after the last edit
 OPEN_DELAY_S = 0.05  # after open / save
@@ -79,8 +82,12 @@ def report_markdown(report: FunctionReport) -> str:
         failed = [e for e in ev.examples if e.failed]
         lines.append(f"- {convert.DOC_COMMENT.get(report.site.language, 'docstring')} examples: {ev.examples_run} run, {ev.examples_passed} passed"
                      + (f", {len(failed)} failed" if failed else ""))
-        lines.append(f"- inputs next to the examples: {ev.inputs} tried, "
-                     f"{sum(1 for p in ev.probes if p.own_frame and not p.on_purpose)} raised unexpectedly")
+        origins = Counter(p.origin for p in ev.probes)
+        raised = sum(1 for p in ev.probes if p.kind != "annotation" and not p.on_purpose)
+        off_type = sum(1 for p in ev.probes if p.kind == "annotation")
+        lines.append(f"- inputs nobody wrote down: {ev.inputs} tried, {raised} raised unexpectedly"
+                     + (f", {off_type} returned off their annotation" if off_type else "")
+                     + (f" (failures by source: {', '.join(f'{k} {v}' for k, v in sorted(origins.items()))})" if origins else ""))
     if report.p_correct is not None:
         lines.append(f"- learned judge: {convert.percent(report.p_correct)} likely correct")
     lines.append(f"- hint: {report.hint.message}" if report.hint is not None else "- no hint: nothing says it is wrong")
@@ -231,7 +238,10 @@ class Diagnostics:
         settings = self.host.settings.diagnostics
         if not settings.run_code or not sites:
             return ModuleEvidence("off")
-        key = _text_hash(snap.text) + f":{settings.examples}:{settings.probes}"
+        key = _text_hash(snap.text) + f":{settings.examples}:{settings.probes}:{settings.typed_inputs}:{settings.call_sites}"
+        path = uri_path(snap.uri)
+        if settings.call_sites and path:
+            key += f":{self.host.workspace_context.other_generation(path)}"  # other files' calls changed
         cached = self.evidence.get(key)
         if cached is not None:
             self.evidence.move_to_end(key)
@@ -240,18 +250,24 @@ class Diagnostics:
             if not self.host.interactive_waiting():
                 break
             await asyncio.sleep(0.1)
-        text, path = snap.text, uri_path(snap.uri)
+        text = snap.text
         if snap.language == "java":  # Javadoc examples with the JDK (no probes yet)
             if not jdk_available():
                 self.host.messages.once("diagnostics:no-jdk", f"Winnow: {NO_JDK}.", types.MessageType.Info)
                 return ModuleEvidence("off")
             result = await asyncio.to_thread(java_evidence, text, sites if settings.examples else [])
         else:
-            targets = [Target(s.qualname, s.start_line + 1) for s in sites]
+            # The functions edited since the last report first: a run cut short by its time
+            # budget still reports on what the user just changed.
+            known = self.reports.get(snap.uri, {})
+            ordered = sorted(sites, key=lambda s: s.content_hash in known)
+            targets = [Target(s.qualname, s.start_line + 1) for s in ordered]
             roots = tuple(self.host.workspace_context.roots)
+            calls = self._call_sites(text, path, sites) if settings.call_sites and settings.probes else {}
             result = await asyncio.to_thread(
-                collect, text, path, targets, probes=settings.probes, sessions=settings.examples, extra_paths=roots
-            )
+                collect, text, path, targets, probes=settings.probes, sessions=settings.examples, extra_paths=roots,
+                typed=TYPED_INPUTS if settings.typed_inputs else 0, calls=calls,
+            )  # fmt: skip
         self.sandbox_runs += 1
         if result.status == "error":
             log.info("evidence run of %s failed: %s", snap.uri, result.error)
@@ -259,6 +275,16 @@ class Diagnostics:
         while len(self.evidence) > EVIDENCE_CACHE:
             self.evidence.popitem(last=False)
         return result
+
+    def _call_sites(self, text: str, path: str | None, sites: list[FunctionSite]) -> dict[str, tuple[str, ...]]:
+        """Literal calls of the document's top-level functions, in the document itself and
+        in the workspace files that import it: qualname → argument source texts."""
+        names = {s.qualname for s in sites if "." not in s.qualname}
+        if not names:
+            return {}
+        own = own_calls(text, names)
+        others = self.host.workspace_context.call_sites(path, names) if path else {}
+        return {k: v for k, v in merge_calls(own, others).items() if k in names}
 
     def _report(self, uri: str, sites: list[FunctionSite], evidence: ModuleEvidence) -> None:
         policy = self.policy()
@@ -313,9 +339,12 @@ class Diagnostics:
         imports = module_imports(snap.text)
         helpers = self.host.workspace_context.helpers(snap)  # stubs the judged code may call
         known = self.reports.get(uri, {})
+        scored = 0
         for site in sites:
             if is_stale():
                 return False
+            if scored >= MAX_JUDGED:
+                break
             judge = self.host.models.judge_info()
             if judge is None or site.language not in judge.languages:
                 continue  # a judge speaks only on the languages its manifest lists (docs/java.md)
@@ -328,6 +357,7 @@ class Diagnostics:
                 self.schedule(uri, RETRY_DELAY_S)
                 return False
             self.inflight.add(site.content_hash)
+            scored += 1
             try:
                 ranked = await self.host.models.run(
                     lambda rt, s=site: rt.judge_code(

@@ -8,7 +8,7 @@ the members listed here are all it can touch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
@@ -78,6 +78,10 @@ class WorkspaceFacts(HelperStubs, Protocol):
 
     @property
     def roots(self) -> list[str]: ...
+
+    def call_sites(self, path: str, names: Iterable[str]) -> dict[str, tuple[str, ...]]: ...
+
+    def other_generation(self, path: str) -> int: ...
 
 
 class PromptContexts(HelperStubs, Protocol):

@@ -38,7 +38,9 @@ class DiagnosticSettings:
     # nothing of the user's runs, and only the learned judge (if it is on) can speak.
     run_code: bool = True
     examples: bool = True  # run docstring sessions (``>>>``) as doctest would
-    probes: int = 24  # inputs tried per function next to its examples' own (0: none)
+    probes: int = 24  # inputs tried per function beyond its written examples (0: none)
+    typed_inputs: bool = True  # some of them drawn from the type hints (Hypothesis)
+    call_sites: bool = True  # some of them the literal arguments of calls in the workspace
     # The learned judge alone: off by default (it costs 1-6 s of the two cores per function of
     # real code, and its false alarms off the calibration corpus are not measured yet);
     # auto: only if its manifest's calibration admits it; on: below ``threshold``.
@@ -151,6 +153,8 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "diagnostics.runCode": ("bool",),
     "diagnostics.examples": ("bool",),
     "diagnostics.probes": ("int", 0, 200),
+    "diagnostics.typedInputs": ("bool",),
+    "diagnostics.callSites": ("bool",),
     "diagnostics.judge": ("enum", JUDGE_MODES),
     "diagnostics.threshold": ("float", 0.0, 1.0),
     "diagnostics.severity": ("enum", SEVERITIES),

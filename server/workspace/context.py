@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -262,6 +263,14 @@ class WorkspaceContext:
         return PromptContext(tuple(files), self.index.rel_path(path), self.repo)
 
     # --- the judge's helpers ---------------------------------------------------------------
+
+    def call_sites(self, path: str, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Literal calls of ``names`` in the indexed files that import the module at ``path``."""
+        return self.index.call_sites(path, names)
+
+    def other_generation(self, path: str) -> int:
+        """Changes to the index caused by files other than ``path``."""
+        return self.index.other_generation(path)
 
     def helpers(self, snap: Snapshot, exclude: str | None = None) -> dict[str, str]:
         """Name as ``snap`` spells it → stub, for the workspace definitions it can call:

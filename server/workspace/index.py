@@ -23,8 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from winnow.judge.base.call_sites import literal_calls, merge_calls
 from winnow.judge.base.code_sites import outline
-from winnow.judge.base.definitions import Definition, ImportedName, module_definitions, parse_module
+from winnow.judge.base.definitions import (
+    Definition,
+    ImportedName,
+    imported_names,
+    module_definitions,
+    parse_module,
+)
 from winnow.judge.base.grammars import language_of
 from winnow.judge.base.snippets import CHUNK_CHARS, Chunk, line_chunks, words
 from winnow.server.workspace.file_walk import (
@@ -56,6 +63,8 @@ class Entry:
     definitions: tuple[Definition, ...] = ()
     chunks: tuple[Chunk, ...] = ()  # other languages (Python files keep definitions)
     source: str = "disk"  # "disk" | "client"
+    imports: tuple[ImportedName, ...] = ()  # Python files: what they import
+    calls: tuple[tuple[str, tuple[str, ...]], ...] = ()  # Python files: called name → literal argument texts
 
 
 def module_names(rel: str) -> list[str]:
@@ -228,6 +237,31 @@ class WorkspaceIndex:
                     return entry
             return None
 
+    def call_sites(self, path: str, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Literal calls of ``names`` in the files that import the module at ``path`` (its
+        tests among them): called name → argument source texts."""
+        wanted = set(names)
+        with self._lock:
+            entries = list({**self._files, **self._documents}.values())
+        tables = []
+        for entry in entries:
+            if entry.path == path or not entry.calls or not any(n in wanted for n, _ in entry.calls):
+                continue
+            if any(self._imports_path(entry.path, imp, path) for imp in entry.imports):
+                tables.append({n: t for n, t in entry.calls if n in wanted})
+        return merge_calls(*tables)
+
+    def _imports_path(self, importer: str, imp: ImportedName, path: str) -> bool:
+        """Whether ``imp`` (in ``importer``) brings in the module at ``path``."""
+        candidates = [imp.module]
+        if imp.name is not None:
+            candidates.append(f"{imp.module}.{imp.name}" if imp.module else imp.name)
+        for module in candidates:
+            entry = self.resolve_module(importer, module, imp.level)
+            if entry is not None and entry.path == path:
+                return True
+        return False
+
     def imported_definitions(
         self, importer: str | None, imports: Sequence[ImportedName]
     ) -> list[tuple[Entry, list[tuple[str, Definition]]]]:
@@ -310,12 +344,14 @@ class WorkspaceIndex:
                 return None
             try:
                 defs = tuple(module_definitions(tree))
+                imports = tuple(imported_names(tree))
             except (RecursionError, ValueError) as exc:
                 self.counters.skipped_broken += 1
                 self.counters.last_broken = rel
                 log.info("workspace index: skipping %s (%s)", rel, exc)
                 return None
-            return Entry(path, rel, len(text), definitions=defs, source=source)
+            calls = tuple(literal_calls(tree, text).items())
+            return Entry(path, rel, len(text), definitions=defs, source=source, imports=imports, calls=calls)
         chunks = line_chunks(rel, text)
         language = language_of(path)
         if language is not None and language != "python":  # its declarations first (Java: signatures)

@@ -64,6 +64,14 @@ def test_classes_are_admitted_while_false_alarms_stay_within_the_limit() -> None
     assert r["detected"] == 85 and r["changed"] == 105
 
 
+def test_a_class_that_flags_correct_code_about_as_often_as_broken_code_stays_out() -> None:
+    correct = [outcome(False) for _ in range(199)] + [outcome(False, "crash-callee:TypeError")]
+    changed = [outcome(True, "crash-callee:TypeError")] * 2 + [outcome(True, "crash-callee:ZeroDivisionError")]
+    policy = choose_policy(correct + changed, ["m"], max_rate=0.01)
+    assert policy.speaks == {"crash-callee"} and policy.callee_crash_types == {"ZeroDivisionError"}
+    assert policy.crash_types == frozenset()  # own-frame crashes are admitted apart
+
+
 def test_a_class_that_detects_nothing_stays_silent() -> None:
     policy = choose_policy([outcome(False)] * 100 + [outcome(True)] * 10, ["m"])
     assert policy.speaks == frozenset() and policy.crash_types == frozenset()

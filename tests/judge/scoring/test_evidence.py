@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from winnow.judge.scoring import evidence_driver
+from winnow.judge.scoring import driver_inputs, evidence_driver
 from winnow.judge.scoring.evidence import Target, collect, module_identity
 
 SESSIONS = '''"""Helpers with doctest sessions."""
@@ -150,7 +150,118 @@ def test_nudges_stay_near_the_examples_arguments() -> None:
         >>> f(3, "ab", [1, 2])
         0
     ''')
-    inputs = evidence_driver.probe_inputs(doc, "f", 100, __import__("random").Random(0))
-    assert inputs[0] == ([3, "ab", [1, 2]], {})  # the example's own arguments first
+    tagged = driver_inputs.probe_inputs(doc, "f", 100, __import__("random").Random(0))
+    assert tagged[0] == ("example", ([3, "ab", [1, 2]], {}))  # the example's own arguments first
+    inputs = [call for _, call in tagged]
     assert ([0, "ab", [1, 2]], {}) in inputs and ([3, "", [1, 2]], {}) in inputs and ([3, "ab", []], {}) in inputs
+    assert {origin for origin, _ in tagged} == {"example", "nudge"}
     assert len({repr(i) for i in inputs}) == len(inputs)
+    # A private helper gets only what real calls passed it.
+    assert [o for o, _ in driver_inputs.probe_inputs(doc.replace("f(", "_f("), "_f", 100, __import__("random").Random(0))] == ["example"]
+
+
+# --- inputs beyond the written examples (driver_inputs) ----------------------------------------
+
+BEYOND = '''"""Functions whose bugs only inputs nobody wrote down reach."""
+
+
+def spread(data):
+    """Sample variance of a list the session builds first.
+
+    >>> data = [2.0, 4.0, 6.0]
+    >>> spread(data)
+    4.0
+    """
+    n = len(data)
+    mean = sum(data) / n
+    return sum((x - mean) ** 2 for x in data) / (n - 1)
+
+
+def port(text: str) -> int:
+    """The port of ``host:port``."""
+    head, _, tail = text.rpartition(":")
+    return tail
+
+
+def ratio(a, b):
+    """a over b."""
+    return a / b
+
+
+def _helper(items):
+    """A private helper: its callers keep its preconditions.
+
+    >>> _helper([1, 2])
+    1
+    """
+    return items[0]
+
+
+class Stack:
+    def __init__(self, items):
+        self.items = list(items)
+
+    def top(self, depth):
+        """The item ``depth`` below the top.
+
+        >>> Stack([1, 2, 3]).top(1)
+        2
+        """
+        return self.items[-1 - depth] if depth else self.items[len(self.items)]
+
+
+RESULT = ratio(1, 2)
+'''
+
+
+def beyond(tmp_path: Path, **kwargs: object) -> dict[str, object]:
+    path = tmp_path / "beyond.py"
+    path.write_text(BEYOND)
+    import ast
+
+    tree = ast.parse(BEYOND)
+    found = [Target(n.name, n.lineno) for n in tree.body if isinstance(n, ast.FunctionDef)]
+    stack = next(n for n in tree.body if isinstance(n, ast.ClassDef))
+    found += [Target(f"Stack.{n.name}", n.lineno) for n in stack.body if isinstance(n, ast.FunctionDef) and n.name == "top"]
+    ev = collect(BEYOND, str(path), found, **kwargs)  # type: ignore[arg-type]
+    assert ev.status == "loaded", ev.error
+    return ev.functions  # type: ignore[return-value]
+
+
+def test_the_sessions_own_arguments_are_nudged_even_when_bound_to_names(tmp_path: Path) -> None:
+    spread = beyond(tmp_path, probes=24)["spread"]
+    assert [p for p in spread.probes if p.origin == "example"] == []  # the session's own call is fine
+    crashes = {p.call: p for p in spread.probes if p.exception == "ZeroDivisionError"}
+    assert "spread([2.0])" in crashes and crashes["spread([2.0])"].origin == "nudge" and crashes["spread([2.0])"].own_frame
+
+
+def test_a_method_is_probed_on_the_instance_its_session_built(tmp_path: Path) -> None:
+    top = beyond(tmp_path, probes=24)["Stack.top"]
+    [crash] = [p for p in top.probes if p.call == "<Stack>.top(0)"]
+    assert (crash.exception, crash.origin, crash.own_frame) == ("IndexError", "nudge", True)
+
+
+def test_inputs_drawn_from_type_hints_catch_a_return_off_its_annotation(tmp_path: Path) -> None:
+    port = beyond(tmp_path, probes=24)["port"]
+    wrong = [p for p in port.probes if p.kind == "annotation"]
+    assert wrong and all(p.origin == "typed" for p in wrong)
+    assert "annotated -> int" in wrong[0].message and "(str)" in wrong[0].message
+    assert beyond(tmp_path, probes=24, typed=0)["port"].probes == ()  # no hints drawn from: nothing tried
+
+
+def test_call_site_arguments_are_tried_and_private_helpers_get_no_invented_inputs(tmp_path: Path) -> None:
+    functions = beyond(tmp_path, probes=24, calls={"ratio": ["3, 0", "x, 1"]})
+    [crash] = functions["ratio"].probes
+    assert (crash.call, crash.origin, crash.exception) == ("ratio(3, 0)", "call-site", "ZeroDivisionError")
+    assert functions["_helper"].inputs == 1 and functions["_helper"].probes == ()  # its own call only
+
+
+def test_values_compare_by_value_inside_containers_and_displays_by_their_parts() -> None:
+    assert evidence_driver.same_value((1.6449340668482264, 2), (1.6449340668482266, 2))
+    assert evidence_driver.same_value(8.9e-16 + 1.4e-15j, 0j) and not evidence_driver.same_value(0.1 + 0j, 0j)
+    checker = evidence_driver.ValueChecker()
+    assert checker.check_output("{E: [exp(x)], x: [sqrt(x)]}\n", "{x: [sqrt(x)], E: [exp(x)]}\n", 0)
+    assert checker.check_output("{0: [0, 2], 1: [1]}\n", "defaultdict(<class 'list'>, {0: [0, 2], 1: [1]})\n", 0)
+    assert not checker.check_output("{E: [exp(x)]}\n", "{E: [exp(y)]}\n", 0)
+    assert checker.check_output("array(2.782144009188397)\n", "array(2.78214401)\n", 0)  # printed to 8 places
+    assert not checker.check_output("array(2.782144009188397)\n", "array(2.78214402)\n", 0)

@@ -38,8 +38,25 @@ def test_a_crash_speaks_only_for_admitted_exception_classes_and_never_when_raise
     assert hint is not None and hint.kind == "crash" and "`gcd(35, 0)` raised ZeroDivisionError" in hint.message
     on_purpose = ProbeFailure("gcd(35, 0)", "ZeroDivisionError", "no", True, True)
     assert hint_for(FunctionEvidence("gcd", (), (on_purpose,)), policy) is None
-    in_callee = ProbeFailure("gcd(35, 0)", "ZeroDivisionError", "no", False, False)
-    assert hint_for(FunctionEvidence("gcd", (), (in_callee,)), policy) is None
+    in_callee = ProbeFailure("gcd(35, 0)", "ZeroDivisionError", "Fraction(0, 0)", False, False)
+    assert hint_for(FunctionEvidence("gcd", (), (in_callee,)), policy) is None  # crash-callee is its own class
+    callee_policy = HintPolicy(speaks=frozenset({"crash-callee"}), callee_crash_types=frozenset({"ZeroDivisionError"}))
+    hint = hint_for(FunctionEvidence("gcd", (), (in_callee,)), callee_policy)
+    assert hint is not None and hint.kind == "crash-callee"
+    assert "raised ZeroDivisionError in a function it calls: Fraction(0, 0)" in hint.message
+
+
+def test_a_hint_says_where_its_input_came_from_and_an_annotation_can_speak() -> None:
+    typed = ProbeFailure("port('')", "", "returned '' (str); annotated -> int", True, False, "annotation", "typed")
+    policy = HintPolicy(speaks=frozenset({"annotation", "crash"}), crash_types=frozenset({"ZeroDivisionError"}))
+    hint = hint_for(FunctionEvidence("port", (), (typed,)), policy)
+    assert hint is not None and hint.kind == "annotation"
+    assert hint.message == "Winnow: `port('')` returned '' (str); annotated -> int (an input drawn from its type hints)"
+    site = ProbeFailure("ratio(3, 0)", "ZeroDivisionError", "division by zero", True, False, "raised", "call-site")
+    hint = hint_for(FunctionEvidence("ratio", (), (site,)), policy)
+    assert hint is not None and "(arguments from a call in the workspace;" in hint.message
+    assert policy.admits_class("crash:ZeroDivisionError") and not policy.admits_class("crash:KeyError")
+    assert policy.admits_class("annotation") and not policy.admits_class("example:value")
 
 
 def test_the_judge_alone_is_silent_unless_the_policy_gives_it_a_threshold_and_then_only_a_hint() -> None:
@@ -53,7 +70,8 @@ def test_the_judge_alone_is_silent_unless_the_policy_gives_it_a_threshold_and_th
 
 def test_the_policy_round_trips_through_the_manifest() -> None:
     policy = HintPolicy(
-        speaks=frozenset({"example:value", "crash"}), crash_types=frozenset({"NameError"}), python="3.11",
+        speaks=frozenset({"example:value", "crash", "crash-callee"}), crash_types=frozenset({"NameError"}),
+        callee_crash_types=frozenset({"ZeroDivisionError"}), python="3.11",
         figures={"example:value": ClassFigures(1, 135, 40, 120)},
     )  # fmt: skip
     manifest = JudgeManifest.from_dict({"name": "t", "hints": policy.to_dict()})
@@ -64,3 +82,5 @@ def test_the_policy_round_trips_through_the_manifest() -> None:
         JudgeManifest.from_dict({"hints": {**policy.to_dict(), "speaks": ["vibes"]}})
     with pytest.raises(WinnowError):
         HintPolicy.from_dict({"format": "other"})
+    older = {k: v for k, v in policy.to_dict().items() if k != "callee_crash_types"}  # manifests before it
+    assert HintPolicy.from_dict(older).callee_crash_types == frozenset()

@@ -20,7 +20,7 @@ from pytest_lsp import LanguageClient
 from winnow.judge.scoring.hints import HintPolicy
 from winnow.judge.scoring.judge_model import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
-from winnow.server.features.diagnostics import MAX_FUNCTIONS, Diagnostics
+from winnow.server.features.diagnostics import MAX_JUDGED, Diagnostics
 from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.lsp.settings import Settings, parse
 from winnow.server.workspace.documents import OpenDocuments
@@ -86,6 +86,12 @@ class FakeWorkspaceContext:
 
     def helpers(self, snap: Any, exclude: str | None = None) -> dict[str, str]:
         return {}
+
+    def call_sites(self, path: str, names: Any) -> dict[str, tuple[str, ...]]:
+        return {}
+
+    def other_generation(self, path: str) -> int:
+        return 0
 
 
 class FakeServer:
@@ -294,9 +300,9 @@ async def test_work_per_document_is_bounded():
     server = FakeServer({}, JUDGE_ONLY)
     diags = Diagnostics(server)
     long_body = "\n    ".join(f"x += {i}" for i in range(250)) + "\n    return x"
-    functions = [documented("long_one", long_body)] + [documented(f"f{i}") for i in range(MAX_FUNCTIONS + 10)]
+    functions = [documented("long_one", long_body)] + [documented(f"f{i}") for i in range(MAX_JUDGED + 10)]
     await run_once(server, diags, module(*functions), 1)
-    assert len(server.runtime.calls) == MAX_FUNCTIONS
+    assert len(server.runtime.calls) == MAX_JUDGED
     assert not any("long_one" in c for c in server.runtime.calls)
 
 

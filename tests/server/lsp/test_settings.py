@@ -24,7 +24,8 @@ def test_defaults_follow_the_contract():
         "inlineCompletion": {"enabled": True, "candidates": 3},
         "codeActions": {"enabled": True},
         "diagnostics": {
-            "enabled": True, "runCode": True, "examples": True, "probes": 24, "judge": "off",
+            "enabled": True, "runCode": True, "examples": True, "probes": 24, "typedInputs": True,
+            "callSites": True, "judge": "off",
             "threshold": 0.5, "severity": "warning",
         },
         "context": {"enabled": True, "maxTokens": 128, "maxFiles": 5000},

@@ -332,3 +332,17 @@ def test_a_java_file_shows_its_declarations_first(tmp_path: Path):
     assert entry is not None and entry.definitions == ()
     assert entry.chunks[0].text == "public class Calc {\n    public static int twice(int x);\n"
     assert "twice" in entry.chunks[0].words and len(entry.chunks) >= 2  # then the file's own lines
+
+
+def test_call_sites_come_from_the_files_that_import_the_module(tmp_path: Path):
+    root = tmp_path / "ws"
+    geometry = write(root / "shapes" / "geometry.py", "def aspect(w, h):\n    return w / h\n")
+    write(root / "shapes" / "__init__.py", "")
+    write(root / "tests" / "test_geometry.py", "from shapes.geometry import aspect\n\ndef test():\n    assert aspect(16, 9)\n")
+    write(root / "app.py", "from shapes import geometry\n\nprint(geometry.aspect(4, 3))\n")
+    write(root / "elsewhere.py", "def aspect(a, b):\n    return a\n\naspect(1, 0)\n")  # its own aspect, not ours
+    write(root / "shapes" / "rel.py", "from .geometry import aspect\n\naspect(2, 1)\n")
+    index = scanned([root])
+    found = index.call_sites(str(geometry.resolve()), ["aspect"])
+    assert sorted(found["aspect"]) == ["16, 9", "2, 1", "4, 3"]
+    assert index.call_sites(str(geometry.resolve()), ["other"]) == {}

@@ -1,0 +1,412 @@
+"""The inputs the evidence driver calls a function on beyond its written examples, and the
+one check a return value can fail without an oracle: its own annotation.
+
+Sources of inputs, each tagged with its ``origin`` in what the driver reports:
+
+- ``example``: the arguments the docstring session really passed (captured at the call,
+  ``CallRecorder``: ``variance(data)`` after ``data = [2.75, 1.75]`` gives the list, and a
+  method's ``self`` comes with it), or the literal arguments of a call in an example;
+- ``nudge``: one of those arguments moved to an edge (0, -1, empty, one element...);
+- ``call-site``: the literal arguments of calls in the workspace and its tests, found by the
+  server (``calls`` in the payload: argument source texts);
+- ``typed``: drawn with Hypothesis from the parameters' type hints (small, bounded values),
+  when Hypothesis is importable in the sandbox.
+
+Runs inside the sandbox with the driver (``evidence.driver_source`` registers this file as
+the module ``driver_inputs`` first): standard library only, Hypothesis optional.
+"""
+
+import ast
+import collections.abc
+import copy
+import doctest
+import inspect
+import numbers
+import random
+import re
+import sys
+import types
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+Call = tuple[list[object], dict[str, object]]
+MAX_RECORDED = 8  # calls kept per function from one session
+MAX_TYPED = 12  # inputs drawn from type hints per function
+ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Warning))\b")
+
+
+# --- the arguments the session passed ------------------------------------------------------------
+
+
+def unwrapped(obj: Any) -> Any:
+    """The plain function behind a method, classmethod, property or decorator (``__wrapped__``)."""
+    if isinstance(obj, property):
+        obj = obj.fget
+    obj = getattr(obj, "__func__", obj)
+    try:
+        obj = inspect.unwrap(obj)
+    except ValueError:
+        pass
+    return obj
+
+
+class CallRecorder:
+    """Keeps a deep copy of the arguments of each call of one code object while active
+    (``sys.setprofile``: it sees calls made through a package's namespace, a wrapper or a
+    method alike)."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.code: types.CodeType | None = getattr(fn, "__code__", None)
+        self.calls: list[Call] = []
+        self._previous: Any = None
+
+    def __enter__(self) -> "CallRecorder":
+        if self.code is not None:
+            self._previous = sys.getprofile()
+            sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.code is not None:
+            sys.setprofile(self._previous)
+
+    def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
+        if event != "call" or frame.f_code is not self.code or len(self.calls) >= MAX_RECORDED:
+            return
+        try:
+            call = arguments(frame.f_code, frame.f_locals)
+            self.calls.append(copy.deepcopy(without_defaults(self.fn, call)))
+        except Exception:  # an argument that cannot be copied: that call is not replayed
+            pass
+
+
+def arguments(code: types.CodeType, local: dict[str, object]) -> Call:
+    """(args, kwargs) that reproduce a call from the frame's parameters at entry."""
+    names = code.co_varnames
+    n_pos, n_kw = code.co_argcount, code.co_kwonlyargcount
+    args = [local[n] for n in names[:n_pos]]
+    kwargs = {n: local[n] for n in names[n_pos : n_pos + n_kw]}
+    at = n_pos + n_kw
+    if code.co_flags & inspect.CO_VARARGS:
+        args.extend(local.get(names[at], ()))  # type: ignore[call-overload]
+        at += 1
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        kwargs.update(local.get(names[at], {}))  # type: ignore[call-overload]
+    return args, kwargs
+
+
+def _same(a: object, b: object) -> bool:
+    try:
+        return a is b or (type(a) is type(b) and bool(a == b))
+    except Exception:
+        return False
+
+
+def without_defaults(fn: Any, call: Call) -> Call:
+    """The call as a person would write it: trailing arguments that equal their defaults left out."""
+    args, kwargs = list(call[0]), dict(call[1])
+    defaults = getattr(fn, "__defaults__", None) or ()
+    n_pos = fn.__code__.co_argcount if hasattr(fn, "__code__") else len(args)
+    first_default = n_pos - len(defaults)
+    while args and len(args) <= n_pos and len(args) - 1 >= first_default:
+        if not _same(args[-1], defaults[len(args) - 1 - first_default]):
+            break
+        args.pop()
+    for key, value in (getattr(fn, "__kwdefaults__", None) or {}).items():
+        if key in kwargs and _same(kwargs[key], value):
+            del kwargs[key]
+    return args, kwargs
+
+
+# --- arguments moved to an edge --------------------------------------------------------------------
+
+
+def nudges(value: object) -> list[object]:
+    """Nearby inputs of the same type: the edges a function should handle."""
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [v for v in (0, 1, -1, value + 1, value - 1) if v != value]
+    if isinstance(value, float):
+        return [v for v in (0.0, -1.0, value * 2) if v != value]
+    if isinstance(value, str):
+        return [v for v in ("", value[:1], value * 2) if v != value]
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
+        kind = type(value)
+        return [v for v in (kind(), kind(value[:1]), kind(value[::-1])) if v != value]
+    if isinstance(value, dict) and type(value) is dict:
+        return [{}] if value else []
+    return []
+
+
+def nudged(calls: list[Call], skip_first: bool) -> list[Call]:
+    """Each call with one argument nudged (never a method's ``self``), and with all its
+    list and tuple arguments cut to one element, then to none, together (``correlation(x, y)``
+    with both one point long)."""
+    out: list[Call] = []
+    for args, kwargs in calls:
+        at = [i for i, v in enumerate(args) if type(v) in (list, tuple) and (i or not skip_first)]
+        if len(at) > 1:
+            for cut in (1, 0):
+                out.append(([type(v)(v[:cut]) if i in at else v for i, v in enumerate(args)], kwargs))  # type: ignore[index]
+        for i, value in enumerate(args):
+            if i == 0 and skip_first:
+                continue
+            for other in nudges(value):
+                out.append(([*args[:i], other, *args[i + 1 :]], kwargs))
+        for key, value in kwargs.items():
+            for other in nudges(value):
+                out.append((args, {**kwargs, key: other}))
+    return out
+
+
+# --- literal calls ----------------------------------------------------------------------------------
+
+
+def literal_call(node: ast.Call) -> Call | None:
+    """The call's arguments when every one is a literal (no ``*args``)."""
+    try:
+        args = [ast.literal_eval(a) for a in node.args if not isinstance(a, ast.Starred)]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if len(args) != len(node.args) or len(kwargs) != len(node.keywords):
+        return None
+    return args, kwargs
+
+
+def call_sites(texts: list[str]) -> list[Call]:
+    """Calls from their argument source (``"3, key='a'"``), as the server found them."""
+    out = []
+    for text in texts:
+        try:
+            node = ast.parse(f"f({text})", mode="eval").body
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+        if isinstance(node, ast.Call) and (call := literal_call(node)) is not None:
+            out.append(call)
+    return out
+
+
+# --- which inputs a function gets --------------------------------------------------------------------
+
+
+def example_calls(doc: str, name: str) -> Iterator[Call]:
+    """The literal arguments of every call of ``name`` in the docstring's examples."""
+    for example in doctest.DocTestParser().get_examples(doc):
+        try:
+            tree = ast.parse(example.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if called == name and (call := literal_call(node)) is not None:
+                yield call
+
+
+def probe_inputs(
+    doc: str, name: str, count: int, rng: random.Random, recorded: Sequence[Call] = (), method: bool = False,
+    sites: Sequence[Call] = (), typed: Sequence[Call] = (),
+) -> list[tuple[str, Call]]:
+    """(origin, call) to try, at most ``count``: the examples' own calls (as the session made
+    them, else the literal ones), then their arguments nudged one at a time, the call sites'
+    literal arguments and inputs drawn from the type hints, shuffled together. A private
+    helper (``_name``) gets no invented inputs: its callers keep its preconditions."""
+    own = list(recorded) or ([] if method else list(example_calls(doc, name)))
+    invented = not is_private(name)
+    others = [("nudge", c) for c in nudged(own, skip_first=method)] if invented else []
+    others += [("call-site", c) for c in sites] + ([("typed", c) for c in typed] if invented else [])
+    rng.shuffle(others)
+    seen: set[str] = set()
+    out = []
+    for origin, call in [("example", c) for c in own] + others:
+        try:
+            key = repr((call[0], sorted(call[1].items())))
+        except Exception:
+            continue
+        if key not in seen:
+            seen.add(key)
+            out.append((origin, call))
+    return out[:count]
+
+
+def is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def on_purpose(doc: str, node: ast.AST | None) -> set[str]:
+    """Exception names a function raises on purpose: its ``raise`` statements and the
+    exceptions its docstring names."""
+    names = set(ERROR_NAME.findall(doc or ""))
+    for sub in ast.walk(node) if node is not None else ():
+        if isinstance(sub, ast.Raise) and sub.exc is not None:
+            target = sub.exc.func if isinstance(sub.exc, ast.Call) else sub.exc
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+            elif isinstance(target, ast.Attribute):
+                names.add(target.attr)
+    return names
+
+
+# --- inputs from type hints ------------------------------------------------------------------------
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # a forward reference the module never defines: no hints
+        return {}
+
+
+def strategy(hint: Any, st: Any, depth: int = 0) -> Any:
+    """A Hypothesis strategy of small values for ``hint`` (None: not one we draw)."""
+    if depth > 3:
+        return None
+    origin, params = typing.get_origin(hint), typing.get_args(hint)
+    small = {
+        bool: st.booleans(), int: st.integers(-20, 20), float: st.floats(-1e3, 1e3, allow_nan=False),
+        str: st.text(max_size=8), bytes: st.binary(max_size=8), type(None): st.none(),
+    }  # fmt: skip
+    if hint in small:
+        return small[hint]
+    if origin is typing.Union or origin is types.UnionType:
+        parts = [strategy(p, st, depth + 1) for p in params]
+        return None if any(p is None for p in parts) else st.one_of(*parts)
+    if origin is typing.Literal:
+        return st.sampled_from(params) if params else None
+    if origin in (list, collections.abc.Sequence, collections.abc.Iterable, collections.abc.Collection):
+        inner = strategy(params[0], st, depth + 1) if params else st.integers(-20, 20)
+        return None if inner is None else st.lists(inner, max_size=5)
+    if origin in (set, frozenset, collections.abc.Set):
+        inner = strategy(params[0], st, depth + 1) if params else st.integers(-20, 20)
+        return None if inner is None else st.frozensets(inner, max_size=5).map(origin if origin is not collections.abc.Set else frozenset)
+    if origin is tuple:
+        if len(params) == 2 and params[1] is Ellipsis:
+            inner = strategy(params[0], st, depth + 1)
+            return None if inner is None else st.lists(inner, max_size=5).map(tuple)
+        parts = [strategy(p, st, depth + 1) for p in params]
+        return None if not parts or any(p is None for p in parts) else st.tuples(*parts)
+    if origin in (dict, collections.abc.Mapping):
+        if len(params) != 2:
+            return None
+        key, value = strategy(params[0], st, depth + 1), strategy(params[1], st, depth + 1)
+        return None if key is None or value is None else st.dictionaries(key, value, max_size=4)
+    return None
+
+
+def typed_calls(fn: Callable[..., Any], count: int, seed: int) -> list[Call]:
+    """Up to ``count`` calls drawn from the type hints of ``fn``'s parameters, when every
+    required one has a hint we can draw from and Hypothesis is there."""
+    if count <= 0:
+        return []
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return []
+    hints = _hints(fn)
+    required = [
+        p for p in signature.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]  # fmt: skip
+    if not required or any(p.name not in hints for p in required):
+        return []
+    if any(p.default is p.empty and p.kind in (p.KEYWORD_ONLY,) for p in signature.parameters.values()):
+        return []
+    try:
+        import hypothesis
+        from hypothesis import strategies as st
+    except Exception:  # not installed where the module runs: no typed inputs
+        return []
+    parts = [strategy(hints[p.name], st) for p in required]
+    if any(p is None for p in parts):
+        return []
+    drawn: list[tuple[object, ...]] = []
+
+    @hypothesis.seed(seed)
+    @hypothesis.settings(
+        max_examples=count, database=None, deadline=None, phases=[hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck), verbosity=hypothesis.Verbosity.quiet,
+    )  # fmt: skip
+    @hypothesis.given(st.tuples(*parts))
+    def draw(values: tuple[object, ...]) -> None:
+        drawn.append(values)
+
+    try:
+        draw()
+    except Exception:
+        return []
+    unique: dict[str, Call] = {}
+    for values in drawn:
+        unique.setdefault(repr(values), (list(values), {}))
+    calls = list(unique.values())
+    random.Random(seed).shuffle(calls)
+    return calls[:count]
+
+
+# --- a return value against its annotation ----------------------------------------------------
+
+
+def violates(value: object, hint: Any, depth: int = 0) -> bool | None:
+    """True when ``value`` cannot be an instance of ``hint``; None when we cannot tell
+    (a TypeVar, a Protocol, a string left unresolved...). Numbers follow the numeric tower
+    (an int is a float), containers are checked by their own class and, for lists, sets
+    and homogeneous tuples of plain classes, their first elements."""
+    if depth > 2:
+        return None
+    if hint is None or hint is type(None):
+        return value is not None
+    if hint is typing.Any or hint is object:
+        return False
+    tower = {int: numbers.Integral, float: numbers.Real, complex: numbers.Complex}
+    if hint in tower:
+        return not isinstance(value, tower[hint])
+    origin, params = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        verdicts = [violates(value, p, depth + 1) for p in params]
+        if any(v is False for v in verdicts):
+            return False
+        return None if any(v is None for v in verdicts) else True
+    if origin is typing.Annotated:
+        return violates(value, params[0], depth + 1) if params else None
+    if origin is not None:
+        if not isinstance(origin, type) or _is_instance(value, origin) is None:
+            return None
+        if not _is_instance(value, origin):
+            return True
+        homogeneous = origin in (list, set, frozenset) and len(params) == 1
+        if homogeneous or origin is tuple and len(params) == 2 and params[1] is Ellipsis:
+            for item in list(value)[:20]:  # type: ignore[call-overload]
+                if violates(item, params[0], depth + 1) is True:
+                    return True
+        return False
+    if isinstance(hint, type):
+        if hint.__module__ == "typing":
+            return None
+        verdict = _is_instance(value, hint)
+        return None if verdict is None else not verdict
+    return None
+
+
+def _is_instance(value: object, cls: type) -> bool | None:
+    """isinstance, or None for a class that cannot say (a Protocol not runtime-checkable)."""
+    if getattr(cls, "_is_protocol", False) and not getattr(cls, "_is_runtime_protocol", False):
+        return None
+    try:
+        return isinstance(value, cls)
+    except TypeError:
+        return None
+
+
+def return_hint(fn: Callable[..., Any]) -> Any:
+    """The resolved return annotation, or the sentinel ``inspect.Parameter.empty``."""
+    hints = _hints(fn)
+    if "return" not in hints:
+        return inspect.Parameter.empty
+    if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        return inspect.Parameter.empty  # the call returns the generator, not the annotated values
+    return hints["return"]
