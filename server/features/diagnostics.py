@@ -6,9 +6,9 @@ MAX_FUNCTIONS, none longer than MAX_FUNCTION_LINES; the edited ones run first), 
 after edits and soon after open/save, the module runs in the sandbox as the editor has it
 (``judge.scoring.evidence``: its docstring sessions as doctest runs them, and calls on
 inputs nobody wrote down: the examples' own nudged, the literal arguments of calls in the
-workspace, draws from type hints), once per document text and workspace state (cached).
-``judge.scoring.hints`` turns what a function did into a hint, under the policy its judge's manifest carries (the evidence
-classes that flagged at most 1% of the functions of a corpus of real, correct code); a
+workspace, draws from type hints), once per document text and call sites (cached).
+``judge.scoring.hints`` turns what a function did into a hint, under the policy its
+judge's manifest carries (the evidence classes that flagged at most 1% of the functions of a corpus of real, correct code); a
 function without such evidence gets no hint. The learned judge alone speaks only when
 ``diagnostics.judge`` is "on", or "auto" with a manifest that measured it worth hearing
 (today's does not): then functions without other evidence are judged on the model worker,
@@ -238,10 +238,12 @@ class Diagnostics:
         settings = self.host.settings.diagnostics
         if not settings.run_code or not sites:
             return ModuleEvidence("off")
-        key = _text_hash(snap.text) + f":{settings.examples}:{settings.probes}:{settings.typed_inputs}:{settings.call_sites}"
         path = uri_path(snap.uri)
-        if settings.call_sites and path:
-            key += f":{self.host.workspace_context.other_generation(path)}"  # other files' calls changed
+        python = snap.language != "java"
+        calls = self._call_sites(snap.text, path, sites) if python and settings.call_sites and settings.probes else {}
+        # Another file's new call of a function here is a new input: part of the key.
+        key = _text_hash(snap.text + repr(sorted(calls.items())))
+        key += f":{settings.examples}:{settings.probes}:{settings.typed_inputs}"
         cached = self.evidence.get(key)
         if cached is not None:
             self.evidence.move_to_end(key)
@@ -263,7 +265,6 @@ class Diagnostics:
             ordered = sorted(sites, key=lambda s: s.content_hash in known)
             targets = [Target(s.qualname, s.start_line + 1) for s in ordered]
             roots = tuple(self.host.workspace_context.roots)
-            calls = self._call_sites(text, path, sites) if settings.call_sites and settings.probes else {}
             result = await asyncio.to_thread(
                 collect, text, path, targets, probes=settings.probes, sessions=settings.examples, extra_paths=roots,
                 typed=TYPED_INPUTS if settings.typed_inputs else 0, calls=calls,

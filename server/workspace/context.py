@@ -268,10 +268,6 @@ class WorkspaceContext:
         """Literal calls of ``names`` in the indexed files that import the module at ``path``."""
         return self.index.call_sites(path, names)
 
-    def other_generation(self, path: str) -> int:
-        """Changes to the index caused by files other than ``path``."""
-        return self.index.other_generation(path)
-
     def helpers(self, snap: Snapshot, exclude: str | None = None) -> dict[str, str]:
         """Name as ``snap`` spells it → stub, for the workspace definitions it can call:
         what it imports from workspace modules and its own top-level definitions."""

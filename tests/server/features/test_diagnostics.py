@@ -90,9 +90,6 @@ class FakeWorkspaceContext:
     def call_sites(self, path: str, names: Any) -> dict[str, tuple[str, ...]]:
         return {}
 
-    def other_generation(self, path: str) -> int:
-        return 0
-
 
 class FakeServer:
     def __init__(self, scores: dict[str, float], settings: dict[str, Any] | None = None, info: Any = None) -> None:
