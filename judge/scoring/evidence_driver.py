@@ -22,6 +22,7 @@ without an argument it does nothing by itself.
 """
 
 import ast
+import contextlib
 import copy
 import doctest
 import importlib
@@ -161,9 +162,9 @@ def _close(want: str, got: str) -> bool:
     if want.endswith("j") or got.endswith("j"):
         return abs(complex(want) - complex(got)) <= 1e-12 + 1e-9 * abs(complex(want))
     w, g = float(want), float(got)
-    shown = [p for p in (_places(want), _places(got)) if p is not None]
-    if _places(want) is not None:  # docstrings round or cut; so do print options (8 digits)
-        places = min(shown)
+    want_places, got_places = _places(want), _places(got)
+    if want_places is not None:  # docstrings round or cut; so do print options (8 digits)
+        places = want_places if got_places is None else min(want_places, got_places)
         return abs(w - g) <= 10.0**-places * 1.0001 + 1e-12 * abs(w)
     return abs(w - g) <= 1e-12 + 1e-9 * max(abs(w), abs(g))  # 4.9e-14 printed for a zero: rounding noise
 
@@ -375,11 +376,8 @@ def run_session(
     runner = RecordingRunner(checker=ValueChecker(), optionflags=flags, verbose=False)
     runner.budget_s = budget_s
     try:
-        if recorder is None:
+        with recorder if recorder is not None else contextlib.nullcontext():
             runner.run(test, out=lambda text: None, clear_globs=True)
-        else:
-            with recorder:
-                runner.run(test, out=lambda text: None, clear_globs=True)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return runner.records
