@@ -41,6 +41,7 @@ import secrets
 import shutil
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.sandbox_isolation import (
@@ -129,6 +130,18 @@ except Exception:
     pass
 _winnow_os.write(1, b"\\n{token}\\n")
 """
+
+
+def module_prelude(name: str, path: Path) -> str:
+    """Program text that registers the source file at ``path`` as the module ``name``, so a
+    driver sent to the sandbox as one program can ``import name``."""
+    source = path.read_text(encoding="utf-8")
+    return (
+        "import sys as _sys, types as _types\n"
+        f"_module = _types.ModuleType({name!r})\n"
+        f"exec(compile({source!r}, {path.name!r}, 'exec'), _module.__dict__)\n"
+        f"_sys.modules[{name!r}] = _module\n"
+    )
 
 
 def run_python(

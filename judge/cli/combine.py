@@ -14,11 +14,13 @@ from winnow.judge.cli import flags
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "combine",
-        help="fit the verdict that serving uses (judge z + docstring examples + lint) on validation problems",
+        help="fit the verdict that serving uses (judge z + docstring examples + lint) and its ranker on validation problems",
         description=(
             "Score labelled candidates of validation problems exactly as serving does (the judge's z, "
             "the docstring examples run in the sandbox, pyflakes), fit a logistic regression of the "
-            "labels on those signals, and store it in the judge manifest's `verdict` section. The "
+            "labels on those signals, and store it in the judge manifest's `verdict` section, with a "
+            "pairwise ranker that orders a batch by those signals and the candidates' agreement on shared "
+            "inputs (best of N; --no-ranker leaves it out). The "
             "problems default to the validation split the judge was trained with (manifest "
             "training.val_problems); held-out HumanEval problems are refused."
         ),
@@ -29,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--only", nargs="*", help="problem ids to fit on (default: the manifest's val_problems)")
     p.add_argument("--out", help="write the updated manifest here instead of over --judge")
     p.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the regression (default: 1)")
+    p.add_argument("--no-ranker", action="store_true", help="fit P(correct) only; the batch is ordered by it")
     flags.add_timeout(p, 5.0, "seconds per docstring-example run (default: 5)")
     flags.add_threads(p)
     flags.add_quiet(p)
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from winnow.judge.scoring.example_runs import examples_runner
     from winnow.judge.scoring.judge_model import Judge, JudgeManifest
     from winnow.judge.scoring.ranking import gather_signals
-    from winnow.judge.scoring.verdict import fit_verdict
+    from winnow.judge.scoring.verdict import FEATURES, fit_ranker, fit_verdict
 
     manifest = JudgeManifest.load(args.judge)
     records = _validation_records(args, manifest)
@@ -72,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     total = sum(len(v) for v in records.values())
     with tqdm(total=total, desc="signals", unit="cand", file=sys.stderr, disable=args.quiet) as bar:
         for pid, recs in sorted(records.items()):
-            gathered = gather_signals(problems[pid].prompt, [str(r["code"]) for r in recs], judge, runner)
+            codes = [str(r["code"]) for r in recs]
+            gathered = gather_signals(problems[pid].prompt, codes, judge, runner, agree=not args.no_ranker)
             for rec, sig in zip(recs, gathered, strict=True):
                 if sig is not None:  # a candidate that does not parse is P = 0 before any verdict
                     signals.append(sig)
@@ -80,9 +84,13 @@ def run(args: argparse.Namespace) -> int:
                     pids.append(pid)
             bar.update(len(recs))
     model = fit_verdict(signals, labels, pids, fitted_on=f"{len(records)} validation problems of {args.problems}", c=args.c)
+    if not args.no_ranker:
+        model.rank_features, model.rank_coef = list(FEATURES), fit_ranker(signals, labels, pids, FEATURES, c=args.c)
     manifest.verdict = model
     path = manifest.save(args.out or manifest.path)
     coef = ", ".join(f"{n} {c:+.2f}" for n, c in zip(model.features, model.coef, strict=True))
     print(f"verdict fitted on {model.n} candidates of {model.n_problems} problems: {coef}, intercept {model.intercept:+.2f}")
+    if model.rank_coef:
+        print("ranker: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(model.rank_features, model.rank_coef, strict=True)))
     print(f"wrote {path}", file=sys.stderr)
     return 0

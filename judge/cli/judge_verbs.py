@@ -226,6 +226,8 @@ def _score_problem(problem: Any, records: list[dict[str, Any]], args: argparse.N
             "strategy": args.strategy,
             "reason": r.reason,
         }
+        if args.strategy == "combined" and r.p_correct is not None and r.score != r.p_correct:
+            record["rank_score"] = round(r.score, 6)  # the manifest's ranker orders the batch (winnow eval's pick)
         if scorers.logprob:
             if means[r.index] is None:
                 record |= {"p_correct": 0.0, "reason": f"no body of {problem.entry_point} to score"}

@@ -36,13 +36,30 @@ def judged_functions(source: str, max_lines: int = 200) -> list[FunctionSite]:
     ]
 
 
+#: Draws of a mutator before giving up on a function whose bugs all leave it a stub.
+STUB_RETRIES = 5
+
+
+def _leaves_a_stub(code: str, name: str) -> bool:
+    """Whether the changed function is a stub (only its docstring left: the server offers to
+    implement it instead of judging it, so such a change is no bug to detect)."""
+    return any(s.name == name and s.is_stub for s in functions(code))
+
+
 def mutate_function(source: str, site: FunctionSite, rng: random.Random) -> ModuleBug | None:
-    """``source`` with one single-point bug in ``site`` (None when no mutator applies)."""
+    """``source`` with one single-point bug in ``site`` (None when no mutator applies); a
+    change that deletes the function's whole body (dropping its one ``return``) is drawn
+    again, since it makes a stub, not a bug."""
     lines = source_lines(source)
     code = "".join(lines[site.start_line : site.end_line])
     flat = textwrap.dedent(code)
-    picked = mutate_once(flat, site.name, rng)
-    if picked is None:
+    for _ in range(STUB_RETRIES):
+        picked = mutate_once(flat, site.name, rng)
+        if picked is None:
+            return None
+        if not _leaves_a_stub(picked[0], site.name):
+            break
+    else:
         return None
     new, site_change = picked
     indent = " " * site.indent

@@ -44,6 +44,7 @@ class Scored:
     mean_logprob: float | None
     origin: str | None = None  # canonical | rewrite | mutant | sample (from the labels)
     bug_class: str | None = None
+    rank_score: float | None = None  # what orders a problem's candidates, when not p_correct (a ranker)
 
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -81,7 +82,7 @@ def join(
         joined.append(
             Scored(
                 key[0], key[1], label["status"] == "passed", p, logprob,
-                label.get("origin"), label.get("bug_class"),
+                label.get("origin"), label.get("bug_class"), _number(record.get("rank_score")),
             )
         )
     counts = {"n_labels": len(label_by_key), "n_scores": len(seen), "n_joined": len(joined)}
@@ -120,10 +121,13 @@ def _figures(joined: list[Scored], threshold: float) -> dict[str, Any]:
     y = [int(s.passed) for s in joined]
     p = [s.p_correct for s in joined]
     groups: dict[str, list[Ranked]] = defaultdict(list)
+    ranked_by = "rank_score" if any(s.rank_score is not None for s in joined) else "p_correct"
     for s in joined:
-        groups[s.problem_id].append(Ranked(s.candidate_id, s.p_correct, s.passed, s.mean_logprob))
+        order = s.rank_score if s.rank_score is not None else s.p_correct
+        groups[s.problem_id].append(Ranked(s.candidate_id, order, s.passed, s.mean_logprob))
     out: dict[str, Any] = classification_metrics(y, p, threshold)
     out.update(ranking_metrics(groups))
+    out["pick_by"] = ranked_by  # the top pick follows the ranker where the scores carry one
     out.update(bug_metrics([Judged(s.problem_id, s.p_correct, s.passed, s.origin, s.bug_class) for s in joined], threshold))
     out["reliability"] = [b.__dict__ for b in reliability_bins(y, p)]
     return out
@@ -145,7 +149,7 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
         "| metric | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
     ]
-    keys = (*CLASSIFICATION_KEYS, *BUG_KEYS, *RANKING_KEYS, "n_problems_logprob", "n", "n_positive")
+    keys = (*CLASSIFICATION_KEYS, *BUG_KEYS, *RANKING_KEYS, "pick_by", "n_problems_logprob", "n", "n_positive")
     for key in keys:
         rows.append(f"| {key} | " + " | ".join(format_figure(results[n].get(key)) for n in names) + " |")
     classes = sorted({c for n in names for c in results[n].get("recall_by_class", {})})

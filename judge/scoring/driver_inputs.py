@@ -196,17 +196,22 @@ def call_sites(texts: list[str]) -> list[Call]:
 def example_calls(doc: str, name: str) -> Iterator[Call]:
     """The literal arguments of every call of ``name`` in the docstring's examples."""
     for example in doctest.DocTestParser().get_examples(doc):
-        try:
-            tree = ast.parse(example.source)
-        except SyntaxError:
+        yield from calls_in(example.source, name)
+
+
+def calls_in(source: str, name: str) -> Iterator[Call]:
+    """The literal arguments of every call of ``name`` (``f(...)`` or ``x.f(...)``) in ``source``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
             continue
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-            if called == name and (call := literal_call(node)) is not None:
-                yield call
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if called == name and (call := literal_call(node)) is not None:
+            yield call
 
 
 def probe_inputs(
@@ -222,17 +227,24 @@ def probe_inputs(
     others = [("nudge", c) for c in nudged(own, skip_first=method)] if invented else []
     others += [("call-site", c) for c in sites] + ([("typed", c) for c in typed] if invented else [])
     rng.shuffle(others)
+    return distinct([("example", c) for c in own] + others, lambda item: item[1])[:count]
+
+
+def distinct(items: Sequence[Any], call_of: Callable[[Any], Call]) -> list[Any]:
+    """``items`` without repeats of the same call (first kept), in order; a call whose
+    arguments cannot be shown is left out."""
     seen: set[str] = set()
     out = []
-    for origin, call in [("example", c) for c in own] + others:
+    for item in items:
+        args, kwargs = call_of(item)
         try:
-            key = repr((call[0], sorted(call[1].items())))
+            key = repr((args, sorted(kwargs.items())))
         except Exception:
             continue
         if key not in seen:
             seen.add(key)
-            out.append((origin, call))
-    return out[:count]
+            out.append(item)
+    return out
 
 
 def is_private(name: str) -> bool:
@@ -410,3 +422,58 @@ def return_hint(fn: Callable[..., Any]) -> Any:
     if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
         return inspect.Parameter.empty  # the call returns the generator, not the annotated values
     return hints["return"]
+
+
+# --- the same inputs for every candidate of a task (best of N) ----------------------------------
+
+
+def shared_inputs(calls: Sequence[str], name: str, fn: Callable[..., Any] | None, count: int, seed: int) -> list[Call]:
+    """The inputs every candidate of one task runs on, at most ``count``: the literal calls of
+    ``name`` in the examples (``calls``: their source), then those arguments nudged and, when
+    there are too few, inputs drawn from ``fn``'s type hints, shuffled with ``seed``."""
+    own = [c for text in calls for c in calls_in(text, name)]
+    rng = random.Random(seed)
+    others = nudged(own, skip_first=False)
+    rng.shuffle(others)
+    if fn is not None and len(own) + len(others) < count:
+        others += typed_calls(fn, count - len(own) - len(others), seed)
+    return distinct(own + others, lambda call: call)[:count]
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def fingerprint(value: object, depth: int = 0) -> str:
+    """What a call returned, as text two candidates share exactly when their values match:
+    floats to 6 significant digits, sets and dicts in sorted order, generators drained (up
+    to 1,000 items), object addresses left out."""
+    if depth > 20:
+        return "…"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, float):
+        return format(value, ".6g")
+    if isinstance(value, complex):
+        return f"({fingerprint(value.real, depth + 1)}+{fingerprint(value.imag, depth + 1)}j)"
+    if isinstance(value, (list, tuple)):
+        inner = ",".join(fingerprint(v, depth + 1) for v in value[:1000])
+        return f"{type(value).__name__}[{inner}]"
+    if isinstance(value, (set, frozenset)):
+        return "set{" + ",".join(sorted(fingerprint(v, depth + 1) for v in value)) + "}"
+    if isinstance(value, dict):
+        items = sorted(f"{fingerprint(k, depth + 1)}:{fingerprint(v, depth + 1)}" for k, v in value.items())
+        return "dict{" + ",".join(items) + "}"
+    if isinstance(value, types.GeneratorType) or (
+        isinstance(value, collections.abc.Iterator) and not isinstance(value, (str, bytes))
+    ):
+        items = []
+        for i, item in enumerate(value):
+            if i >= 1000:
+                break
+            items.append(fingerprint(item, depth + 1))
+        return "iter[" + ",".join(items) + "]"
+    try:
+        text = repr(value)
+    except Exception as exc:
+        text = f"<unrepresentable {type(exc).__name__}>"
+    return _ADDRESS.sub("", text)[:2000]

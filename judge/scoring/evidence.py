@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from winnow.judge.base.sandbox import SandboxLimits, run_python
+from winnow.judge.base.sandbox import SandboxLimits, module_prelude, run_python
 
 DRIVER_PATH = Path(__file__).with_name("evidence_driver.py")
 INPUTS_PATH = Path(__file__).with_name("driver_inputs.py")
@@ -127,14 +127,7 @@ class ModuleIdentity:
 def driver_source() -> str:
     """The program every run sends to the sandbox (read once): the input sources registered
     as the module ``driver_inputs``, then the driver that imports it."""
-    inputs = INPUTS_PATH.read_text(encoding="utf-8")
-    register = (
-        "import sys as _sys, types as _types\n"
-        "_inputs = _types.ModuleType('driver_inputs')\n"
-        f"exec(compile({inputs!r}, 'driver_inputs.py', 'exec'), _inputs.__dict__)\n"
-        "_sys.modules['driver_inputs'] = _inputs\n"
-    )
-    return register + DRIVER_PATH.read_text(encoding="utf-8")
+    return module_prelude("driver_inputs", INPUTS_PATH) + DRIVER_PATH.read_text(encoding="utf-8")
 
 
 def module_identity(path: str | None) -> ModuleIdentity:

@@ -9,13 +9,18 @@ candidate). For each case, in order, one line ``<marker> {"status", "got"}`` goe
 stdout; whatever the candidate prints or writes to fds 1 and 2 does not reach it. Each example has
 its own time budget (SIGALRM), and what one raises does not stop the others.
 
-It imports only the standard library (the sandbox has nothing else) and runs on any Python 3.7+
-(the sandbox's interpreter may be the system's). As a script, outside any sandbox::
+With ``sources`` and ``agree`` (best of N, ``{"name", "task", "count", "seed", "budget",
+"total", "site_dirs"}``), every candidate then also runs on the same inputs (the examples' literal calls,
+nudged, or drawn from type hints: ``driver_inputs.shared_inputs``), one record per candidate
+with a hash of each output: how MBR-exec tells which candidates agree.
+
+It imports only the standard library (the sandbox has nothing else) and, for ``agree``,
+``driver_inputs`` (registered first by ``example_runs.driver_source``; Hypothesis from
+``site_dirs`` when there). As a script, outside any sandbox::
 
     python example_driver.py PAYLOAD.json     # or ``-`` to read the payload from stdin
 """
 
-from __future__ import annotations
 
 import ast
 import builtins
@@ -25,6 +30,7 @@ import math
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 
@@ -155,8 +161,9 @@ def run_case(case: dict[str, Any], ns: dict[str, Any], budget: float, limit: int
     return record
 
 
-def run_candidate(job: dict[str, Any], source: str, out: int, tag: dict[str, int]) -> None:
-    """Load one candidate in a fresh namespace and run every case on it, one record each."""
+def run_candidate(job: dict[str, Any], source: str, out: int, tag: dict[str, int]) -> dict[str, Any] | None:
+    """Load one candidate in a fresh namespace and run every case on it, one record each;
+    returns the namespace (None when the candidate did not load)."""
     marker, budget, limit = job["marker"], job["budget"], job["limit"]
     ns: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
     not_loaded = load_candidate(source, job["setup"], ns, budget, limit)
@@ -166,6 +173,71 @@ def run_candidate(job: dict[str, Any], source: str, out: int, tag: dict[str, int
         else:
             record = run_case(case, ns, budget, limit)
         emit(out, marker, {**record, **tag})
+    return ns if not_loaded is None else None
+
+
+def _output(fn: Any, call: Any, budget: float) -> str:
+    """The fingerprint of ``fn`` on one input (a deep copy: candidates must not share state)."""
+    import copy
+
+    import driver_inputs
+
+    sys.stdout = io.StringIO()
+    signal.setitimer(signal.ITIMER_REAL, budget)
+    try:
+        args, kwargs = copy.deepcopy(call)
+        return "= " + driver_inputs.fingerprint(fn(*args, **kwargs))
+    except _Budget:
+        return "timeout"
+    except BaseException as exc:
+        return "raise " + type(exc).__name__
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout = sys.stderr
+
+
+def _task_function(task: str, name: str, limit: int) -> Any:
+    """The task's own function (its signature carries the type hints the candidates may drop)."""
+    ns: dict[str, Any] = {"__name__": "task", "__builtins__": builtins}
+    if not task or load_candidate(task, [], ns, 1.0, limit) is not None:
+        return None
+    fn = ns.get(name)
+    return fn if callable(fn) else None
+
+
+def agree(job: dict[str, Any], spaces: list[dict[str, Any] | None], out: int) -> None:
+    """Best of N's shared inputs (MBR-exec): every candidate on the same inputs, one record
+    per candidate, ``{"candidate", "outputs"}`` (a hash of each output; null after the
+    candidate's own time for this ran out, or for all when it did not load)."""
+    import hashlib
+
+    spec = job["agree"]
+    name, per_call, per_candidate = spec["name"], float(spec["budget"]), float(spec["total"])
+    fns = [ns.get(name) if ns is not None else None for ns in spaces]
+    fns = [f if callable(f) else None for f in fns]
+    for path in spec.get("site_dirs", []):
+        if path not in sys.path:
+            sys.path.append(path)
+    try:
+        import driver_inputs
+
+        calls = [case["call"] for case in job["cases"]]
+        typed = _task_function(spec.get("task") or "", name, job["limit"]) or next((f for f in fns if f is not None), None)
+        inputs = driver_inputs.shared_inputs(calls, name, typed, int(spec["count"]), int(spec["seed"]))
+    except BaseException:
+        inputs = []
+    for index, fn in enumerate(fns):
+        outputs: list[str | None] = []
+        spent = 0.0
+        for call in inputs:
+            if fn is None or spent >= per_candidate:
+                outputs.append(None)
+                continue
+            t0 = time.monotonic()
+            text = _output(fn, call, min(per_call, per_candidate - spent))
+            spent += time.monotonic() - t0
+            outputs.append(hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:12])
+        emit(out, job["marker"], {"candidate": index, "outputs": outputs})  # type: ignore[dict-item]
 
 
 def main(payload: str) -> None:
@@ -178,8 +250,9 @@ def main(payload: str) -> None:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
     real_stdout = sys.stdout
     if "sources" in job:
-        for index, source in enumerate(job["sources"]):
-            run_candidate(job, source, out, {"candidate": index})
+        spaces = [run_candidate(job, source, out, {"candidate": index}) for index, source in enumerate(job["sources"])]
+        if job.get("agree"):
+            agree(job, spaces, out)
     else:
         run_candidate(job, job["source"], out, {})
     sys.stdout = real_stdout

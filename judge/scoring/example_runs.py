@@ -3,11 +3,15 @@
 The examples come from ``docstring_examples``; each is a call compared with its expected value
 by ``==`` (floats with a tolerance). The candidate never runs in this process: every example of
 one candidate runs in one sandboxed process, ``example_driver`` (whose source is the program),
-each isolated from the others with its own time budget.
+each isolated from the others with its own time budget. For best of N, the same process also
+runs every candidate on shared inputs (:class:`AgreeSpec`), whose outputs say which
+candidates agree (``output_agreement``).
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import functools
 import json
 import secrets
@@ -25,6 +29,7 @@ EXAMPLE_TIMEOUT_S = 2.0
 REPR_LIMIT = 200
 #: The program the sandbox runs (stdlib only), followed by one ``main(<payload>)`` line.
 DRIVER_PATH = Path(__file__).with_name("example_driver.py")
+INPUTS_PATH = Path(__file__).with_name("driver_inputs.py")
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class ExampleResults:
     status: str = "no-examples"
     reason: str = ""
     examples: tuple[Example, ...] = field(default=(), repr=False)
+    #: A hash of its output on each shared input (best of N; None where it did not run).
+    outputs: tuple[str | None, ...] = ()
 
     @property
     def score(self) -> float:
@@ -99,17 +106,42 @@ class ExampleResults:
         return ExampleSignal(self.n_examples, self.passed, self.status, self.failed, self.errors, bad, reason)
 
 
+@dataclass(frozen=True)
+class AgreeSpec:
+    """Shared inputs for best of N: at most ``count`` inputs (the examples' calls, nudged, or
+    drawn from type hints), ``per_call_s`` each, ``per_candidate_s`` in all per candidate."""
+
+    count: int = 12
+    per_call_s: float = 0.25
+    per_candidate_s: float = 1.0
+    seed: int = 0
+
+
+def entry_name(task: str) -> str | None:
+    """The task's function: its last top-level ``def`` (helpers come first in a prompt)."""
+    try:
+        tree = ast.parse(task)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return names[-1] if names else None
+
+
 @functools.cache
 def driver_source() -> str:
-    """The source of ``example_driver``, the program every run sends to the sandbox."""
-    return DRIVER_PATH.read_text(encoding="utf-8")
+    """The program every run sends to the sandbox: ``driver_inputs`` registered as a module
+    (shared inputs), then ``example_driver``."""
+    from winnow.judge.base.sandbox import module_prelude
+
+    return module_prelude("driver_inputs", INPUTS_PATH) + DRIVER_PATH.read_text(encoding="utf-8")
 
 
 def _program(
-    code: str | list[str], examples: list[Example], setup: list[str], marker: str, example_timeout_s: float
+    code: str | list[str], examples: list[Example], setup: list[str], marker: str, example_timeout_s: float,
+    agree: dict[str, Any] | None = None,
 ) -> str:
     """The driver's source and the call that runs it on this candidate's examples (on each
-    of several candidates, in order, when ``code`` is a list)."""
+    of several candidates, in order, when ``code`` is a list; then on shared inputs with ``agree``)."""
     payload = json.dumps({
         "marker": marker,
         "cases": [{"call": e.call, "expected": e.expected, "kind": e.kind} for e in examples],
@@ -117,6 +149,7 @@ def _program(
         "budget": float(example_timeout_s),
         "limit": REPR_LIMIT,
         "sources" if isinstance(code, list) else "source": code,
+        **({"agree": agree} if agree else {}),
     })
     return f"{driver_source()}\n\nmain({payload!r})\n"
 
@@ -187,30 +220,51 @@ def collect_results(examples: list[Example], got: list[dict[str, Any]], run_stat
 
 
 def run_examples_many(
-    codes: list[str], task: str, timeout_s: float = 10.0, example_timeout_s: float = EXAMPLE_TIMEOUT_S
+    codes: list[str], task: str, timeout_s: float = 10.0, example_timeout_s: float = EXAMPLE_TIMEOUT_S,
+    agree: AgreeSpec | None = None,
 ) -> list[ExampleResults]:
     """:func:`run_examples` for several candidates of one task in **one** sandboxed process
     (each in its own namespace); a candidate the shared run did not finish (it killed the
-    process, or the run ran out of time) is run again on its own."""
+    process, or the run ran out of time) is run again on its own. With ``agree``, the same
+    process then runs every candidate on shared inputs (``outputs`` of each result), also
+    where the docstring has no examples."""
     from winnow.judge.base.sandbox import SandboxLimits, run_python
+    from winnow.judge.scoring.evidence import site_dirs
 
-    examples, setup, _name = find_examples_and_setup(task, None)
-    if not examples or not codes:
+    examples, setup, name = find_examples_and_setup(task, None)
+    name = name or (entry_name(task) if agree else None)
+    if not codes or not (examples or (agree and name)):
         return [ExampleResults(0, 0, 0, 0, status="no-examples") for _ in codes]
     marker = "WINNOW-EXAMPLE-" + secrets.token_hex(8)
-    program = _program(list(codes), examples, setup, marker, example_timeout_s)
-    limits = SandboxLimits(output_tail_bytes=max(64_000, 2 * len(codes) * len(examples) * (REPR_LIMIT + 220)))
-    result = run_python(program, timeout_s=timeout_s * len(codes), limits=limits)
+    spec = None
+    read_only: list[str] = []
+    if agree and name:
+        read_only = site_dirs()  # Hypothesis, for inputs drawn from type hints
+        spec = {"name": name, "task": task, "count": agree.count, "seed": agree.seed, "budget": agree.per_call_s,
+                "total": agree.per_candidate_s, "site_dirs": read_only}  # fmt: skip
+    program = _program(list(codes), examples, setup, marker, example_timeout_s, spec)
+    tail = 2 * len(codes) * (len(examples) * (REPR_LIMIT + 220) + (agree.count * 16 + 64 if agree else 0))
+    limits = SandboxLimits(output_tail_bytes=max(64_000, tail))
+    budget = timeout_s * len(codes) + (agree.per_candidate_s * len(codes) + 5.0 if spec else 0.0)
+    result = run_python(program, timeout_s=budget, limits=limits, read_only=read_only)
     by_candidate: dict[int, list[dict[str, Any]]] = {}
+    outputs: dict[int, tuple[str | None, ...]] = {}
     for record in _records_out(result.stdout_tail, marker):
-        by_candidate.setdefault(int(record.get("candidate", -1)), []).append(record)
+        index = int(record.get("candidate", -1))
+        if "outputs" in record:
+            outputs[index] = tuple(record["outputs"])
+        else:
+            by_candidate.setdefault(index, []).append(record)
     out = []
     for i, code in enumerate(codes):
         got = by_candidate.get(i, [])
-        if len(got) == len(examples):
-            out.append(collect_results(examples, got, result.status, result.reason))
+        if not examples:
+            done = ExampleResults(0, 0, 0, 0, status="no-examples")
+        elif len(got) == len(examples):
+            done = collect_results(examples, got, result.status, result.reason)
         else:
-            out.append(run_examples(code, examples, task=task, timeout_s=timeout_s, example_timeout_s=example_timeout_s))
+            done = run_examples(code, examples, task=task, timeout_s=timeout_s, example_timeout_s=example_timeout_s)
+        out.append(dataclasses.replace(done, outputs=outputs.get(i, ())))
     return out
 
 
@@ -222,17 +276,31 @@ def run_docstring_examples(code: str, timeout_s: float = 5.0, task: str | None =
 class ExampleRunner:
     """A ranking ``run_examples``: (candidate code, task) → the examples signal, the examples
     read from the task's docstring (the candidate's copy may differ). ``prefetch`` runs a
-    whole batch of candidates in one sandboxed process first (best of N: one process, not N)."""
+    whole batch of candidates in one sandboxed process first (best of N: one process, not N),
+    with ``agree`` also on shared inputs; ``agreement`` then gives each candidate's share."""
 
-    def __init__(self, timeout_s: float = 5.0) -> None:
+    def __init__(self, timeout_s: float = 5.0, agree: AgreeSpec | None = None) -> None:
         self.timeout_s = timeout_s
+        self.agree = agree or AgreeSpec()
         self._ready: dict[tuple[str, str], ExampleSignal] = {}
+        self._shares: dict[tuple[str, str], float | None] = {}
 
-    def prefetch(self, task: str, codes: list[str]) -> None:
+    def prefetch(self, task: str, codes: list[str], agree: bool = False) -> None:
+        from winnow.judge.scoring.output_agreement import agreement
+
         if len(codes) < 2:
             return
-        for code, results in zip(codes, run_examples_many(codes, task, self.timeout_s), strict=True):
-            self._ready[(task, code)] = results.as_signal()
+        results = run_examples_many(codes, task, self.timeout_s, agree=self.agree if agree else None)
+        for code, result in zip(codes, results, strict=True):
+            self._ready[(task, code)] = result.as_signal()
+        if agree:
+            for code, share in zip(codes, agreement([r.outputs for r in results]), strict=True):
+                self._shares[(task, code)] = share
+
+    def agreement(self, code: str, task: str) -> float | None:
+        """The candidate's agreement with the rest of its batch (None: nothing to compare;
+        only after ``prefetch(..., agree=True)``)."""
+        return self._shares.pop((task, code), None)
 
     def __call__(self, code: str, task: str) -> ExampleSignal:
         ready = self._ready.pop((task, code), None)

@@ -4,7 +4,9 @@ Strategies:
 
 - ``combined`` (default, what serving uses): the judge manifest's fitted verdict — a
   logistic regression over the judge's z, the docstring examples run in the sandbox and
-  pyflakes (see ``verdict``); a manifest without one falls back to ``judge+exec``;
+  pyflakes (see ``verdict``) — and, where the manifest has one, its pairwise ranker for the
+  order, which also reads how much each candidate agrees with the others on shared inputs
+  (``output_agreement``); a manifest without a verdict falls back to ``judge+exec``;
 - ``judge``: calibrated P(correct) from the learned judge alone;
 - ``judge+exec``: the judge with a fixed rule for examples (a failing example caps P at
   0.05, all passing lifts it toward 1);
@@ -70,6 +72,7 @@ class StaticSignals:
     undefined_names: list[str] = field(default_factory=list)  # pyflakes' undefined names
     examples: ExampleSignal | None = None  # its docstring examples' run
     judge_z: float | None = None  # the judge's raw score (combined)
+    agreement: float | None = None  # share of the other candidates with its outputs (best of N)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"parses": self.parses}
@@ -81,6 +84,8 @@ class StaticSignals:
             out["examples"] = self.examples.as_dict()
         if self.judge_z is not None:
             out["judge_z"] = round(self.judge_z, 4)
+        if self.agreement is not None:
+            out["agreement"] = round(self.agreement, 4)
         return out
 
 
@@ -270,10 +275,12 @@ def gather_signals(
     run_examples: ExamplesRunner,
     cancel: Callable[[], bool] | None = None,
     static: Sequence[StaticSignals] | None = None,
+    agree: bool = False,
 ) -> list[Signals | None]:
     """The verdict's inputs for every candidate (None where it does not parse): the judge's
-    z over all parsing candidates in one batch, then each one's examples in the sandbox.
-    Serving and ``winnow combine`` both call this, so the fit sees what serving computes."""
+    z over all parsing candidates in one batch, then each one's examples in the sandbox (and,
+    with ``agree``, the batch on shared inputs: the same process). Serving and ``winnow
+    combine`` both call this, so the fit sees what serving computes."""
     codes = [textwrap.dedent(c) for c in codes]
     task = textwrap.dedent(task)
     static = list(static) if static is not None else [static_signals(c) for c in codes]
@@ -282,15 +289,18 @@ def gather_signals(
     for i, v in zip(todo, verdicts, strict=True):
         static[i].judge_z = float(v.z)
     out: list[Signals | None] = [None] * len(codes)
-    if isinstance(run_examples, ExampleRunner):
-        run_examples.prefetch(task, [codes[i] for i in todo])  # one sandboxed process for the batch
+    runner = run_examples if isinstance(run_examples, ExampleRunner) else None
+    if runner is not None:  # one sandboxed process for the batch
+        runner.prefetch(task, [codes[i] for i in todo], agree=agree)
     for i in todo:
         ex = static[i].examples = run_examples(codes[i], task)
+        share = static[i].agreement = runner.agreement(codes[i], task) if runner is not None and agree else None
         out[i] = Signals(
             judge_z=float(static[i].judge_z or 0.0),
             n_examples=ex.total,
             examples_passed=ex.passed,
             undefined_names=len(static[i].undefined_names),
+            agreement=share,
         )
     return out
 
@@ -304,13 +314,16 @@ def _rank_combined(
     run_examples: ExamplesRunner,
     cancel: Callable[[], bool] | None,
 ) -> None:
-    gathered = gather_signals(task, codes, judge, run_examples, cancel, [r.signals for r in out])
+    gathered = gather_signals(task, codes, judge, run_examples, cancel, [r.signals for r in out], agree=model.uses_agreement)
     for r, sig in zip(out, gathered, strict=True):
         if sig is None:
             r.p_correct, r.score, r.reason = 0.0, 0.0, "does not parse"
             continue
-        r.score = r.p_correct = model.p(sig)
+        r.p_correct = model.p(sig)
+        r.score = model.rank_score(sig)
         notes = [f"judge z {sig.judge_z:+.1f}", _examples_note(r.signals.examples)]
+        if sig.agreement is not None:
+            notes.append(f"agrees with {sig.agreement:.0%} of the others")
         if r.signals.undefined_names:
             notes.append(f"undefined: {', '.join(r.signals.undefined_names[:3])}")
         r.reason = f"verdict {r.p_correct:.0%} ({'; '.join(notes)})"

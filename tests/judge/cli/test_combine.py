@@ -53,6 +53,8 @@ def test_combine_fits_a_verdict_that_score_applies(tmp_path: Path) -> None:
     coef = dict(zip(verdict["features"], verdict["coef"], strict=True))
     # here the docstring example separates the labels exactly: the fit must lean on it
     assert coef["examples_failed"] < 0 < coef["examples_all_pass"]
+    # and the ranker for the batch's order, which also reads the candidates' agreement
+    assert len(verdict["rank_coef"]) == len(verdict["rank_features"]) and "agreement" in verdict["rank_features"]
 
     cands = tmp_path / "cands.jsonl"
     with cands.open("w") as f:

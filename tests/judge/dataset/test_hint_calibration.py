@@ -46,6 +46,25 @@ def test_one_function_changes_and_the_rest_stays_byte_for_byte() -> None:
     assert after[method.start_line].startswith("    def area(")  # still a method, at its indentation
 
 
+def test_a_change_that_leaves_only_the_docstring_is_drawn_again() -> None:
+    """Dropping a one-statement body makes a stub (the server offers to implement it, it
+    judges nothing there), not a bug: every seed gives a function that still has a body."""
+    from winnow.judge.base.pysource import functions
+
+    site = judged_functions(MODULE)[1]  # clamp: one return statement
+    for seed in range(40):
+        bug = mutate_function(MODULE, site, random.Random(seed))
+        if bug is not None:
+            changed = next(s for s in functions(bug.source) if s.name == "clamp")
+            assert not changed.is_stub, (seed, bug.description)
+    only_return = '"""M."""\n\n\ndef one():\n    """The one."""\n    return 1\n'
+    assert all(
+        (b := mutate_function(only_return, judged_functions(only_return)[0], random.Random(seed))) is None
+        or "return" in b.source.split('"""The one."""')[1]
+        for seed in range(20)
+    )
+
+
 def outcome(changed: bool, *classes: str, examples: bool = True) -> FunctionOutcome:
     return FunctionOutcome("m", "f", changed, classes, examples)
 

@@ -115,7 +115,18 @@ def test_join_and_evaluate(tmp_path: Path) -> None:
     assert m["pass1_judge"] == pytest.approx(3 / 4)
     assert m["pass1_random"] == pytest.approx((1 + 0.5 + 0 + 0.5) / 4)
     assert m["passk_oracle"] == pytest.approx(3 / 4)
-    assert m["pass1_logprob"] is None
+    assert m["pass1_logprob"] is None and m["pick_by"] == "p_correct"
+
+
+def test_the_pick_follows_a_rankers_score_where_the_scores_carry_one() -> None:
+    labels = [{"problem_id": "p", "candidate_id": c, "status": s} for c, s in (("a", "passed"), ("b", "failed"))]
+    scores = [{"problem_id": "p", "candidate_id": "a", "p_correct": 0.6, "rank_score": 0.9},
+              {"problem_id": "p", "candidate_id": "b", "p_correct": 0.7, "rank_score": 0.2}]  # fmt: skip
+    m = evaluate(labels, scores)
+    assert m["pick_by"] == "rank_score" and m["pass1_judge"] == 1.0
+    assert m["auc"] == 0.0  # P(correct) still scores classification: it ranked b above a
+    plain = evaluate(labels, [{k: v for k, v in r.items() if k != "rank_score"} for r in scores])
+    assert plain["pass1_judge"] == 0.0
 
 
 def test_eval_cli_json_compare_and_report(tmp_path: Path) -> None:

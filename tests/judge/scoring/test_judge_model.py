@@ -258,9 +258,9 @@ def test_combined_applies_the_manifest_verdict(zero_shot: Judge) -> None:
     signals carry the judge's z and the examples."""
     from winnow.judge.scoring.example_runs import examples_runner
     from winnow.judge.scoring.ranking import gather_signals
-    from winnow.judge.scoring.verdict import FEATURES, VerdictModel
+    from winnow.judge.scoring.verdict import VERDICT_FEATURES, VerdictModel
 
-    coef = [0.0 if f != "examples_failed" else -4.0 for f in FEATURES]
+    coef = [0.0 if f != "examples_failed" else -4.0 for f in VERDICT_FEATURES]
     zero_shot.verdict_model = VerdictModel(coef=coef, intercept=2.0)
     try:
         cands = [FunctionCandidate(i, c, "", 3, -1.0, -0.5, "stop") for i, c in enumerate(CODES)]
@@ -277,3 +277,24 @@ def test_combined_applies_the_manifest_verdict(zero_shot: Judge) -> None:
     sig = gather_signals(TASK, [CODES[1]], zero_shot, examples_runner())[0]
     assert sig is not None and sig.n_examples == 1 and sig.examples_passed == 0
     assert np.isfinite(sig.judge_z)
+
+
+def test_combined_orders_by_the_ranker_and_reads_agreement(zero_shot: Judge) -> None:
+    """With a ranker that reads only agreement, the batch runs on shared inputs in the
+    sandbox, and the two candidates that agree (a + b, b + a) go first, while P(correct)
+    stays the verdict's (here a constant)."""
+    from winnow.judge.scoring.example_runs import examples_runner
+    from winnow.judge.scoring.verdict import VerdictModel
+
+    zero_shot.verdict_model = VerdictModel(
+        features=["undefined_names"], coef=[0.0], intercept=0.0, rank_features=["agreement"], rank_coef=[5.0]
+    )
+    try:
+        cands = [FunctionCandidate(i, c, "", 3, -1.0, -0.5, "stop") for i, c in enumerate(CODES)]
+        ranked = rank(TASK, cands, strategy="combined", judge=zero_shot, run_examples=examples_runner())
+    finally:
+        zero_shot.verdict_model = None
+    assert {r.index for r in ranked[:2]} == {0, 2}
+    assert all(r.p_correct == pytest.approx(0.5) for r in ranked)
+    assert all(r.signals.agreement is not None for r in ranked) and "agrees with" in ranked[0].reason
+    assert ranked[0].signals.to_dict()["agreement"] > ranked[-1].signals.agreement

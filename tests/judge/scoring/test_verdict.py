@@ -54,7 +54,7 @@ def test_signals_vector_encodes_examples() -> None:
     none = dict(zip(FEATURES, Signals(judge_z=1.5).vector(), strict=True))
     assert none == {
         "judge_z": 1.5, "examples_failed": 0.0, "examples_all_pass": 0.0,
-        "examples_pass_fraction": 0.5, "undefined_names": 0.0,
+        "examples_pass_fraction": 0.5, "undefined_names": 0.0, "agreement": 0.5,
     }
     failing = dict(zip(FEATURES, Signals(n_examples=3, examples_passed=2).vector(), strict=True))
     assert failing["examples_failed"] == 1.0 and failing["examples_pass_fraction"] == pytest.approx(2 / 3)
@@ -85,6 +85,33 @@ def test_fit_verdict_learns_that_failing_examples_mean_wrong_and_round_trips() -
     again = VerdictModel.from_dict(model.to_dict())
     assert again is not None and again.p(Signals(0.2, 3, 3)) == pytest.approx(model.p(Signals(0.2, 3, 3)))
     assert "examples_failed" in model.explain(Signals(0.0, 2, 1))
+
+
+def test_the_ranker_learns_the_order_within_a_task_and_p_stays_the_verdicts() -> None:
+    """Two tasks where every candidate passes its examples: only agreement tells the right
+    ones (they agree) from the wrong (each alone). The ranker learns that; P(correct) does not move."""
+    from winnow.judge.scoring.verdict import fit_ranker
+
+    signals, labels, pids = [], [], []
+    for task in range(6):
+        for i in range(5):
+            good = i < 3
+            signals.append(Signals(judge_z=0.1 * ((i + task) % 3), n_examples=1, examples_passed=1,
+                                   agreement=(0.5 if good else 0.0) + 0.05 * task))  # fmt: skip
+            labels.append(int(good))
+            pids.append(f"T{task}")
+    coef = dict(zip(FEATURES, fit_ranker(signals, labels, pids), strict=True))
+    assert coef["agreement"] > 0 and coef["agreement"] > abs(coef["judge_z"])
+    model = VerdictModel(features=["examples_all_pass"], coef=[1.0], rank_features=list(FEATURES), rank_coef=list(coef.values()))
+    assert model.uses_agreement
+    lone, agreeing = Signals(n_examples=1, examples_passed=1, agreement=0.0), Signals(n_examples=1, examples_passed=1, agreement=0.5)
+    assert model.p(lone) == model.p(agreeing) and model.rank_score(agreeing) > model.rank_score(lone)
+    again = VerdictModel.from_dict(model.to_dict())
+    assert again is not None and again.rank_score(agreeing) == pytest.approx(model.rank_score(agreeing))
+    with pytest.raises(WinnowError, match="ranker coefficient"):
+        VerdictModel.from_dict(model.to_dict() | {"rank_coef": [1.0]})
+    with pytest.raises(WinnowError, match="passing and failing"):
+        fit_ranker([Signals()] * 2, [1, 1], ["a", "a"])
 
 
 def test_verdict_model_rejects_what_it_cannot_serve() -> None:
