@@ -4,7 +4,9 @@ Writes ``DIR/problems.jsonl`` (one problem per mined function: its signature and
 docstring, ``source`` saying where it came from), ``DIR/train.jsonl`` and
 ``DIR/heldout.jsonl`` (labelled candidates: the original and behaviour-keeping rewrites
 ``passed``, single-point bugs ``failed``; whole packages in one split or the other) and
-``DIR/split.json`` (which packages went where, and the counts). ``winnow train --problems
+``DIR/split.json`` (which packages went where, and the counts). With ``--tests``, functions
+whose tests (in the tree) name them are labelled by running those tests in the sandbox
+instead (``label_source: "tests"``). ``winnow train --problems
 DIR/problems.jsonl --labels DIR/train.jsonl`` trains a judge on them; this is how a team
 trains one on its own code base (docs/training.md).
 """
@@ -14,8 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from winnow.judge.base.errors import WinnowError
 from winnow.judge.cli import flags
 
 
@@ -33,9 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", type=int, default=6, help="rewrites and bugs per function (default: 6)")
     p.add_argument("--heldout-share", type=float, default=0.2, help="share of packages held out (default: 0.2)")
     p.add_argument("--heldout", nargs="*", default=None, help="these packages are the held-out split (overrides the share)")
+    p.add_argument("--also-heldout", nargs="*", default=[], metavar="PACKAGE",
+                   help="these packages are held out too, beside the share: e.g. the modules of a `winnow fixes` "
+                        "set, so that no function of it is trained on")
     p.add_argument("--min-lines", type=int, default=3, help="shortest function kept, in lines (default: 3)")
     p.add_argument("--max-lines", type=int, default=None,
                    help="longest function kept, in lines (default: 60; Java: 40 lines of body)")
+    p.add_argument("--tests", action="store_true",
+                   help="label by the tree's own tests where they name a function (pytest in the sandbox; "
+                        "judge.dataset.repo_tests): every candidate of a function whose tests pass as released "
+                        "and call it gets their verdict; the rest keep self-supervised labels")
+    p.add_argument("--tests-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="wall-clock limit of one test run (default: 60)")
     flags.add_seed(p)
     flags.add_quiet(p)
     p.set_defaults(func=run)
@@ -83,6 +97,7 @@ def run_fixes(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from winnow.judge.base.jsonl import write_json, write_jsonl
     from winnow.judge.dataset.mining import mine, records_for, split_packages
+    from winnow.judge.dataset.repo_tests import noise_summary
 
     if args.language == "java":
         from winnow.judge.dataset.java_mining import java_records_for, mine_java
@@ -100,11 +115,23 @@ def run(args: argparse.Namespace) -> int:
         train = packages - heldout
     else:
         train, heldout = split_packages(packages, args.heldout_share, args.seed)
+    heldout |= set(args.also_heldout) & packages
+    train -= heldout
+    if args.tests and args.language == "java":
+        raise WinnowError("--tests runs Python test files (pytest); Java trees are labelled self-supervised")
+    relabel = _test_labeller(args.paths, args.tests_timeout, args.quiet) if args.tests else None
+    outcomes: Counter[str] = Counter()
     problems, splits = [], {"train": [], "heldout": []}
-    for fn in found:
+    from tqdm import tqdm
+
+    # Labelling by tests takes seconds a function: show it (mining alone takes no time worth a bar).
+    for fn in tqdm(found, desc="tests", unit="fn", file=sys.stderr, disable=args.quiet or not args.tests):
         problem, labels = records_of(fn, args.variants, args.seed)
         if len(labels) < 2:
             continue  # nothing to contrast the original with
+        if relabel is not None:
+            labels, outcome = relabel(fn, labels)
+            outcomes[outcome] += 1
         problems.append(problem)
         splits["heldout" if fn.package in heldout else "train"].extend(labels)
     out = Path(args.out)
@@ -116,9 +143,31 @@ def run(args: argparse.Namespace) -> int:
     write_json(out / "split.json", {
         "train_packages": sorted(train), "heldout_packages": sorted(heldout), "problems": len(problems),
         "candidates": counts, "seed": args.seed, "paths": [str(p) for p in args.paths],
+        **({"tests": noise_summary([*splits["train"], *splits["heldout"]], outcomes)} if args.tests else {}),
     })  # fmt: skip
     if not args.quiet:
         print(f"{len(problems)} functions from {len(packages)} packages → {out}: "
               f"train {counts['train']}, held out {counts['heldout']} ({', '.join(sorted(heldout)) or 'none'})",
               file=sys.stderr)
+        if args.tests:
+            print(f"tests: {dict(outcomes)}", file=sys.stderr)
     return 0
+
+
+def _test_labeller(roots: list[str], timeout_s: float, quiet: bool) -> Callable[[Any, list[dict[str, Any]]], Any]:
+    """Label a mined function's candidates by the tests of the root it came from (each
+    root's test files indexed once, when a function of it first needs them)."""
+    from winnow.judge.dataset.repo_tests import SuiteIndex, label_by_tests
+
+    resolved = [Path(r).resolve() for r in roots]
+    indexes: dict[Path, SuiteIndex] = {}
+
+    def relabel(fn: Any, labels: list[dict[str, Any]]) -> Any:
+        root = next((r for r in resolved if Path(fn.path).is_relative_to(r)), resolved[0])
+        if root not in indexes:
+            indexes[root] = SuiteIndex.of(root)
+            if not quiet:
+                print(f"tests: {len(indexes[root].files)} test files under {root}", file=sys.stderr)
+        return label_by_tests(fn, labels, indexes[root], timeout_s)
+
+    return relabel

@@ -8,7 +8,14 @@ import sys
 from dataclasses import fields
 
 from winnow.judge.cli import flags
-from winnow.judge.scoring.judge_model import MAX_CANDIDATE_TOKENS, MAX_TASK_TOKENS
+from winnow.judge.scoring.judge_model import (
+    JUDGE_TEMPLATE,
+    JUDGE_TEMPLATE_V1,
+    JUDGE_TEMPLATE_V2,
+    MAX_CANDIDATE_TOKENS,
+    MAX_TASK_TOKENS,
+    SERVED_TEMPLATES,
+)
 from winnow.judge.training.config import BATCHING, SELECT, TARGET_MODULES
 
 
@@ -56,6 +63,9 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                         "activations for the backward pass (default: 0, every layer)")
     p.add_argument("--time-budget", dest="time_budget_s", type=float, default=None, metavar="SECONDS",
                    help="stop after this much training time, validate, and keep the best checkpoint (resumable)")
+    p.add_argument("--prompt", dest="prompt_template", choices=SERVED_TEMPLATES, default=JUDGE_TEMPLATE,
+                   help=f"judge prompt to train (and serve): {JUDGE_TEMPLATE_V2} shows the candidate's body, "
+                        f"{JUDGE_TEMPLATE_V1} the whole candidate (default: {JUDGE_TEMPLATE})")
     p.add_argument("--target-modules", default=",".join(TARGET_MODULES),
                    help="comma-separated projections to adapt (default: all seven linear projections)")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from winnow.judge.base.pysource import functions
+from winnow.judge.base.pysource import FunctionSite, functions
 from winnow.judge.dataset.variants import variants
 
 T = TypeVar("T")
@@ -90,9 +90,18 @@ def mine_file(path: Path, package: str, min_lines: int = 3, max_lines: int = 60)
         if site.is_stub or "<locals>" in site.qualname or not min_lines <= n <= max_lines:
             continue
         code = textwrap.dedent(site.code)
-        header = textwrap.dedent(site.header) if site.docstring else code.split("\n", 1)[0] + "\n"
-        out.append(MinedFunction(package, str(path), site.start_line + 1, site.qualname, site.name, code, header))
+        out.append(MinedFunction(package, str(path), site.start_line + 1, site.qualname, site.name, code, task_header(site)))
     return out
+
+
+def task_header(site: FunctionSite) -> str:
+    """The judge's task for a mined function: its signature and docstring, or its signature
+    alone — every line of it (``def f(a,\n      b):``). A one-line function (``def f(): return 1``,
+    shorter than mining keeps) is its own first line."""
+    if site.docstring or site.header_end_line < site.end_line:
+        return textwrap.dedent(site.header)
+    code = textwrap.dedent(site.code)
+    return code.split("\n", 1)[0] + "\n"
 
 
 def mine(

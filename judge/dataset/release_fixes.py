@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from winnow.judge.base.pysource import functions
-from winnow.judge.dataset.mining import GENERATED, python_files
+from winnow.judge.dataset.mining import GENERATED, python_files, task_header
 
 #: Changed lines (added + removed) a fix may have: larger changes are rewrites, not fixes.
 MAX_CHANGED_LINES = 8
@@ -76,8 +76,7 @@ def _functions_of(path: Path) -> dict[str, tuple[str, str, str]]:
         if site.is_stub or "<locals>" in site.qualname:
             continue
         code = textwrap.dedent(site.code)
-        header = textwrap.dedent(site.header) if site.docstring else code.split("\n", 1)[0] + "\n"
-        out[site.qualname] = (site.name, code, header)
+        out[site.qualname] = (site.name, code, task_header(site))
     return out
 
 

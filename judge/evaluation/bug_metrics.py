@@ -7,7 +7,10 @@
   behaviour-keeping rewrites) and their single-point bugs only, so generator samples —
   easy negatives — cannot carry the figure;
 - *recall per bug class*: of the failing mutants of each class, the fraction the judge
-  scores below the threshold.
+  scores below the threshold;
+- *pairwise per bug class*: within-task pairwise accuracy of the reference-like passing
+  candidates against the failing mutants of one class only — threshold-free, so it reads
+  the same for an uncalibrated score.
 """
 
 from __future__ import annotations
@@ -55,9 +58,13 @@ def bug_metrics(items: Sequence[Judged], threshold: float = 0.5) -> dict[str, An
     for c in items:
         if c.origin == "mutant" and not c.passed:
             by_class[c.bug_class or "unknown"].append(c)
+    references = [c for c in items if c.origin in REFERENCE_LIKE and c.passed]
+    by_class_pairwise: dict[str, dict[str, float | int | None]] = {}
     for name in sorted(by_class):
         group = by_class[name]
         recall[name] = {"n": len(group), "recall": sum(c.p_correct < threshold for c in group) / len(group)}
+        value, n = pairwise_accuracy([*references, *group])
+        by_class_pairwise[name] = {"n_pairs": n, "pairwise": value}
     return {
         "pairwise": pairwise,
         "n_pairs": n_pairs,
@@ -66,4 +73,5 @@ def bug_metrics(items: Sequence[Judged], threshold: float = 0.5) -> dict[str, An
         "n_subtle": len(subtle),
         "n_subtle_pairs": n_subtle_pairs,
         "recall_by_class": recall,
+        "pairwise_by_class": by_class_pairwise,
     }

@@ -159,6 +159,12 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
             r = results[n].get("recall_by_class", {}).get(c)
             cells.append(f"{format_figure(r['recall'])} (n={r['n']})" if r else "–")
         rows.append(f"| recall: {c} | " + " | ".join(cells) + " |")
+    for c in sorted({c for n in names for c in results[n].get("pairwise_by_class", {})}):
+        cells = []
+        for n in names:
+            r = results[n].get("pairwise_by_class", {}).get(c)
+            cells.append(f"{format_figure(r['pairwise'])} (pairs={r['n_pairs']})" if r else "–")
+        rows.append(f"| pairwise: {c} | " + " | ".join(cells) + " |")
     regimes = sorted({r for n in names for r in results[n].get("by_regime", {})})
     for regime in regimes:
         for key in ("auc", "subtle_auc", "pairwise", "pass1_judge", "n"):

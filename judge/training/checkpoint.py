@@ -18,7 +18,7 @@ from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import write_json, write_jsonl
-from winnow.judge.scoring.judge_model import MAX_CANDIDATE_TOKENS, MAX_TASK_TOKENS
+from winnow.judge.scoring.judge_model import JUDGE_TEMPLATE, MAX_CANDIDATE_TOKENS, MAX_TASK_TOKENS
 from winnow.judge.training.config import TrainConfig
 from winnow.judge.training.encoding import PromptEncoder
 from winnow.judge.training.environment import require_training_stack, rng_state, set_rng_state
@@ -103,7 +103,9 @@ def saved_config(checkpoint: Path) -> dict[str, Any]:
 
 def check_resumable(run: Path, cfg: TrainConfig, checkpoint: Path) -> None:
     """Refuse to resume a run that was started with other settings."""
-    changes = cfg.changes_from(saved_config(checkpoint)["train"])
+    saved = saved_config(checkpoint)
+    # A run saved before --prompt existed records its prompt beside the flags only.
+    changes = cfg.changes_from({"prompt_template": saved.get("prompt_template", JUDGE_TEMPLATE), **saved["train"]})
     if changes:
         diff = ", ".join(f"{k}: {theirs!r} → {mine!r}" for k, (theirs, mine) in changes.items())
         raise WinnowError(
@@ -226,5 +228,6 @@ def load_checkpoint_model(checkpoint: str | os.PathLike[str]) -> tuple[Any, Prom
     enc = PromptEncoder(
         hf_tok, base.chat_template, base.bos,
         train_cfg.get("max_task_tokens", MAX_TASK_TOKENS), train_cfg.get("max_candidate_tokens", MAX_CANDIDATE_TOKENS),
+        config.get("prompt_template", JUDGE_TEMPLATE),
     )
     return model, enc, config

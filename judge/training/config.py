@@ -6,7 +6,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from winnow.judge.base.errors import WinnowError
-from winnow.judge.scoring.judge_model import MAX_CANDIDATE_TOKENS, MAX_TASK_TOKENS
+from winnow.judge.scoring.judge_model import (
+    JUDGE_TEMPLATE,
+    MAX_CANDIDATE_TOKENS,
+    MAX_TASK_TOKENS,
+    SERVED_TEMPLATES,
+)
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 #: ``example``: steps of ``batch_size × grad_accum`` examples in a seeded order; ``task``: one
@@ -59,6 +64,7 @@ class TrainConfig:
     select: str = "pairwise"
     lora_layers: int = 0  # LoRA on the top N transformer layers only (0: all); the rest stay frozen
     time_budget_s: float | None = None  # stop after this much training time (then validate and keep the best)
+    prompt_template: str = JUDGE_TEMPLATE  # the judge prompt trained (and then served): v2 body only, v1 whole candidate
 
     def validate(self) -> None:
         checks = [
@@ -82,6 +88,7 @@ class TrainConfig:
             (self.select in SELECT, f"--select must be one of {', '.join(SELECT)}"),
             (self.lora_layers >= 0, "--lora-layers must be >= 0 (0: every layer)"),
             (self.time_budget_s is None or self.time_budget_s > 0, "--time-budget must be positive"),
+            (self.prompt_template in SERVED_TEMPLATES, f"--prompt must be one of {', '.join(SERVED_TEMPLATES)}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -34,12 +34,14 @@ class PromptEncoder:
         bos: int | None,
         max_task_tokens: int = MAX_TASK_TOKENS,
         max_candidate_tokens: int = MAX_CANDIDATE_TOKENS,
+        template: str = JUDGE_TEMPLATE,
     ) -> None:
         self.tok = HFTokenizer(hf_tokenizer, bos)
         self.chat_template = chat_template
         self.bos = bos
         self.max_task_tokens = max_task_tokens
         self.max_candidate_tokens = max_candidate_tokens
+        self.template = template
         self.yes_ids = answer_token_ids(self.tok, self.tok.token_text, ANSWER_YES)
         self.no_ids = answer_token_ids(self.tok, self.tok.token_text, ANSWER_NO)
         pad = getattr(hf_tokenizer, "pad_token_id", None)
@@ -49,7 +51,7 @@ class PromptEncoder:
         return judge_token_runs(
             self.tok, self.chat_template, task, candidate, self.bos, language=language,
             max_task_tokens=self.max_task_tokens, max_candidate_tokens=self.max_candidate_tokens,
-            template=JUDGE_TEMPLATE,  # what the run's config records, and export checks
+            template=self.template,  # what the run's config records, and export writes into the manifest
         )
 
     def encode(self, task: str, candidate: str, language: str = "python") -> list[int]:

@@ -22,7 +22,7 @@ from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl
 from winnow.judge.scoring.judge_model import (
     HELD_OUT_METRICS,
-    JUDGE_TEMPLATE,
+    SERVED_TEMPLATES,
     HeldOutEvaluation,
     JudgeManifest,
     Recommendation,
@@ -138,6 +138,7 @@ def export(
         training=_training_record(run, ck, config, metrics, written),
         max_task_tokens=int(train_cfg.get("max_task_tokens", 512)),
         max_candidate_tokens=int(train_cfg.get("max_candidate_tokens", 768)),
+        prompt_template=config["prompt_template"],
     )
     manifest_path = manifest.save(out / "judge.json")
     report: dict[str, Any] = {
@@ -165,8 +166,11 @@ def _trained_checkpoint(run: Path, checkpoint: str) -> tuple[Path, dict[str, Any
     ck = resolve_checkpoint(run, checkpoint)
     config = json.loads((ck / "config.json").read_text(encoding="utf-8"))
     metrics = json.loads((ck / "metrics.json").read_text(encoding="utf-8"))
-    if config.get("prompt_template") != JUDGE_TEMPLATE:
-        raise WinnowError(f"{ck} was trained with prompt {config.get('prompt_template')!r}, this Winnow serves {JUDGE_TEMPLATE!r}")
+    if config.get("prompt_template") not in SERVED_TEMPLATES:
+        raise WinnowError(
+            f"{ck} was trained with prompt {config.get('prompt_template')!r}, this Winnow serves "
+            f"{', '.join(SERVED_TEMPLATES)}"
+        )
     base = config["base"]
     info = resolve(base["spec"])
     if info.sha256 != base["sha256"]:

@@ -26,7 +26,6 @@ import numpy as np
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl, write_json
 from winnow.judge.evaluation.metrics import roc_auc, task_pairs, within_task_pairwise
-from winnow.judge.scoring.judge_model import JUDGE_TEMPLATE
 from winnow.judge.training.batching import Plan, example_plan, micro_batches, step_at, task_plan
 from winnow.judge.training.checkpoint import (
     TrainerState,
@@ -253,7 +252,7 @@ def _start(run: _Run) -> None:
     base, enc = prep.base, prep.encoder
     run.config = {
         "train": cfg.to_dict(),
-        "prompt_template": JUDGE_TEMPLATE,
+        "prompt_template": cfg.prompt_template,
         "base": {"spec": base.spec, "gguf_path": base.gguf_path, "sha256": base.sha256, "converted_dir": base.dir,
                  "architecture": base.facts.get("architecture"), "n_layers": base.facts.get("n_layers"),
                  "n_head": base.facts.get("n_head"), "n_head_kv": base.facts.get("n_head_kv"),

@@ -119,7 +119,8 @@ def prepare(cfg: TrainConfig, hf_tokenizer: Any, base: ConvertedBase, examples: 
     train_ids, val_ids = split_by_problem((e.problem_id for e in examples), cfg.val_fraction, cfg.seed)
     val_set = set(val_ids)
     encoder = PromptEncoder(
-        hf_tokenizer, base.chat_template, base.bos, cfg.max_task_tokens, cfg.max_candidate_tokens
+        hf_tokenizer, base.chat_template, base.bos, cfg.max_task_tokens, cfg.max_candidate_tokens,
+        cfg.prompt_template,
     )
     cut = 0
     for e in examples:

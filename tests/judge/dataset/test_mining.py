@@ -81,3 +81,32 @@ def test_the_mine_verb_writes_problems_splits_and_counts(tmp_path: Path) -> None
         for line in (out / f"{name}.jsonl").read_text().splitlines():
             record = json.loads(line)
             assert record["problem_id"] in ids and record["status"] in ("passed", "failed")
+
+
+def test_also_heldout_adds_packages_to_the_seeded_share(tmp_path: Path) -> None:
+    """``--also-heldout`` keeps a package (a fixes set's modules) out of training whatever the
+    share drew; a name that is not in the tree changes nothing."""
+    out = tmp_path / "mined"
+    done = subprocess.run(
+        [sys.executable, "-m", "winnow.cli", "mine", str(tree(tmp_path / "src")), "--out", str(out),
+         "--heldout-share", "0", "--also-heldout", "alpha", "nowhere", "--quiet"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    split = json.loads((out / "split.json").read_text())
+    assert split["heldout_packages"] == ["alpha"] and split["train_packages"] == ["beta"]
+    train = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert train and not any(r["problem_id"].startswith("mined:alpha:") for r in train)
+
+
+def test_a_task_without_a_docstring_keeps_every_line_of_its_signature(tmp_path: Path) -> None:
+    """``def f(a,\\n b):`` cut after its first line is no function at all: the judge's task
+    and the generator's prompt need the whole signature."""
+    (tmp_path / "wide.py").write_text(
+        "def wide(first,\n         second=2):\n    total = first + second\n    return total * 2\n\n\n"
+        "class K:\n    def m(self): return 1\n"
+    )
+    found = {fn.name: fn for fn in mine([tmp_path / "wide.py"], min_lines=0)}
+    assert found["wide"].prompt == "def wide(first,\n         second=2):\n"
+    compile(found["wide"].prompt + "    pass\n", "wide", "exec")
+    assert found["m"].prompt == "def m(self): return 1\n"

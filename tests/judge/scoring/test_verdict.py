@@ -48,6 +48,11 @@ def test_subtle_figures_ignore_generator_samples() -> None:
         "comparison": {"n": 2, "recall": 1.0},
         "off-by-one": {"n": 1, "recall": 0.0},
     }
+    # per class, references against that class's bugs only: A's 0.6 beats 0.4 not 0.7; B's 0.8 beats 0.3
+    assert m["pairwise_by_class"] == {
+        "comparison": {"n_pairs": 2, "pairwise": 1.0},
+        "off-by-one": {"n_pairs": 1, "pairwise": 0.0},
+    }
 
 
 def test_signals_vector_encodes_examples() -> None:
@@ -169,6 +174,7 @@ def test_eval_cli_reports_bug_figures_for_every_scores_file(tmp_path) -> None:  
     table = winnow("eval", "--labels", str(tmp_path / "labels.jsonl"), "--scores", str(tmp_path / "good.jsonl"),
                    "--also", f"layout={tmp_path / 'layout.jsonl'}")
     assert "| subtle_auc |" in table.stdout and "| recall: comparison |" in table.stdout
+    assert "| pairwise: off-by-one |" in table.stdout
     bad = winnow("eval", "--labels", str(tmp_path / "labels.jsonl"), "--scores", str(tmp_path / "good.jsonl"),
                  "--also", "nonsense")
     assert bad.returncode != 0 and "NAME=PATH" in bad.stderr

@@ -189,7 +189,8 @@ def test_new_training_flags_are_checked_and_saved_runs_resume_only_with_theirs()
 
     base = dict(labels="l", problems="p", out="o")
     for bad, message in (({"batching": "problem"}, "--batching"), ({"task_max": 1}, "--task-max"),
-                         ({"pairwise_weight": -1.0}, "--pairwise-weight"), ({"select": "loss"}, "--select")):
+                         ({"pairwise_weight": -1.0}, "--pairwise-weight"), ({"select": "loss"}, "--select"),
+                         ({"prompt_template": "winnow-judge-v0"}, "--prompt")):
         with pytest.raises(WinnowError, match=message):
             TrainConfig(**base, **bad).validate()
     saved = TrainConfig(**base).to_dict()
@@ -201,6 +202,18 @@ def test_new_training_flags_are_checked_and_saved_runs_resume_only_with_theirs()
     legacy = {k: v for k, v in saved.items() if k not in ("batching", "task_max", "pairwise_weight", "select")}
     assert TrainConfig(**base).changes_from(legacy) == {"select": ("auc", "pairwise")}
     assert TrainConfig(**base, select="auc").changes_from(legacy) == {}
+
+
+def test_a_run_saved_before_prompt_existed_resumes_only_with_its_prompt(tmp_path: Path) -> None:
+    from winnow.judge.training.checkpoint import check_resumable
+    from winnow.judge.training.config import TrainConfig
+
+    cfg = TrainConfig(labels="l", problems="p", out="o")
+    train = {k: v for k, v in cfg.to_dict().items() if k != "prompt_template"}
+    (tmp_path / "config.json").write_text(json.dumps({"train": train, "prompt_template": "winnow-judge-v1"}))
+    with pytest.raises(WinnowError, match="prompt_template"):
+        check_resumable(tmp_path, cfg, tmp_path)
+    check_resumable(tmp_path, TrainConfig(labels="l", problems="p", out="o", prompt_template="winnow-judge-v1"), tmp_path)
 
 
 def test_pairwise_surrogate_accumulates_the_full_gradient(torch_stack) -> None:  # type: ignore[no-untyped-def]
@@ -280,11 +293,17 @@ def test_judge_prompt_tokens_match_llama_cpp(converted, model) -> None:  # type:
     bos = model.bos() if model.add_bos() else None
     assert converted.bos == bos
     template = converted.chat_template
-    for problem in load_problems("humaneval")[::8]:
-        for code in (problem.reference, problem.prompt + "    return [x for x in range(10) if x % 3]\n"):
-            a = judge_token_runs(hf, template, problem.prompt, code, converted.bos)
-            b = judge_token_runs(model, template, problem.prompt, code, bos)
-            assert (a.prefix, a.branch) == (b.prefix, b.branch), problem.id
+    from winnow.judge.scoring.judge_model import SERVED_TEMPLATES
+    from winnow.judge.training.encoding import PromptEncoder
+
+    for prompt in SERVED_TEMPLATES:  # what `winnow train --prompt` trains is what serving builds
+        encoder = PromptEncoder(AutoTokenizer.from_pretrained(converted.dir), template, converted.bos, template=prompt)
+        for problem in load_problems("humaneval")[::8]:
+            for code in (problem.reference, problem.prompt + "    return [x for x in range(10) if x % 3]\n"):
+                a = judge_token_runs(hf, template, problem.prompt, code, converted.bos, template=prompt)
+                b = judge_token_runs(model, template, problem.prompt, code, bos, template=prompt)
+                assert (a.prefix, a.branch) == (b.prefix, b.branch), problem.id
+                assert encoder.encode(problem.prompt, code) == a.prefix + a.branch
     for words in (ANSWER_YES, ANSWER_NO):
         assert answer_token_ids(hf, hf.token_text, words) == answer_token_ids(model, model.token_text, words)
 
@@ -504,13 +523,14 @@ def test_mined_functions_train_a_judge_end_to_end(converted, tmp_path: Path) -> 
     done = _cli("train", "--problems", str(mined / "problems.jsonl"), "--labels", str(mined / "train.jsonl"),
                 "--out", str(run), "--batching", "task", "--task-max", "4", "--pairwise-weight", "1",
                 "--max-steps", "2", "--val-fraction", "0.25", "--lora-layers", "2", "--time-budget", "3600",
-                "--quiet", timeout=900)
+                "--prompt", "winnow-judge-v1", "--quiet", timeout=900)
     assert done.returncode == 0, done.stderr
     log = list(read_jsonl(run / "log.jsonl"))
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["loss"]) for r in log)
     last = resolve_checkpoint_path(run)
     config = json.loads((last / "config.json").read_text())
     assert config["data"]["labels_path"].endswith("train.jsonl") and config["train"]["lora_layers"] == 2
+    assert config["prompt_template"] == config["train"]["prompt_template"] == "winnow-judge-v1"
     from safetensors.numpy import load_file
 
     layers = {int(k.split(".layers.")[1].split(".")[0]) for k in load_file(last / "adapter" / "adapter_model.safetensors")}
