@@ -1,12 +1,14 @@
 """What a sandboxed run came to: ``RunResult`` and its status, classified from the raw exit
-status, signal and output of a Python or Java run (``classify_python``, ``classify_java``)."""
+status, signal and output of a Python or Java run (``classify_python``, ``classify_java``),
+and the records a driver printed (``marked_records``)."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from winnow.judge.base.sandbox_isolation import RawRun
 
@@ -31,6 +33,20 @@ class RunResult:
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+
+def marked_records(stdout: str, marker: str) -> list[Any]:
+    """The JSON records a driver printed, in order: the lines ``marker + " " + JSON`` of its
+    output (the marker is random per run, so candidate code cannot forge one by accident);
+    a line cut by the output cap or otherwise unreadable is skipped."""
+    got: list[Any] = []
+    for line in stdout.splitlines():
+        if line.startswith(marker + " "):
+            try:
+                got.append(json.loads(line[len(marker) + 1 :]))
+            except ValueError:
+                continue
+    return got
 
 
 _SIGNAL_REASONS = {

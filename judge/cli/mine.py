@@ -95,10 +95,14 @@ def run_fixes(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from winnow.judge.base.jsonl import write_json, write_jsonl
     from winnow.judge.dataset.mining import mine, records_for, split_packages
     from winnow.judge.dataset.repo_tests import noise_summary
 
+    if args.tests and args.language == "java":  # before mining: the JDK takes minutes
+        raise WinnowError("--tests runs Python test files (pytest); Java trees are labelled self-supervised")
     if args.language == "java":
         from winnow.judge.dataset.java_mining import java_records_for, mine_java
 
@@ -117,13 +121,9 @@ def run(args: argparse.Namespace) -> int:
         train, heldout = split_packages(packages, args.heldout_share, args.seed)
     heldout |= set(args.also_heldout) & packages
     train -= heldout
-    if args.tests and args.language == "java":
-        raise WinnowError("--tests runs Python test files (pytest); Java trees are labelled self-supervised")
     relabel = _test_labeller(args.paths, args.tests_timeout, args.quiet) if args.tests else None
     outcomes: Counter[str] = Counter()
     problems, splits = [], {"train": [], "heldout": []}
-    from tqdm import tqdm
-
     # Labelling by tests takes seconds a function: show it (mining alone takes no time worth a bar).
     for fn in tqdm(found, desc="tests", unit="fn", file=sys.stderr, disable=args.quiet or not args.tests):
         problem, labels = records_of(fn, args.variants, args.seed)

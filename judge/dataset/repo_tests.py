@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from winnow.judge.base.sandbox import SandboxLimits, run_python
+from winnow.judge.base.sandbox_results import marked_records
 from winnow.judge.dataset.mining import MinedFunction
 from winnow.judge.scoring.evidence import driver_source, module_identity, site_dirs
 
@@ -51,19 +52,20 @@ def find_test_files(root: Path) -> Iterator[Path]:
 class SuiteIndex:
     """A tree's test files, read once, for finding the ones that name a function."""
 
-    root: Path
+    root: Path  # the tree's folder (a single file's folder, when the tree is a file)
     files: list[tuple[Path, str]] = field(default_factory=list)
 
     @classmethod
     def of(cls, root: str | os.PathLike[str]) -> SuiteIndex:
         base = Path(root).resolve()
+        folder = base if base.is_dir() else base.parent
         files = []
-        for path in find_test_files(base if base.is_dir() else base.parent):
+        for path in find_test_files(folder):
             try:
                 files.append((path, path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError):
                 continue
-        return cls(base, files)
+        return cls(folder, files)
 
     def covering(self, fn: MinedFunction, limit: int = MAX_TEST_FILES) -> list[str]:
         """The test files that name ``fn`` and its module, most mentions first."""
@@ -120,7 +122,8 @@ def run_candidates(
     fn: MinedFunction, codes: Sequence[str], tests: Sequence[str], root: Path, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> list[SuiteRun]:
     """Run ``tests`` against ``fn``'s module with ``fn`` replaced by each of ``codes``: one
-    sandbox process for the batch, a forked child with ``timeout_s`` per candidate."""
+    sandbox process for the batch, a forked child with ``timeout_s`` per candidate. ``root``
+    is the tree's folder (pytest's rootdir)."""
     text = Path(fn.path).read_text(encoding="utf-8")
     candidates = []
     for code in codes:
@@ -128,10 +131,10 @@ def run_candidates(
         candidates.append({"source": source, "first_line": first_line(source, fn), "last_line": fn.line + n_lines - 1})
     ident = module_identity(fn.path)
     marker = "WINNOW-TESTS-" + secrets.token_hex(8)
-    rootdir = str(root if root.is_dir() else root.parent)
+    rootdir = str(root)
     # A repository's root goes on sys.path (its tests import its packages from there); a
     # package's own folder never does (numpy/typing would stand in for typing).
-    paths = [p for p in [ident.root, *([] if (Path(rootdir) / "__init__.py").exists() else [rootdir])] if p]
+    paths = [p for p in [ident.root, *([] if (root / "__init__.py").exists() else [rootdir])] if p]
     payload = {
         "marker": marker, "name": ident.name, "path": fn.path, "is_package": ident.is_package, "sys_path": paths,
         "site_dirs": site_dirs(), "tests": list(tests), "rootdir": rootdir, "function": fn.name,
@@ -140,7 +143,7 @@ def run_candidates(
     program = _program_head() + f"\nrun_tests(json.loads({json.dumps(json.dumps(payload))}))\n"
     budget = 30.0 + (timeout_s + 2.0) * len(candidates)
     result = run_python(program, timeout_s=budget, limits=LIMITS, read_only=[rootdir, *paths])
-    records = _records(result.stdout_tail, marker)
+    records = {int(r.get("index", -1)): r for r in marked_records(result.stdout_tail, marker)}
     runs = []
     for i in range(len(candidates)):
         record = records.get(i)
@@ -161,18 +164,6 @@ def run_tests(fn: MinedFunction, code: str, tests: Sequence[str], root: Path, ti
     return run_candidates(fn, [code], tests, root, timeout_s)[0]
 
 
-def _records(stdout: str, marker: str) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    for line in stdout.splitlines():
-        if line.startswith(marker):
-            try:
-                record = json.loads(line[len(marker) :])
-            except json.JSONDecodeError:
-                continue
-            out[int(record.get("index", -1))] = record
-    return out
-
-
 def label_by_tests(
     fn: MinedFunction, records: list[dict[str, Any]], index: SuiteIndex, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> tuple[list[dict[str, Any]], str]:
@@ -190,7 +181,7 @@ def label_by_tests(
         return records, "fails as released"
     if base.calls == 0:
         return records, "not called"
-    rel = [os.path.relpath(t, index.root if index.root.is_dir() else index.root.parent) for t in tests]
+    rel = [os.path.relpath(t, index.root) for t in tests]
     others = [r for r in records if r is not canonical]
     verdicts = dict(zip(map(id, others), run_candidates(fn, [r["code"] for r in others], tests, index.root, timeout_s), strict=True))
     out = []

@@ -6,8 +6,8 @@ Sent to the sandbox after the evidence driver, whose ``load`` serves the edited 
 under the module's own name, so every ``import`` of it (the tests' included) gets the
 candidate. pytest is imported once; each candidate then runs in a forked child (a fresh
 module state, its own wall-clock limit, its output discarded), so a batch pays for the
-interpreter and pytest once. Prints one line per candidate: the payload's marker, then
-``{"index": i, "exit": N | null, "calls": N, "timeout": bool}``.
+interpreter and pytest once. Prints one line per candidate: the payload's marker, a space,
+then ``{"index": i, "exit": N | null, "calls": N, "timeout": bool}``.
 """
 
 import json
@@ -18,9 +18,9 @@ import time
 from typing import Any
 
 try:  # in the sandbox the evidence driver's text precedes this one
-    load  # type: ignore[used-before-def]  # noqa: B018
+    add_paths, load  # type: ignore[used-before-def]  # noqa: B018
 except NameError:  # imported as part of the package (tests)
-    from winnow.judge.scoring.evidence_driver import load
+    from winnow.judge.scoring.evidence_driver import add_paths, load
 
 
 def call_counter(path: str, name: str, first: int, last: int) -> tuple[Any, list[int]]:
@@ -107,17 +107,13 @@ def run_forked(payload: dict[str, Any], candidate: dict[str, Any], timeout_s: fl
 
 
 def run_tests(payload: dict[str, Any]) -> None:
-    for path in reversed(payload.get("sys_path", [])):
-        sys.path.insert(0, path)
-    import site
-
-    for path in payload.get("site_dirs", []):
-        site.addsitedir(path)
+    add_paths(payload)  # once, in the parent: the children inherit them
     import pytest  # noqa: F401  # once, before the forks
 
+    shared = {**payload, "sys_path": [], "site_dirs": []}
     for index, candidate in enumerate(payload["candidates"]):
-        record = run_forked({**payload, "sys_path": [], "site_dirs": []}, candidate, payload["timeout_s"])
-        print("\n" + payload["marker"] + json.dumps({"index": index, **record}), flush=True)
+        record = run_forked(shared, candidate, payload["timeout_s"])
+        print("\n" + payload["marker"] + " " + json.dumps({"index": index, **record}), flush=True)
 
 
 if __name__ == "__main__" and len(sys.argv) > 1:

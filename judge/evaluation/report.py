@@ -152,19 +152,16 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     keys = (*CLASSIFICATION_KEYS, *BUG_KEYS, *RANKING_KEYS, "pick_by", "n_problems_logprob", "n", "n_positive")
     for key in keys:
         rows.append(f"| {key} | " + " | ".join(format_figure(results[n].get(key)) for n in names) + " |")
-    classes = sorted({c for n in names for c in results[n].get("recall_by_class", {})})
-    for c in classes:
-        cells = []
-        for n in names:
-            r = results[n].get("recall_by_class", {}).get(c)
-            cells.append(f"{format_figure(r['recall'])} (n={r['n']})" if r else "–")
-        rows.append(f"| recall: {c} | " + " | ".join(cells) + " |")
-    for c in sorted({c for n in names for c in results[n].get("pairwise_by_class", {})}):
-        cells = []
-        for n in names:
-            r = results[n].get("pairwise_by_class", {}).get(c)
-            cells.append(f"{format_figure(r['pairwise'])} (pairs={r['n_pairs']})" if r else "–")
-        rows.append(f"| pairwise: {c} | " + " | ".join(cells) + " |")
+    # (row label, results key, figure, its count and how the count is shown)
+    per_class = (("recall", "recall_by_class", "recall", "n", "n"),
+                 ("pairwise", "pairwise_by_class", "pairwise", "n_pairs", "pairs"))
+    for label, key, figure, count, shown in per_class:
+        for c in sorted({c for n in names for c in results[n].get(key, {})}):
+            cells = []
+            for n in names:
+                r = results[n].get(key, {}).get(c)
+                cells.append(f"{format_figure(r[figure])} ({shown}={r[count]})" if r else "–")
+            rows.append(f"| {label}: {c} | " + " | ".join(cells) + " |")
     regimes = sorted({r for n in names for r in results[n].get("by_regime", {})})
     for regime in regimes:
         for key in ("auc", "subtle_auc", "pairwise", "pass1_judge", "n"):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from winnow.judge.base.sandbox import SandboxLimits, module_prelude, run_python
+from winnow.judge.base.sandbox_results import marked_records
 
 DRIVER_PATH = Path(__file__).with_name("evidence_driver.py")
 INPUTS_PATH = Path(__file__).with_name("driver_inputs.py")
@@ -207,13 +208,7 @@ def parse_records(stdout: str, marker: str, reason: str, seconds: float) -> Modu
     """The driver's record lines → ModuleEvidence (a run that said nothing is an error)."""
     header: dict[str, Any] | None = None
     functions: dict[str, FunctionEvidence] = {}
-    for line in stdout.splitlines():
-        if not line.startswith(marker + " "):
-            continue
-        try:
-            record = json.loads(line[len(marker) + 1 :])
-        except json.JSONDecodeError:
-            continue
+    for record in marked_records(stdout, marker):
         if "module" in record:
             header = record
             continue

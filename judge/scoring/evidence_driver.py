@@ -292,11 +292,17 @@ class DocumentLoader(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(self.source, self.path, "exec", dont_inherit=True), module.__dict__)
 
 
-def load(payload: dict[str, Any]) -> types.ModuleType:
+def add_paths(payload: dict[str, Any]) -> None:
+    """Make the payload's folders importable: ``sys_path`` first, then ``site_dirs`` (with
+    their ``.pth`` files)."""
     for path in reversed(payload.get("sys_path", [])):
         sys.path.insert(0, path)
     for path in payload.get("site_dirs", []):
         site.addsitedir(path)
+
+
+def load(payload: dict[str, Any]) -> types.ModuleType:
+    add_paths(payload)
     name, path, source = payload["name"], payload.get("path") or "<document>", payload["source"]
     loader = DocumentLoader(name, path, source, bool(payload.get("is_package")))
     original = sys.modules.get(name)  # imported before we could step in (posixpath, at start-up)

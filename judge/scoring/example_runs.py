@@ -154,18 +154,6 @@ def _program(
     return f"{driver_source()}\n\nmain({payload!r})\n"
 
 
-def _records_out(stdout: str, marker: str) -> list[dict[str, Any]]:
-    """The driver's records, in order, from the lines of its output that start with ``marker``."""
-    got: list[dict[str, Any]] = []
-    for line in stdout.splitlines():
-        if line.startswith(marker + " "):
-            try:
-                got.append(json.loads(line[len(marker) + 1 :]))
-            except ValueError:
-                continue
-    return got
-
-
 def run_examples(
     code: str,
     examples: list[Example] | None = None,
@@ -178,6 +166,7 @@ def run_examples(
     """Run the examples of the function in ``code`` (found in ``task``'s docstring when given,
     else in ``code``'s own) in one sandboxed process; never raises for what the candidate does."""
     from winnow.judge.base.sandbox import SandboxLimits, run_python
+    from winnow.judge.base.sandbox_results import marked_records
 
     setup: list[str] = []
     if examples is None:
@@ -189,7 +178,7 @@ def run_examples(
     program = _program(code, examples, setup, marker, example_timeout_s)
     limits = SandboxLimits(output_tail_bytes=max(64_000, 2 * len(examples) * (REPR_LIMIT + 200)))
     result = run_python(program, timeout_s=timeout_s, limits=limits)
-    return collect_results(examples, _records_out(result.stdout_tail, marker), result.status, result.reason)
+    return collect_results(examples, marked_records(result.stdout_tail, marker), result.status, result.reason)
 
 
 def collect_results(examples: list[Example], got: list[dict[str, Any]], run_status: str, run_reason: str) -> ExampleResults:
@@ -229,6 +218,7 @@ def run_examples_many(
     process then runs every candidate on shared inputs (``outputs`` of each result), also
     where the docstring has no examples."""
     from winnow.judge.base.sandbox import SandboxLimits, run_python
+    from winnow.judge.base.sandbox_results import marked_records
     from winnow.judge.scoring.evidence import site_dirs
 
     examples, setup, name = find_examples_and_setup(task, None)
@@ -249,7 +239,7 @@ def run_examples_many(
     result = run_python(program, timeout_s=budget, limits=limits, read_only=read_only)
     by_candidate: dict[int, list[dict[str, Any]]] = {}
     outputs: dict[int, tuple[str | None, ...]] = {}
-    for record in _records_out(result.stdout_tail, marker):
+    for record in marked_records(result.stdout_tail, marker):
         index = int(record.get("candidate", -1))
         if "outputs" in record:
             outputs[index] = tuple(record["outputs"])
