@@ -83,22 +83,28 @@ class _GeneratorLogprob:
 
         self.engine = Engine(Model(resolve(model).path), n_threads=threads or None)
 
-    def means(self, prompt: str, site: FunctionSite, codes: list[str]) -> list[float | None]:
-        """Mean log-prob per candidate of the function at ``site`` in ``prompt``; None
-        where the candidate's function is missing, empty or unparseable."""
-        from winnow.judge.llm.generation import body_logprobs
+    def surprise(self, prompt: str, site: FunctionSite, codes: list[str]) -> list[dict[str, float] | None]:
+        """Per candidate the generator's surprise at its body (judge.scoring.surprise: the
+        mean token log-prob and the token-level gaps); None where the candidate's function
+        is missing, empty or unparseable."""
+        from winnow.judge.llm.generation import body_token_scores
+        from winnow.judge.scoring.surprise import surprise_features
 
         if site.language == "python":
             bodies = [function_body(textwrap.dedent(code), site.name) for code in codes]
         else:  # a Java problem's candidates are whole classes: the method's body as written
             bodies = [other_function_body(code, site.name, site.language) for code in codes]
         todo = [i for i, b in enumerate(bodies) if b is not None and b.strip()]
-        out: list[float | None] = [None] * len(codes)
+        out: list[dict[str, float] | None] = [None] * len(codes)
         if todo:
-            scored = body_logprobs(self.engine, prompt, site, [bodies[i] or "" for i in todo])
-            for i, (mean, _) in zip(todo, scored, strict=True):
-                out[i] = mean
+            scored = body_token_scores(self.engine, prompt, site, [bodies[i] or "" for i in todo])
+            for i, (pieces, scores) in zip(todo, scored, strict=True):
+                out[i] = surprise_features(scores, pieces)
         return out
+
+    def means(self, prompt: str, site: FunctionSite, codes: list[str]) -> list[float | None]:
+        """Mean log-prob per candidate (None as in ``surprise``)."""
+        return [None if f is None else f["mean_logprob"] for f in self.surprise(prompt, site, codes)]
 
 
 def _as_probability(strategy: str, p_correct: float | None, score: float) -> float:
@@ -203,9 +209,10 @@ def _score_problem(problem: Any, records: list[dict[str, Any]], args: argparse.N
 
     codes = [str(r["code"]) for r in records]
     language = problem.language
+    surprise = scorers.logprob.surprise(problem.prompt, target_site(problem), codes) if scorers.logprob else None
     means = (
-        scorers.logprob.means(problem.prompt, target_site(problem), codes)
-        if scorers.logprob
+        [None if f is None else f["mean_logprob"] for f in surprise]
+        if surprise is not None
         else [float(r.get("mean_logprob", 0.0)) for r in records]
     )
     cands = [FunctionCandidate.given(code, mean or 0.0, index=i) for i, (code, mean) in enumerate(zip(codes, means, strict=True))]
@@ -232,6 +239,9 @@ def _score_problem(problem: Any, records: list[dict[str, Any]], args: argparse.N
             if means[r.index] is None:
                 record |= {"p_correct": 0.0, "reason": f"no body of {problem.entry_point} to score"}
             record["mean_logprob"] = means[r.index]
+            features = surprise[r.index] if surprise is not None else None
+            if features is not None:  # the token-level surprise (docs/training.md: not a lever at 135M)
+                record["surprise"] = {k: round(v, 5) for k, v in features.items()}
         out.append(record)
     return out
 

@@ -30,7 +30,15 @@ import numpy as np
 from winnow.judge.base.errors import Cancelled, ModelError
 from winnow.judge.llm.llama_lib import physical_cores
 from winnow.judge.llm.model import Model
-from winnow.judge.llm.sampling import SampleResult, SeqState, Stops, Timings, choose_token, log_softmax_at
+from winnow.judge.llm.sampling import (
+    SampleResult,
+    SeqState,
+    Stops,
+    Timings,
+    choose_token,
+    log_softmax_at,
+    token_and_best_logprob,
+)
 
 CancelCheck = Callable[[], bool]
 
@@ -368,11 +376,22 @@ class Engine:
         """Log-probability of every token of every continuation after ``prefix``
         (teacher forcing): how likely this model finds text it did not sample itself.
         The prefix is evaluated once; continuations go together in batches."""
+        return [scores[0] for scores in self.continuation_scores(prefix, continuations, cancel)]
+
+    def continuation_scores(
+        self,
+        prefix: Sequence[int],
+        continuations: Sequence[Sequence[int]],
+        cancel: CancelCheck | None = None,
+    ) -> list[np.ndarray]:
+        """Per continuation an array of shape (2, tokens): row 0 each token's log-prob
+        (as ``continuation_logprobs``), row 1 the log-prob of the token the model liked
+        best at that position — their gap is how surprised it was by what was written."""
         first, _ = self.prefill(prefix, cancel)
-        out = [np.zeros(len(c), dtype=np.float64) for c in continuations]
+        out = [np.zeros((2, len(c)), dtype=np.float64) for c in continuations]
         for j, cont in enumerate(continuations):
             if len(cont):
-                out[j][0] = log_softmax_at(first, cont[0])
+                out[j][:, 0] = token_and_best_logprob(first, cont[0])
         # Token k+1's log-prob comes from the logits at token k: the last token is not fed.
         heads = [list(c[:-1]) for c in continuations]
         todo = [j for j, h in enumerate(heads) if h]
@@ -381,7 +400,7 @@ class Engine:
             j = todo[i]
             cont = continuations[j]
             for k, row in enumerate(rows):
-                out[j][k + 1] = log_softmax_at(self._logits(row), cont[k + 1])
+                out[j][:, k + 1] = token_and_best_logprob(self._logits(row), cont[k + 1])
 
         if todo:
             self._decode_branches(len(prefix), [heads[j] for j in todo], cancel, True, keep_all)

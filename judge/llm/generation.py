@@ -99,22 +99,23 @@ def _implement_prompt_at(engine: Engine, source: str, site: FunctionSite) -> Imp
     return implement_prompt(engine.model, site.header, before, after, site.language)
 
 
-def body_logprobs(
+def body_token_scores(
     engine: Engine,
     source: str,
     site: FunctionSite,
     bodies: Sequence[str],
     cancel: CancelCheck | None = None,
-) -> list[tuple[float, int]]:
-    """(mean, count) of the generator's token log-probs of each body written after
-    ``site``'s header, in the prompt ``implement_function`` samples from: the log-prob
-    ranking baseline for candidates the generator did not write (references, mutants).
-    A body is the text after the header, as a sampled one starts: newline, indent."""
+) -> list[tuple[list[str], np.ndarray]]:
+    """Per body its tokens' text and the (2, tokens) array of ``Engine.continuation_scores``:
+    each token's log-prob and its position's favourite's, teacher-forced after ``site``'s
+    header in the prompt ``implement_function`` samples from. A body is the text after the
+    header, as a sampled one starts: newline, indent."""
     prompt = _implement_prompt_at(engine, source, site)
     prefix = engine.prompt_tokens(prompt.text)
     conts = [engine.model.tokenize("\n" + body.strip("\n"), add_special=False, parse_special=False) for body in bodies]
-    lps = engine.continuation_logprobs(prefix, conts, cancel)
-    return [(float(lp.mean()) if len(lp) else 0.0, len(lp)) for lp in lps]
+    scores = engine.continuation_scores(prefix, conts, cancel)
+    piece = engine.model.token_piece
+    return [([piece(t).decode("utf-8", errors="replace") for t in c], s) for c, s in zip(conts, scores, strict=True)]
 
 
 def implement_function(

@@ -72,6 +72,14 @@ def log_softmax_at(logits: np.ndarray, token: int) -> float:
     return float(logits[token] - m - np.log(np.exp(logits - m).sum()))
 
 
+def token_and_best_logprob(logits: np.ndarray, token: int) -> tuple[float, float]:
+    """(log p(token), log p(the model's favourite token)) from one row of logits: how far
+    a written token is from what the model expected there (0 apart when it is the favourite)."""
+    m = float(logits.max())
+    log_z = float(np.log(np.exp(logits - m).sum()))
+    return float(logits[token] - m - log_z), -log_z
+
+
 def choose_token(
     logits: np.ndarray, temperature: float, top_p: float, top_k: int, rng: np.random.Generator
 ) -> int:

@@ -88,6 +88,10 @@ def test_judge_score_logprob_baseline(tmp_path: Path) -> None:
     assert scores["c0"]["p_correct"] > scores["c1"]["p_correct"]  # gibberish comment: less likely text
     assert scores["c2"]["p_correct"] == 0.0 and scores["c3"]["p_correct"] == 0.0
     assert scores["c3"]["mean_logprob"] is None
+    surprise = scores["c1"]["surprise"]  # the token-level features, for fitting (judge.scoring.surprise)
+    assert surprise["mean_logprob"] == pytest.approx(scores["c1"]["mean_logprob"], abs=1e-4)
+    assert surprise["max_gap"] >= surprise["second_gap"] >= 0 and surprise["max_gap"] > 1.0
+    assert "surprise" not in scores["c3"]
 
 
 def test_complete_ranks_by_the_verdict(repo_root: Path) -> None:

@@ -179,6 +179,22 @@ def test_continuation_logprobs_match_sampling_and_full_prompts(engine: Engine) -
         assert lps[1][k] == pytest.approx(alone, abs=0.15)
 
 
+def test_continuation_scores_carry_each_positions_favourite(engine: Engine) -> None:
+    """Row 0 is continuation_logprobs; row 1 is the favourite token's log-prob there, so it
+    is never below row 0, and equals it where greedy decoding wrote the token."""
+    prefix = engine.prompt_tokens(PROMPT)
+    greedy = engine.sample(prefix, n=1, max_tokens=8, temperature=0.0, seed=0).candidates[0].tokens
+    other = engine.model.tokenize("    return b + a  # zq xv", add_special=False, parse_special=False)
+    scores = engine.continuation_scores(prefix, [greedy, other, []])
+    assert [s.shape for s in scores] == [(2, len(greedy)), (2, len(other)), (2, 0)]
+    lps = engine.continuation_logprobs(prefix, [greedy, other])
+    for s, lp in zip(scores, lps, strict=False):
+        assert np.allclose(s[0], lp)
+        assert (s[1] >= s[0] - 1e-6).all() and (s[1] <= 0).all()
+    assert np.allclose(scores[0][0], scores[0][1], atol=0.15)  # greedy wrote each favourite
+    assert (scores[1][1] - scores[1][0]).max() > 1.0  # the gibberish comment was not expected
+
+
 def test_choose_token_top_p_and_greedy() -> None:
     logits = np.array([0.0, 10.0, 9.0, -5.0], dtype=np.float32)
     rng = np.random.default_rng(0)
