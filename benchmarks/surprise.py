@@ -33,7 +33,6 @@ import argparse
 import json
 import random
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -153,29 +152,22 @@ def pairwise(cands: Sequence[Candidate], scores: Sequence[float], kind: str | No
 
 
 def fit_ranker(cands: Sequence[Candidate], features: Sequence[str]) -> Any:
-    """A linear pairwise ranker on standardised features: each task's (passing, failing)
-    differences, each task weighing the same; returns score(candidates) -> list[float]."""
+    """The verdict's pairwise ranker (``verdict.fit_pairwise``) on standardised features;
+    returns score(candidates) -> list[float]."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    from winnow.judge.scoring.verdict import fit_pairwise
+
     scaler = StandardScaler().fit([[c.features[f] for f in features] for c in cands])
-    tasks: dict[str, tuple[list[Any], list[Any]]] = defaultdict(lambda: ([], []))
-    for c in cands:
-        tasks[c.problem_id][0 if c.passed else 1].append(scaler.transform([[c.features[f] for f in features]])[0])
-    x, y, w = [], [], []
-    for good, bad in tasks.values():
-        pairs = [(g, b) for g in good for b in bad]
-        for g, b in pairs:
-            x += [g - b, b - g]
-            y += [1, 0]
-            w += [1.0 / len(pairs)] * 2
-    if not x:
-        raise WinnowError("fitting a ranker needs a task with passing and failing candidates")
-    coef = LogisticRegression(max_iter=2000, fit_intercept=False).fit(x, y, sample_weight=w).coef_[0]
+
+    def vectors(items: Sequence[Candidate]) -> Any:
+        return scaler.transform([[c.features[f] for f in features] for c in items])
+
+    coef = np.asarray(fit_pairwise(vectors(cands), [c.passed for c in cands], [c.problem_id for c in cands]))
 
     def score(items: Sequence[Candidate]) -> list[float]:
-        return list(scaler.transform([[c.features[f] for f in features] for c in items]) @ np.asarray(coef))
+        return list(vectors(items) @ coef)
 
     return score
 

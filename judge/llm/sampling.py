@@ -68,8 +68,7 @@ class SampleResult:
 
 
 def log_softmax_at(logits: np.ndarray, token: int) -> float:
-    m = float(logits.max())
-    return float(logits[token] - m - np.log(np.exp(logits - m).sum()))
+    return token_and_best_logprob(logits, token)[0]
 
 
 def token_and_best_logprob(logits: np.ndarray, token: int) -> tuple[float, float]:

@@ -158,23 +158,30 @@ def fit_ranker(
     features: Sequence[str] = FEATURES,
     c: float = 1.0,
 ) -> list[float]:
+    """The pairwise ranker (``fit_pairwise``) on these signals' features."""
+    return fit_pairwise([s.vector(features) for s in signals], labels, problem_ids, c)
+
+
+def fit_pairwise(
+    vectors: Sequence[Sequence[float]], labels: Sequence[int], problem_ids: Sequence[str], c: float = 1.0
+) -> list[float]:
     """A linear pairwise ranker (RankNet/RankSVM-style): logistic regression, without an
     intercept, on the feature differences of every (passing, failing) pair of one task, each
     task weighing the same. What it learns is which of two candidates of a batch to put
     first, not how likely either is."""
     from sklearn.linear_model import LogisticRegression
 
-    by_task: dict[str, tuple[list[list[float]], list[list[float]]]] = {}
-    for sig, label, pid in zip(signals, labels, problem_ids, strict=True):
+    by_task: dict[str, tuple[list[Sequence[float]], list[Sequence[float]]]] = {}
+    for vector, label, pid in zip(vectors, labels, problem_ids, strict=True):
         good, bad = by_task.setdefault(pid, ([], []))
-        (good if label else bad).append(sig.vector(features))
+        (good if label else bad).append(vector)
     x: list[list[float]] = []
     y: list[int] = []
     weight: list[float] = []
     for good, bad in by_task.values():
         pairs = [(g, b) for g in good for b in bad]
         for g, b in pairs:
-            diff = [gv - bv for gv, bv in zip(g, b, strict=True)]
+            diff = [float(gv - bv) for gv, bv in zip(g, b, strict=True)]
             x += [diff, [-v for v in diff]]
             y += [1, 0]
             weight += [1.0 / len(pairs)] * 2
