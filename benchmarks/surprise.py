@@ -92,9 +92,10 @@ def measure_modules(
             if bug is None:
                 continue
             changed = next((s for s in judged_functions(bug.source) if s.qualname == site.qualname), None)
-            if changed is None or changed.header != site.header or not _body(source, site).strip():
+            released = _body(source, site)
+            if changed is None or changed.header != site.header or not released.strip():
                 continue  # the bug touched the signature or docstring: not the same prompt
-            (p0, s0), (p1, s1) = body_token_scores(engine, source, site, [_body(source, site), _body(bug.source, changed)])
+            (p0, s0), (p1, s1) = body_token_scores(engine, source, site, [released, _body(bug.source, changed)])
             out.append(FunctionSurprise(group, module, site.qualname, surprise_features(s0, p0),
                                         surprise_features(s1, p1), bug.bug_class))  # fmt: skip
     return out, skipped
