@@ -72,7 +72,7 @@ def _rows(problems: dict[str, Any], records: list[dict[str, Any]], judge: Any, r
     """Serving's signals for every candidate, each problem's batch together (agreement on)."""
     from tqdm import tqdm
 
-    from winnow.judge.scoring.docstring_examples import find_examples
+    from winnow.judge.evidence.examples import find_examples
     from winnow.judge.scoring.ranking import gather_signals
 
     by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -186,7 +186,7 @@ def _print(report: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from winnow.judge.dataset.problems import problems_by_id
-    from winnow.judge.scoring.example_runs import examples_runner
+    from winnow.judge.evidence.example_runs import examples_runner
     from winnow.judge.scoring.judge_model import Judge, JudgeManifest
 
     sets = {}

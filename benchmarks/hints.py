@@ -33,9 +33,14 @@ from pygls.lsp.client import LanguageClient
 
 from winnow.benchmarks.lsp_process import kill_server, server_pid
 from winnow.judge.base.errors import WinnowError
-from winnow.judge.dataset.hint_calibration import locate
-from winnow.judge.dataset.module_bugs import judged_functions, mutate_function
-from winnow.judge.scoring.hints import CALIBRATION_MODULES, HELD_OUT_MODULES, THIRD_PARTY_MODULES
+from winnow.judge.dataset.module_bugs import mutate_function
+from winnow.judge.evaluation.hint_calibration import locate
+from winnow.judge.hints.policy import (
+    CALIBRATION_MODULES,
+    HELD_OUT_MODULES,
+    THIRD_PARTY_MODULES,
+    judged_functions,
+)
 
 GROUPS = {"calibration": CALIBRATION_MODULES, "held-out stdlib": HELD_OUT_MODULES, "third-party": THIRD_PARTY_MODULES}
 

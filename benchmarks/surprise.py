@@ -39,9 +39,9 @@ from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl
-from winnow.judge.base.pysource import FunctionSite, source_lines
 from winnow.judge.evaluation.metrics import within_task_pairwise
 from winnow.judge.scoring.surprise import SURPRISE_FEATURES
+from winnow.judge.sites import FunctionSite, source_lines
 
 #: +1: a higher value reads as more likely correct; -1: as more likely a bug.
 DIRECTION = {"mean_logprob": 1, "min_logprob": 1, "log_tokens": 1, "p_correct": 1}
@@ -74,8 +74,9 @@ def measure_modules(
 ) -> tuple[list[FunctionSurprise], dict[str, str]]:
     """Each module's first ``per_module`` documented functions, as released and with one bug
     (one forward pass each, sharing the prompt); modules that cannot be read are skipped."""
-    from winnow.judge.dataset.hint_calibration import locate
-    from winnow.judge.dataset.module_bugs import judged_functions, mutate_function
+    from winnow.judge.dataset.module_bugs import mutate_function
+    from winnow.judge.evaluation.hint_calibration import locate
+    from winnow.judge.hints.policy import judged_functions
     from winnow.judge.llm.generation import body_token_scores
     from winnow.judge.scoring.surprise import surprise_features
 

@@ -117,8 +117,8 @@ def candidates(problem: Any, k: int, seed: int) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from winnow.judge.base.sandbox import run_python
     from winnow.judge.dataset.problems import load_problems
+    from winnow.judge.sandbox.run import run_python
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", default="humaneval:heldout", help="problem set (default: humaneval:heldout)")

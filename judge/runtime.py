@@ -18,11 +18,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from winnow.judge.base.code_sites import java_imports
-from winnow.judge.base.code_sites import judge_task as other_judge_task
 from winnow.judge.base.definitions import helper_stubs
 from winnow.judge.base.errors import ModelError
-from winnow.judge.base.pysource import FunctionSite, judge_task, module_imports
+from winnow.judge.evidence.batch_examples import batch_examples
+from winnow.judge.evidence.example_runs import examples_runner
 from winnow.judge.llm.engine import Engine
 from winnow.judge.llm.generation import (
     FunctionCandidate,
@@ -35,10 +34,9 @@ from winnow.judge.llm.model import Model
 from winnow.judge.llm.model_files import ModelInfo, resolve
 from winnow.judge.llm.prompts import PromptContext
 from winnow.judge.llm.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
-from winnow.judge.scoring.example_runs import examples_runner
-from winnow.judge.scoring.java_example_runs import run_java_examples
 from winnow.judge.scoring.judge_model import Judge
 from winnow.judge.scoring.ranking import RankedCandidate, rank
+from winnow.judge.sites import FunctionSite, judge_task
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +56,7 @@ class ImplementResult:
     generation: Generation
     judge_ms: float
     strategy: str = "combined"  # how ``ranked`` was ordered (ranking.STRATEGIES)
+    note: str = ""  # why a weaker strategy ordered it ("no examples to run")
 
 
 @dataclass
@@ -181,18 +180,21 @@ class Runtime:
                 seed=seed, cancel=cancelled, deadline=deadline,
             )
             t1 = time.perf_counter()
-            if site.language == "python":
-                ranked, use = self._rank_python(source, site, gen, strategy, helpers, cancelled, seed)
-            else:
-                ranked, use = self._rank_other(source, site, gen, seed)
+            ranked, use, note = self._rank(source, site, gen, strategy, helpers, cancelled, seed)
             t2 = time.perf_counter()
             self.stats.record("implement", (t2 - t0) * 1000.0)
             self.stats.decode_tok_s = gen.timings.decode_tok_s
-            return ImplementResult(ranked=ranked, generation=gen, judge_ms=(t2 - t1) * 1000.0, strategy=use)
+            return ImplementResult(ranked, gen, (t2 - t1) * 1000.0, use, note)
 
         return self.worker.submit(job, priority, cancelled)
 
-    def _rank_python(
+    def _judge_for(self, language: str) -> Judge | None:
+        """The judge, where its manifest lists ``language``: the shipped one, trained on Python,
+        has earned no voice on Java (its Java figures: docs/java.md)."""
+        judge = self.judge
+        return judge if judge is not None and language in judge.manifest.languages else None
+
+    def _rank(
         self,
         source: str,
         site: FunctionSite,
@@ -201,38 +203,29 @@ class Runtime:
         helpers: dict[str, str] | None,
         cancelled: Callable[[], bool] | None,
         seed: int | None,
-    ) -> tuple[list[RankedCandidate], str]:
-        """The verdict (judge, docstring examples in the sandbox, lint), or what is left of it
-        without a judge; the task carries the stubs of the workspace helpers the bodies call."""
-        called = helper_stubs([c.code for c in gen.candidates], helpers) if helpers else ""
-        task = judge_task(site, module_imports(source), called)
-        use = strategy if self.judge is not None or strategy in ("logprob", "random") else "logprob"
-        runner = examples_runner() if use in ("combined", "judge+exec", "examples") else None
-        ranked = rank(
-            task, gen.candidates, strategy=use, judge=self.judge, cancel=cancelled, seed=seed or 0,
-            run_examples=runner,
-        )
-        return ranked, use
-
-    def _rank_other(
-        self, source: str, site: FunctionSite, gen: Generation, seed: int | None
-    ) -> tuple[list[RankedCandidate], str]:
-        """A Java method's bodies ranked by its Javadoc examples, run on every candidate in one
-        sandboxed ``javac`` + JVM, then by log-prob. The learned judge joins in only where its
-        manifest lists the language (``languages``): the shipped one, trained on Python, has
-        earned no voice on Java (its Java figures: docs/java.md)."""
-        run = run_java_examples(source, site, [c.code for c in gen.candidates])
-        signals = {textwrap.dedent(c.code): r.as_signal() for c, r in zip(gen.candidates, run.candidates, strict=True)}
-        task = other_judge_task(site, java_imports(source))
-        if self.judge is not None and site.language in self.judge.manifest.languages:
-            use = "combined"  # a judge whose manifest claims the language: its verdict, as for Python
+    ) -> tuple[list[RankedCandidate], str, str]:
+        """The verdict (judge, the examples in the sandbox, lint) where a judge speaks for the
+        language, or what is left of it without one: the examples where they are known to
+        exist (Java's run up front), else log-prob; with the strategy used and why a weaker
+        one. The task carries the stubs of the workspace helpers the bodies call."""
+        codes = [c.code for c in gen.candidates]
+        task = judge_task(source, site, helper_stubs(codes, helpers) if helpers else "")
+        judge = self._judge_for(site.language)
+        batch = batch_examples(source, site, codes)
+        note = ""
+        if judge is not None or strategy in ("logprob", "random"):
+            use = strategy
+        elif batch is not None and batch.has_examples:
+            use = "examples"
         else:
-            use = "examples" if run.original.n_examples else "logprob"
+            use = "logprob"
+            note = "no examples to run" if batch is not None and batch.has_examples is False else "no judge loaded"
+        runner = batch.run if batch is not None and use in ("combined", "judge+exec", "examples") else None
         ranked = rank(
-            task, gen.candidates, strategy=use, judge=self.judge if use == "combined" else None, seed=seed or 0,
-            language=site.language, run_examples=lambda code, _task: signals[code],
-        )
-        return ranked, use
+            task, gen.candidates, strategy=use, judge=judge, cancel=cancelled, seed=seed or 0,
+            run_examples=runner, language=site.language,
+        )  # fmt: skip
+        return ranked, use, note
 
     def inline(
         self,
@@ -282,6 +275,17 @@ class Runtime:
             return ranked[0]
 
         return self.worker.submit(job, PRIORITY_BACKGROUND, cancelled)
+
+    def judge_function(
+        self, source: str, site: FunctionSite, helpers: dict[str, str] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Future[RankedCandidate]:
+        """The learned judge's P(correct) of a function as written (what a correctness hint
+        with no execution behind it is calibrated on); its task carries the stubs of the
+        workspace helpers it calls (``helpers``: name → stub, its own name left out)."""
+        others = {k: v for k, v in (helpers or {}).items() if k != site.name}
+        task = judge_task(source, site, helper_stubs([site.code], others) if others else "")
+        return self.judge_code(task, textwrap.dedent(site.code), cancelled, judge_only=True)
 
     def describe(self) -> dict[str, Any]:
         """What runs, how fast, and how well the judge measured: for stats and hints."""

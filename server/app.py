@@ -7,7 +7,7 @@ what it needs (features/ports.py), never the server itself:
 - ``ModelHost`` (models/host.py): the Runtime, loaded in the background;
 - ``InlineCompletion`` (features/inline.py): inline completion and the completion fallback;
 - ``CodeActions`` (features/code_actions.py): implement-with-best-of-N, runners-up;
-- ``Diagnostics`` (features/diagnostics.py): the judge's verdicts on documented functions;
+- ``Diagnostics`` (features/hints/): correctness hints, a pipeline (schedule → collect → decide → present);
 - ``WorkspaceContext`` (workspace/context.py): the workspace's other files in prompts;
 - ``Status`` / ``Messages`` (lsp/status.py): winnow/status, $/progress, messages.
 
@@ -28,7 +28,7 @@ from pygls.lsp.server import LanguageServer
 
 from winnow.server.features import convert, stats
 from winnow.server.features.code_actions import CodeActions
-from winnow.server.features.diagnostics import EDIT_DELAY_S, OPEN_DELAY_S, Diagnostics
+from winnow.server.features.hints.pipeline import EDIT_DELAY_S, OPEN_DELAY_S, Diagnostics
 from winnow.server.features.inline import InlineCompletion
 from winnow.server.features.suggestions import Suggestion
 from winnow.server.lsp.cancellation import CancelFlag

@@ -2,7 +2,7 @@
 
 Adding a language is a grammar wheel (``tree-sitter-<lang>``) in ``GRAMMARS`` and a query
 file ``judge/data/queries/<lang>.scm`` naming its functions (``@function``, ``@name``,
-``@body``, ``@class``): code_sites does the rest.
+``@body``, ``@class``): a backend in ``winnow.judge.sites`` does the rest.
 """
 
 from __future__ import annotations
@@ -22,21 +22,6 @@ GRAMMARS: dict[str, str] = {
     "python": "tree_sitter_python",
     "java": "tree_sitter_java",
 }
-
-#: File extensions → language id, for files the editor did not name a language for.
-EXTENSIONS: dict[str, str] = {".py": "python", ".pyi": "python", ".java": "java"}
-
-
-def language_of(path_or_uri: str, language_id: str | None = None) -> str | None:
-    """The language of a document: the editor's id when it is one we know, else the extension."""
-    lang = (language_id or "").lower()
-    if lang in GRAMMARS:
-        return lang
-    for ext, name in EXTENSIONS.items():
-        if path_or_uri.lower().endswith(ext):
-            return name
-    return None
-
 
 @cache
 def language(name: str) -> Language:

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from winnow.judge.dataset.problems import problems_by_id
-    from winnow.judge.scoring.example_runs import examples_runner
+    from winnow.judge.evidence.example_runs import examples_runner
     from winnow.judge.scoring.judge_model import Judge, JudgeManifest
     from winnow.judge.scoring.ranking import gather_signals
     from winnow.judge.scoring.verdict import FEATURES, fit_ranker, fit_verdict

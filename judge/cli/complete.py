@@ -8,12 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from winnow.judge.base.code_sites import function_at
 from winnow.judge.base.errors import WinnowError
-from winnow.judge.base.grammars import language_of
 from winnow.judge.cli import flags
 from winnow.judge.runtime import Runtime, RuntimeConfig
 from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES
+from winnow.judge.sites import backend, function_at, language_of
 
 MAX_FILE_BYTES = 2_000_000
 
@@ -38,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     site = function_at(source, line, language)
     if site is None:
         where = f" at or after line {line + 1}" if line is not None else ""
-        what = "Python function" if language == "python" else f"{language.capitalize()} method"
+        lang = backend(language)
+        what = lang.noun if lang is not None else f"{language} function"
         raise WinnowError(f"{path}: no {what}{where} (a def with a signature and docstring)")
     config = RuntimeConfig(
         generator=args.model, judge=args.judge, n_threads=args.threads, allow_download=args.download
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         runtime.load().result()
         load_s = time.perf_counter() - t0
-        strategy = args.strategy or ("combined" if runtime.judge is not None else "logprob")
+        strategy = args.strategy or "combined"  # the runtime falls back to what is loaded
         result = runtime.implement(
             source, site, n=args.n, max_tokens=args.max_tokens, temperature=args.temperature,
             seed=args.seed, strategy=strategy,

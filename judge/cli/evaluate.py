@@ -113,14 +113,10 @@ def _regimes(problems: str | None) -> dict[str, str] | None:
         return None
     from winnow.judge.dataset.candidate_sampling import target_site
     from winnow.judge.dataset.problems import Problem, load_problems
-    from winnow.judge.scoring.docstring_examples import find_examples
-    from winnow.judge.scoring.java_example_runs import parameter_count
-    from winnow.judge.scoring.javadoc_examples import find_java_examples
+    from winnow.judge.evidence.documents import document_evidence
 
     def has_examples(p: Problem) -> bool:
-        if p.language == "python":
-            return bool(find_examples(p.prompt, p.entry_point))
-        site = target_site(p)
-        return bool(find_java_examples(site.docstring, site.name, parameter_count(site)))
+        way = document_evidence(p.language)
+        return way is not None and bool(way.examples(target_site(p)))
 
     return {p.id: "with_examples" if has_examples(p) else "without_examples" for p in load_problems(problems)}

@@ -55,28 +55,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from winnow.judge.base.call_sites import own_calls
-    from winnow.judge.base.code_sites import functions
-    from winnow.judge.base.grammars import language_of
-    from winnow.judge.dataset.module_bugs import judged_functions
-    from winnow.judge.scoring.evidence import Target, collect
-    from winnow.judge.scoring.hints import HintPolicy, hint_for
-    from winnow.judge.scoring.java_example_runs import java_evidence
+    from winnow.judge.base.errors import WinnowError
+    from winnow.judge.evidence.documents import EvidenceRequest, document_evidence
+    from winnow.judge.evidence.module_evidence import TYPED_INPUTS
+    from winnow.judge.hints.policy import HintPolicy, hint_for, judged_functions
     from winnow.judge.scoring.judge_model import JudgeManifest
+    from winnow.judge.sites import backend, language_of
+    from winnow.judge.sites.call_sites import own_calls
 
     path = Path(args.file).resolve()
     source = path.read_text(encoding="utf-8")
     policy = JudgeManifest.load(args.judge).hints or HintPolicy()
     language = language_of(str(path)) or "python"
-    if language == "java":  # Javadoc examples with the JDK (docs/java.md)
-        sites = [s for s in functions(source, "java") if s.docstring and not s.is_stub]
-        evidence = java_evidence(source, sites)
-    else:
-        sites = judged_functions(source)
-        targets = [Target(s.qualname, s.start_line + 1) for s in sites]
-        calls = own_calls(source, [s.qualname for s in sites])
-        evidence = collect(source, str(path), targets, probes=args.probes, calls=calls)
-    doc = "Javadoc" if language == "java" else "docstring"
+    way, lang = document_evidence(language), backend(language)
+    if way is None or lang is None:
+        raise WinnowError(f"{path}: no correctness hints for {language} files")
+    sites = judged_functions(source, language)
+    calls = own_calls(source, [s.qualname for s in sites]) if way.takes_call_sites else {}
+    request = EvidenceRequest(probes=args.probes, typed=TYPED_INPUTS, calls=calls)
+    evidence = way.collect(source, str(path), sites, request)  # Java: Javadoc examples with the JDK
+    doc = lang.doc_comment
     rows: list[dict[str, Any]] = []
     for s in sites:
         ev = evidence.functions.get(s.qualname)
@@ -101,14 +99,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from winnow.judge.dataset.hint_calibration import choose_policy, measure_corpus, rates
-    from winnow.judge.scoring.hints import CALIBRATION_MODULES
+    from winnow.judge.evaluation.hint_calibration import choose_policy, measure_corpus, rates
+    from winnow.judge.hints.policy import CALIBRATION_MODULES
     from winnow.judge.scoring.judge_model import JudgeManifest
 
     modules = args.modules or list(CALIBRATION_MODULES)
     judge = None
     if args.score_judge:
-        from winnow.judge.dataset.hint_calibration import judge_scorer
+        from winnow.judge.evaluation.hint_calibration import judge_scorer
         from winnow.judge.scoring.judge_model import Judge
 
         judge = judge_scorer(Judge.load(args.score_judge, n_threads=args.threads))

@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from winnow.judge.base.code_sites import function_body as other_function_body
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
-from winnow.judge.base.pysource import FunctionSite, function_at, function_body
 from winnow.judge.cli import flags
-from winnow.judge.dataset.labelling import JAVA_STARTUP_S
-from winnow.judge.scoring.example_runs import examples_runner
-from winnow.judge.scoring.java_example_runs import JavaExamplesRunner
+from winnow.judge.evidence.batch_examples import problem_examples
+from winnow.judge.evidence.example_runs import examples_runner
 from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES, ExamplesRunner
+from winnow.judge.sites import FunctionSite, function_at, function_body
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -90,10 +88,8 @@ class _GeneratorLogprob:
         from winnow.judge.llm.generation import body_token_scores
         from winnow.judge.scoring.surprise import surprise_features
 
-        if site.language == "python":
-            bodies = [function_body(textwrap.dedent(code), site.name) for code in codes]
-        else:  # a Java problem's candidates are whole classes: the method's body as written
-            bodies = [other_function_body(code, site.name, site.language) for code in codes]
+        # A Java problem's candidates are whole classes: the method's body as written.
+        bodies = [function_body(textwrap.dedent(code), site.name, site.language) for code in codes]
         todo = [i for i, b in enumerate(bodies) if b is not None and b.strip()]
         out: list[dict[str, float] | None] = [None] * len(codes)
         if todo:
@@ -217,8 +213,8 @@ def _score_problem(problem: Any, records: list[dict[str, Any]], args: argparse.N
     )
     cands = [FunctionCandidate.given(code, mean or 0.0, index=i) for i, (code, mean) in enumerate(zip(codes, means, strict=True))]
     run_examples = scorers.run_examples
-    if language == "java" and run_examples is not None:
-        run_examples = JavaExamplesRunner(problem.entry_point, args.timeout + JAVA_STARTUP_S)
+    if run_examples is not None:  # each language runs a problem's examples its own way
+        run_examples = problem_examples(language, problem.entry_point, args.timeout)
     # Each problem its own seed: one seed for all would give every task's first candidate (the
     # reference, in augmented sets) the same draw, and "random" would rank by position.
     seed = zlib.crc32(f"{args.seed}:{problem.id}".encode())

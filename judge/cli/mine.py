@@ -98,21 +98,16 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from winnow.judge.base.jsonl import write_json, write_jsonl
-    from winnow.judge.dataset.mining import mine, records_for, split_packages
+    from winnow.judge.dataset.miners import MINERS
+    from winnow.judge.dataset.mining import split_packages
     from winnow.judge.dataset.repo_tests import noise_summary
 
-    if args.tests and args.language == "java":  # before mining: the JDK takes minutes
-        raise WinnowError("--tests runs Python test files (pytest); Java trees are labelled self-supervised")
-    if args.language == "java":
-        from winnow.judge.dataset.java_mining import java_records_for, mine_java
-
-        found = mine_java(args.paths, args.max_functions, args.seed, min_lines=args.min_lines,
-                          max_lines=args.max_lines or 40)
-        records_of = java_records_for
-    else:
-        found = mine(args.paths, args.max_functions, args.seed, min_lines=args.min_lines,
-                     max_lines=args.max_lines or 60)
-        records_of = records_for
+    miner = MINERS[args.language]
+    if args.tests and not miner.labels_by_tests:  # before mining: the JDK takes minutes
+        raise WinnowError(f"--tests runs Python test files (pytest); {args.language.capitalize()} trees are labelled self-supervised")
+    found = miner.find(args.paths, args.max_functions, args.seed, min_lines=args.min_lines,
+                       max_lines=args.max_lines or miner.max_lines)
+    records_of = miner.records
     packages = {fn.package for fn in found}
     if args.heldout is not None:
         heldout = set(args.heldout) & packages

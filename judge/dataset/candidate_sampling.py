@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from winnow.judge.base.code_sites import functions as code_functions
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key
-from winnow.judge.base.pysource import FunctionSite, functions, source_lines
 from winnow.judge.dataset.problems import Problem
+from winnow.judge.sites import FunctionSite, functions, source_lines
 
 
 def problem_seed(seed: int, problem_id: str) -> int:
@@ -40,7 +39,7 @@ def target_site(problem: Problem) -> FunctionSite:
     with the prompt), else from the prompt closed with a stub body."""
     if problem.language != "python":
         text = problem.reference or problem.prompt + "        throw new UnsupportedOperationException();\n    }\n}\n"
-        named = [s for s in code_functions(text, problem.language) if s.name == problem.entry_point]
+        named = [s for s in functions(text, problem.language) if s.name == problem.entry_point]
         if not named:
             raise WinnowError(f"{problem.id}: no method {problem.entry_point} in its prompt")
         return named[-1]

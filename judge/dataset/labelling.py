@@ -20,7 +20,9 @@ from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
-from winnow.judge.base.sandbox import (
+from winnow.judge.dataset.problems import Problem
+from winnow.judge.evidence.batch_examples import JAVA_STARTUP_S
+from winnow.judge.sandbox.run import (
     STATUSES,
     RunResult,
     java_class_name,
@@ -28,10 +30,8 @@ from winnow.judge.base.sandbox import (
     run_python,
     sandbox_backend,
 )
-from winnow.judge.dataset.problems import Problem
 
 #: Extra wall-clock seconds a Java candidate gets: javac and the JVM start inside the limit.
-JAVA_STARTUP_S = 10.0
 
 
 def run_candidate(problem: Problem, code: str, timeout_s: float = 10.0) -> RunResult:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from winnow.judge.base.pysource import FunctionSite, functions
 from winnow.judge.dataset.variants import variants
+from winnow.judge.sites import FunctionSite, functions
 
 T = TypeVar("T")
 SKIP_DIRS = frozenset({"tests", "test", "testing", "__pycache__", "node_modules", "site-packages-tests", "_vendor"})

@@ -13,8 +13,9 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from winnow.judge.base.pysource import FunctionSite, functions, source_lines
 from winnow.judge.dataset.variants import mutate_once
+from winnow.judge.hints.policy import judged_functions
+from winnow.judge.sites import FunctionSite, functions, source_lines
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,6 @@ class ModuleBug:
     source: str
     description: str
     bug_class: str
-
-
-def judged_functions(source: str, max_lines: int = 200) -> list[FunctionSite]:
-    """The functions a hint may speak about: documented, not stubs, not nested, not huge."""
-    return [
-        s
-        for s in functions(source)
-        if s.docstring and not s.is_stub and "<locals>" not in s.qualname and s.end_line - s.start_line <= max_lines
-    ]
 
 
 #: Draws of a mutator before giving up on a function whose bugs all leave it a stub.

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from winnow.judge.base.pysource import functions
 from winnow.judge.dataset.mining import GENERATED, python_files, task_header
+from winnow.judge.sites import functions
 
 #: Changed lines (added + removed) a fix may have: larger changes are rewrites, not fixes.
 MAX_CHANGED_LINES = 8

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from winnow.judge.base.sandbox import SandboxLimits, run_python
-from winnow.judge.base.sandbox_results import marked_records
 from winnow.judge.dataset.mining import MinedFunction
-from winnow.judge.scoring.evidence import driver_source, module_identity, site_dirs
+from winnow.judge.evidence.drivers import driver_path
+from winnow.judge.evidence.module_evidence import driver_source, module_identity, site_dirs
+from winnow.judge.sandbox.results import marked_records
+from winnow.judge.sandbox.run import SandboxLimits, run_python
 
-DRIVER_PATH = Path(__file__).with_name("repo_tests_driver.py")
+DRIVER_PATH = driver_path("tests_driver")
 TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
 SKIP = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 MAX_TEST_FILES = 2  # per function: the test files that name it most

@@ -20,7 +20,7 @@ Edits are made on the source text at AST node positions rather than by ``ast.unp
 variant keeps the reference's formatting, comments and docstring: a judge must not be able
 to tell variants from the original by their layout. Only the entry point's body is changed.
 Java problems get the reference and up to ``k`` single-point mutants
-(:mod:`~winnow.judge.dataset.java_mutations`, the same bug classes); there are no Java
+(:mod:`~winnow.judge.dataset.java.mutations`, the same bug classes); there are no Java
 rewrites yet, so the mutants fill the rewrites' share as well.
 """
 
@@ -31,7 +31,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from winnow.judge.dataset.java_mutations import java_mutants
+from winnow.judge.dataset.java.mutations import java_mutants
 from winnow.judge.dataset.mutations import mutation_sites_in
 from winnow.judge.dataset.problems import Problem
 from winnow.judge.dataset.rewrites import rewrite_sites_in

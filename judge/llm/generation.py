@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from winnow.judge.base.pysource import FunctionSite, source_lines
 from winnow.judge.llm.engine import CancelCheck, Engine
 from winnow.judge.llm.model import Model
 from winnow.judge.llm.prompts import (
@@ -24,6 +23,7 @@ from winnow.judge.llm.prompts import (
     trim_body,
 )
 from winnow.judge.llm.sampling import Timings
+from winnow.judge.sites import FunctionSite, source_lines
 
 CONTEXT_CHARS = 1500  # code before a function shown to the model (imports, helpers)
 

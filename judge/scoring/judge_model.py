@@ -25,9 +25,9 @@ import numpy as np
 from winnow.judge.base.errors import ModelError, WinnowError
 from winnow.judge.base.jsonl import write_json
 from winnow.judge.base.numeric import logsumexp, sigmoid
+from winnow.judge.hints.policy import HintPolicy
 from winnow.judge.llm.model_files import ModelInfo, resolve, sha256_file
 from winnow.judge.scoring.calibration import Calibration
-from winnow.judge.scoring.hints import HintPolicy
 from winnow.judge.scoring.verdict import VerdictModel
 
 if TYPE_CHECKING:  # the engine imports llama.cpp: loaded only when a judge is
@@ -108,7 +108,7 @@ def candidate_body(task: str, candidate: str) -> str:
     """What ``candidate`` adds to ``task`` (template v2): the candidate without its copy of
     the task function's signature and docstring, and without a preamble (imports, helpers)
     that the task already shows. A candidate whose function cannot be found stays whole."""
-    from winnow.judge.base.pysource import functions, source_lines
+    from winnow.judge.sites import functions, source_lines
 
     task_sites = [s for s in functions(task) if s.indent == 0]
     if not task_sites:

@@ -22,16 +22,15 @@ Ties are broken by the generator's log-prob, then by candidate index.
 
 from __future__ import annotations
 
-import ast
 import random
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from winnow.judge.base.code_sites import syntax_error
-from winnow.judge.scoring.example_runs import ExampleRunner, ExampleSignal
+from winnow.judge.evidence.example_runs import ExampleRunner, ExampleSignal
 from winnow.judge.scoring.verdict import Signals, VerdictModel
+from winnow.judge.sites import syntax_error, undefined_names
 
 STRATEGIES = ("combined", "judge", "judge+exec", "examples", "logprob", "static", "random")
 #: Strategies that need a judge model.
@@ -115,43 +114,13 @@ class RankedCandidate:
         }
 
 
-def undefined_names(code: str) -> list[str]:
-    """Names pyflakes reports as undefined (a strong sign of a broken candidate)."""
-    from pyflakes import api as pyflakes_api
-    from pyflakes import messages
-
-    class Collect:
-        def __init__(self) -> None:
-            self.names: list[str] = []
-
-        def unexpectedError(self, filename: str, msg: str) -> None:  # noqa: N802 - pyflakes API
-            pass
-
-        def syntaxError(self, *args: Any) -> None:  # noqa: N802
-            pass
-
-        def flake(self, message: Any) -> None:
-            if isinstance(message, messages.UndefinedName):
-                self.names.append(str(message.message_args[0]))
-
-    reporter = Collect()
-    pyflakes_api.check(code, "candidate.py", reporter)  # type: ignore[arg-type]
-    return reporter.names
-
-
 def static_signals(code: str, language: str = "python") -> StaticSignals:
-    """Parses, and (Python) pyflakes' undefined names. A Java candidate is a method: it
-    parses inside a class, with no tree-sitter ERROR node."""
-    if language != "python":  # a whole file (a problem's class) or a method alone
-        error = syntax_error(code, language)
-        if error is not None:
-            error = syntax_error("class WinnowWrap {\n" + code + "\n}\n", language) and error
-        return StaticSignals(parses=error is None, syntax_error=error)
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError) as exc:
-        return StaticSignals(parses=False, syntax_error=str(exc).splitlines()[0][:120])
-    return StaticSignals(parses=True, undefined_names=undefined_names(code))
+    """Parses, and the names a linter says it leaves undefined (Python: pyflakes). A Java
+    candidate is a method: it parses inside a class, with no tree-sitter ERROR node."""
+    error = syntax_error(code, language)
+    if error is not None:
+        return StaticSignals(parses=False, syntax_error=error)
+    return StaticSignals(parses=True, undefined_names=undefined_names(code, language))
 
 
 def _static_score(signals: StaticSignals) -> float:

@@ -13,9 +13,7 @@ one flow (``implement``). Either, asked while the models load, waits for them
 
 from __future__ import annotations
 
-import ast
 import logging
-import textwrap
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,9 +22,9 @@ from typing import Any
 
 from lsprotocol import types
 
-from winnow.judge.base.pysource import FunctionSite
-from winnow.judge.scoring.hints import Hint
+from winnow.judge.hints.policy import Hint
 from winnow.judge.scoring.ranking import RankedCandidate
+from winnow.judge.sites import FunctionSite, backend
 from winnow.server.features import convert
 from winnow.server.features.ports import CodeActionsHost
 from winnow.server.lsp.cancellation import CancelFlag
@@ -41,8 +39,6 @@ RANKED_CACHE = 64
 MAX_RUNNERS_UP = 4
 CONTEXT_LINES_BEFORE = 200  # lines of the file around a function handed to the generator
 CONTEXT_LINES_AFTER = 60
-#: Languages whose functions the implement action finds (judge.base.code_sites).
-IMPLEMENTED_LANGUAGES = ("python", "java")
 
 
 @dataclass
@@ -52,6 +48,7 @@ class RankedEntry:
     judged: bool
     seconds: float
     strategy: str = "combined"  # how the bodies were ranked (Java: "examples" or "logprob")
+    note: str = ""  # why a weaker strategy ranked them ("no examples to run")
 
 
 @dataclass
@@ -68,19 +65,8 @@ class Implementation:
 def implementable(site: FunctionSite) -> bool:
     """A body can go after this header (not a one-line ``def f(): pass``; any Java method
     with a body: its edit rewrites the whole method)."""
-    if site.language != "python":
-        return True
-    header = textwrap.dedent(site.header).rstrip("\n")
-    lines = header.split("\n")
-    indent = "    "
-    if len(lines) > 1:
-        second = lines[1]
-        indent = second[: len(second) - len(second.lstrip())] or indent
-    try:
-        ast.parse(header + "\n" + indent + "pass\n")
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    lang = backend(site.language)
+    return lang is not None and lang.takes_body(site)
 
 
 def local_source(snap: Snapshot, site: FunctionSite) -> tuple[str, FunctionSite]:
@@ -125,7 +111,7 @@ class CodeActions:
         if not settings.code_actions.enabled:
             return []
         snap = self.host.documents.snapshot(params.text_document.uri)
-        if snap is None or snap.language not in IMPLEMENTED_LANGUAGES:
+        if snap is None or backend(snap.language) is None:
             return []
         line = params.range.start.line
         site = function_containing(function_sites(snap, around_line=line), line)
@@ -215,10 +201,8 @@ class CodeActions:
             how = _verdict(best, False, "examples")
         elif done.entry.judged and best.p_correct is not None:
             how = f"judge {convert.percent(best.p_correct)}"
-        elif done.entry.strategy == "logprob" and done.site.language != "python":
-            how = "ranked by log-prob; no examples to run"
         else:
-            how = "ranked by log-prob; no judge loaded"
+            how = f"ranked by log-prob; {done.entry.note or 'no judge loaded'}"
         action.title = f"Implement with Winnow (best of {n}) — {how}"
         return action
 
@@ -294,7 +278,7 @@ class CodeActions:
                     n=settings.candidates,
                     max_tokens=min(1024, settings.max_tokens * 4),
                     temperature=settings.temperature,
-                    strategy="combined" if judged else "logprob",
+                    strategy="combined",  # the runtime falls back to what is there
                     cancelled=flag,
                     helpers=helpers,
                 ),
@@ -305,7 +289,9 @@ class CodeActions:
             self.host.status.work_finished(latency)
         self.latencies_ms = (self.latencies_ms + [latency or 0.0])[-50:]
         judged = judged and result.strategy in ("combined", "judge", "judge+exec")
-        entry = RankedEntry(result.ranked, settings.candidates, judged, (latency or 0.0) / 1000.0, result.strategy)
+        entry = RankedEntry(
+            result.ranked, settings.candidates, judged, (latency or 0.0) / 1000.0, result.strategy, result.note
+        )
         self.ranked[digest] = entry
         while len(self.ranked) > RANKED_CACHE:
             self.ranked.popitem(last=False)

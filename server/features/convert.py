@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from lsprotocol import types
 
-from winnow.judge.base.pysource import FunctionSite
-from winnow.judge.scoring.hints import Hint
+from winnow.judge.hints.policy import Hint
 from winnow.judge.scoring.judge_model import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
+from winnow.judge.sites import FunctionSite, backend
+from winnow.server.features.hints.reports import FunctionReport, doc_comment
 from winnow.server.features.suggestions import Suggestion
 from winnow.server.workspace.documents import Snapshot
-
-#: What each language calls the comment its examples come from (for a hint's text).
-DOC_COMMENT = {"python": "docstring", "java": "Javadoc"}
 
 SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
@@ -20,6 +20,16 @@ SEVERITY = {
     "information": types.DiagnosticSeverity.Information,
     "hint": types.DiagnosticSeverity.Hint,
 }
+
+
+def rewrites_whole_function(site: FunctionSite) -> bool:
+    lang = backend(site.language)
+    return lang is not None and lang.rewrites_whole_function
+
+
+def definition_keyword(site: FunctionSite) -> str:
+    lang = backend(site.language)
+    return lang.definition_keyword if lang is not None else ""
 
 
 def percent(p: float | None) -> str:
@@ -71,7 +81,7 @@ def body_edit(snap: Snapshot, site: FunctionSite, body: str) -> types.TextEdit:
     one-line ``{ }`` opens up too."""
     body = body if body.endswith("\n") else body + "\n"
     lines = snap.line_count  # counts the empty line after a final line break
-    if site.language != "python":
+    if rewrites_whole_function(site):
         code = site.header.rstrip("\n") + "\n" + body
         start = types.Position(line=site.start_line, character=0)
         if site.end_line < lines:
@@ -117,7 +127,8 @@ def name_range(snap: Snapshot, site: FunctionSite) -> types.Range:
         col, end_col = len(line) - len(line.lstrip()), len(line)
     else:
         end_col = col + len(site.name)
-        start_def = line.rfind("def", 0, col) if site.language == "python" else -1
+        keyword = definition_keyword(site)
+        start_def = line.rfind(keyword, 0, col) if keyword else -1
         if start_def >= 0:
             col = start_def
     return types.Range(
@@ -143,17 +154,6 @@ def judge_quality(judge: JudgeManifest | None) -> str:
     return "judge measured " + ", ".join(parts[:3]) + where
 
 
-def judge_auc(judge: JudgeManifest | None) -> float | None:
-    """The judge's held-out ROC-AUC: its evaluation's, else the one its recommendation names."""
-    if judge is None:
-        return None
-    if judge.evaluation is not None and judge.evaluation.auc is not None:
-        return float(judge.evaluation.auc)
-    if judge.recommended is not None and judge.recommended.heldout_auc is not None:
-        return float(judge.recommended.heldout_auc)
-    return None
-
-
 def hint_diagnostic(snap: Snapshot, site: FunctionSite, hint: Hint) -> types.Diagnostic:
     """A hint as a diagnostic on the function's name: the evidence in ``data``, and the
     docstring example it names in ``relatedInformation``."""
@@ -168,7 +168,7 @@ def hint_diagnostic(snap: Snapshot, site: FunctionSite, hint: Hint) -> types.Dia
         )
         related = [
             types.DiagnosticRelatedInformation(
-                location=types.Location(uri=snap.uri, range=where), message=f"the {DOC_COMMENT.get(site.language, 'docstring')}'s example"
+                location=types.Location(uri=snap.uri, range=where), message=f"the {doc_comment(site)}'s example"
             )
         ]
     return types.Diagnostic(
@@ -181,3 +181,31 @@ def hint_diagnostic(snap: Snapshot, site: FunctionSite, hint: Hint) -> types.Dia
         data={"kind": hint.kind, "function": site.qualname or site.name, "hash": site.content_hash,
               "evidence": hint.evidence},
     )
+
+
+def report_markdown(report: FunctionReport) -> str:
+    """The hover on a judged function: what ran, what it gave, and the hint if any."""
+    ev = report.evidence
+    lines = [f"**Winnow** on `{report.site.qualname or report.site.name}`"]
+    if report.module_status == "off":
+        lines.append("- nothing ran (`winnow.diagnostics.runCode` is off)")
+    elif report.module_status != "loaded":
+        lines.append(f"- the module did not run in the sandbox: no evidence ({report.module_error[:160]})")
+    elif ev is not None:
+        failed = [e for e in ev.examples if e.failed]
+        lines.append(
+            f"- {doc_comment(report.site)} examples: {ev.examples_run} run, {ev.examples_passed} passed"
+            + (f", {len(failed)} failed" if failed else "")
+        )
+        origins = Counter(p.origin for p in ev.probes)
+        raised = sum(1 for p in ev.probes if p.kind != "annotation" and not p.on_purpose)
+        off_type = sum(1 for p in ev.probes if p.kind == "annotation")
+        lines.append(
+            f"- inputs nobody wrote down: {ev.inputs} tried, {raised} raised unexpectedly"
+            + (f", {off_type} returned off their annotation" if off_type else "")
+            + (f" (failures by source: {', '.join(f'{k} {v}' for k, v in sorted(origins.items()))})" if origins else "")
+        )
+    if report.p_correct is not None:
+        lines.append(f"- learned judge: {percent(report.p_correct)} likely correct")
+    lines.append(f"- hint: {report.hint.message}" if report.hint is not None else "- no hint: nothing says it is wrong")
+    return "\n".join(lines)

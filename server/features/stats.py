@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from winnow.judge.base.numeric import percentile
 from winnow.server.features.code_actions import CodeActions
-from winnow.server.features.diagnostics import Diagnostics
+from winnow.server.features.hints.pipeline import Diagnostics
 from winnow.server.features.inline import InlineCompletion
 from winnow.server.lsp.settings import Settings
 from winnow.server.lsp.status import Messages, Status
@@ -100,9 +100,9 @@ def collect(host: StatsHost, generations: bool = False) -> dict[str, Any]:
         "context": host.workspace_context.describe(),
         "diagnostics": {
             "active": host.diagnostics.active(),
-            "judged": host.diagnostics.judged,
-            "cached_scores": len(host.diagnostics.scores),
-            "sandbox_runs": host.diagnostics.sandbox_runs,
+            "judged": host.diagnostics.judge.judged,
+            "cached_scores": len(host.diagnostics.judge.scores),
+            "sandbox_runs": host.diagnostics.evidence.runs,
             "done": dict(host.diagnostics.done),  # uri → the version whose hints are all published
         },
     }

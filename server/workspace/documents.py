@@ -30,9 +30,7 @@ from lsprotocol import types
 from pygls.workspace import Workspace
 from pygls.workspace.position_codec import PositionCodec
 
-from winnow.judge.base.code_sites import functions
-from winnow.judge.base.grammars import language_of
-from winnow.judge.base.pysource import FunctionSite
+from winnow.judge.sites import FunctionSite, functions, language_of
 
 CHARS_PER_TOKEN = 3.5  # measured on Python source with SmolLM2's tokenizer (6246 chars → 1791 tokens)
 PREFIX_TOKENS = 320  # prompt budget before the cursor

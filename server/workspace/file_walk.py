@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pathspec
 
+from winnow.judge.sites import LANGUAGES
+
 log = logging.getLogger(__name__)
 
-PYTHON_EXTENSIONS = (".py", ".pyi", ".pyw")
+PYTHON_EXTENSIONS = LANGUAGES["python"].suffixes
 SOURCE_EXTENSIONS = frozenset(
     PYTHON_EXTENSIONS
     + (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".rs", ".java", ".kt", ".scala", ".c", ".h")

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from winnow.judge.base.call_sites import literal_calls, merge_calls
-from winnow.judge.base.code_sites import outline
 from winnow.judge.base.definitions import (
     Definition,
     ImportedName,
@@ -32,8 +30,9 @@ from winnow.judge.base.definitions import (
     module_definitions,
     parse_module,
 )
-from winnow.judge.base.grammars import language_of
 from winnow.judge.base.snippets import CHUNK_CHARS, Chunk, line_chunks, words
+from winnow.judge.sites import language_of, outline
+from winnow.judge.sites.call_sites import literal_calls, merge_calls
 from winnow.server.workspace.file_walk import (
     PYTHON_EXTENSIONS,
     SOURCE_EXTENSIONS,
@@ -354,7 +353,7 @@ class WorkspaceIndex:
             return Entry(path, rel, len(text), definitions=defs, source=source, imports=imports, calls=calls)
         chunks = line_chunks(rel, text)
         language = language_of(path)
-        if language is not None and language != "python":  # its declarations first (Java: signatures)
+        if language is not None:  # its declarations first (Java: signatures; Python has its stubs above)
             try:
                 stub = outline(text, language)
             except (RecursionError, ValueError):

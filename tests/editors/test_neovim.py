@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from winnow.judge.base.code_sites import functions, parses
+from winnow.judge.sites import functions, parses
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("nvim") is None, reason="Neovim (nvim) is not installed"),

@@ -9,8 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from winnow.judge.base.code_sites import parses
-from winnow.judge.dataset.java_mining import java_records_for, java_sources, mine_java
+from winnow.judge.dataset.java.mining import java_records_for, java_sources, mine_java
+from winnow.judge.sites import parses
 
 CALC = """package acme.util;
 

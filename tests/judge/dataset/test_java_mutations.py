@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from winnow.judge.dataset.java_mutations import (
+from winnow.judge.dataset.java.mutations import (
     find_method,
     java_mutants,
     java_mutation_sites,

@@ -15,10 +15,10 @@ import pytest
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import candidate_key, read_jsonl
-from winnow.judge.base.sandbox import run_java
 from winnow.judge.dataset.labelling import label_candidates, run_candidate
 from winnow.judge.dataset.problems import Problem, load_problems
 from winnow.judge.dataset.variants import augment_problem
+from winnow.judge.sandbox.run import run_java
 
 
 def test_humaneval_canonical_solutions_all_pass(tmp_path: Path) -> None:

@@ -242,7 +242,7 @@ def test_ranking_strategies_are_deterministic() -> None:
 
 
 def test_judge_plus_exec_uses_docstring_examples(zero_shot: Judge) -> None:
-    from winnow.judge.scoring.example_runs import examples_runner
+    from winnow.judge.evidence.example_runs import examples_runner
 
     cands = [FunctionCandidate(i, c, "", 3, -1.0, -0.5, "stop") for i, c in enumerate(CODES[:2])]
     ranked = rank(TASK, cands, strategy="judge+exec", judge=zero_shot, run_examples=examples_runner())
@@ -256,7 +256,7 @@ def test_combined_applies_the_manifest_verdict(zero_shot: Judge) -> None:
     """``combined`` scores with the fitted verdict: here one that trusts examples only, so a
     candidate failing its example ranks last whatever the judge says, and the reason and
     signals carry the judge's z and the examples."""
-    from winnow.judge.scoring.example_runs import examples_runner
+    from winnow.judge.evidence.example_runs import examples_runner
     from winnow.judge.scoring.ranking import gather_signals
     from winnow.judge.scoring.verdict import VERDICT_FEATURES, VerdictModel
 
@@ -283,7 +283,7 @@ def test_combined_orders_by_the_ranker_and_reads_agreement(zero_shot: Judge) -> 
     """With a ranker that reads only agreement, the batch runs on shared inputs in the
     sandbox, and the two candidates that agree (a + b, b + a) go first, while P(correct)
     stays the verdict's (here a constant)."""
-    from winnow.judge.scoring.example_runs import examples_runner
+    from winnow.judge.evidence.example_runs import examples_runner
     from winnow.judge.scoring.verdict import VerdictModel
 
     zero_shot.verdict_model = VerdictModel(

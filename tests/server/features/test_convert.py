@@ -6,7 +6,7 @@ import ast
 
 from lsp_support import apply_edits
 
-from winnow.judge.base.pysource import functions
+from winnow.judge.sites import functions
 from winnow.server.features import convert
 from winnow.server.features.code_actions import implementable
 from winnow.server.workspace.documents import (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sysconfig
+import textwrap
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ from lsp_support import FAST, HOLD_LOAD_CONFIG, open_doc, release_load, replace_
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from winnow.judge.scoring.hints import HintPolicy
+from winnow.judge.hints.policy import HintPolicy
 from winnow.judge.scoring.judge_model import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
-from winnow.server.features.diagnostics import MAX_JUDGED, Diagnostics
+from winnow.server.features.hints.judging import MAX_JUDGED
+from winnow.server.features.hints.pipeline import Diagnostics
 from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.lsp.settings import Settings, parse
 from winnow.server.workspace.documents import OpenDocuments
@@ -47,7 +49,8 @@ class FakeRuntime:
         self.scores = scores
         self.calls: list[str] = []
 
-    def judge_code(self, task: str, code: str, cancelled: Any = None, judge_only: bool = False) -> Future:
+    def judge_function(self, source: str, site: Any, helpers: Any = None, cancelled: Any = None) -> Future:
+        code = textwrap.dedent(site.code)
         self.calls.append(code)
         name = code.split("def ", 1)[1].split("(", 1)[0]
         future: Future = Future()
@@ -149,7 +152,7 @@ URI = "file:///fake/mod.py"
 async def run_once(server: FakeServer, diagnostics: Diagnostics, text: str, version: int, uri: str = URI) -> None:
     server.workspace.text_documents[uri] = FakeDoc(text, version)
     diagnostics.schedule(uri, 0)
-    task = diagnostics.tasks.get(uri)
+    task = diagnostics.schedule_runs.tasks.get(uri)
     if task is not None:
         await task
 
@@ -201,9 +204,9 @@ async def test_a_correct_module_of_the_calibration_list_gets_no_hint():
     server = FakeServer({})
     diags = Diagnostics(server)
     await run_once(server, diags, path.read_text(), 1, uri=path.as_uri())
-    assert diags.sandbox_runs == 1 and diags.done[path.as_uri()] == 1
+    assert diags.evidence.runs == 1 and diags.done[path.as_uri()] == 1
     assert current(server) == []
-    assert diags.reports[path.as_uri()], "bisect's documented functions were looked at"
+    assert diags.reports.of(path.as_uri()), "bisect's documented functions were looked at"
 
 
 @pytest.mark.asyncio
@@ -211,7 +214,7 @@ async def test_nothing_runs_when_the_user_says_so():
     server = FakeServer({}, {"diagnostics": {"runCode": False}})
     diags = Diagnostics(server)
     await run_once(server, diags, module(GCD), 1)
-    assert diags.sandbox_runs == 0 and not diags.active() and current(server) == []
+    assert diags.evidence.runs == 0 and not diags.active() and current(server) == []
 
 
 @pytest.mark.asyncio

@@ -23,7 +23,7 @@ from lsp_support import (
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from winnow.judge.base.code_sites import functions, parses
+from winnow.judge.sites import functions, parses
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from winnow.judge.base.definitions import called_names, helper_stubs, imported_names, module_definitions
-from winnow.judge.base.pysource import function_at, judge_task, module_imports
 from winnow.judge.base.snippets import ContextFile, jaccard, line_chunks, pack, rank_chunks, words
 from winnow.judge.llm.prompts import PromptContext, completion_prompt, render_context, repo_tokens
+from winnow.judge.sites import function_at, judge_task
 from winnow.server.lsp_verb import check_listen_address, is_loopback
 from winnow.server.workspace.index import Limits, WorkspaceIndex, module_names
 
@@ -107,13 +107,13 @@ def test_judge_task_carries_helpers_before_the_header():
     source = "from typing import List\nfrom .paths import normalize_path\n\n\ndef clean(items: List[str]) -> List[str]:\n    \"\"\"Normalize every path.\"\"\"\n    ...\n"
     site = function_at(source, 4)
     assert site is not None
-    plain = judge_task(site, module_imports(source))
+    plain = judge_task(source, site)
     assert plain == "from typing import List\n\n\n" + site.header  # unchanged without helpers
     stub = 'def normalize_path(path: str) -> str:\n    """Collapse separators."""\n    ...\n'
-    task = judge_task(site, module_imports(source), stub)
+    task = judge_task(source, site, stub)
     assert task == "from typing import List\n\n\n" + stub + "\n\n" + site.header
     assert task.endswith(site.header)  # the function to judge stays the task's last one
-    assert judge_task(site, [], stub) == stub + "\n\n" + site.header
+    assert judge_task(source.replace("from typing import List\n", ""), site, stub) == stub + "\n\n" + site.header
 
 
 # --- snippets and the block ---------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""What a document's functions do in the sandbox, run once per document text and inputs.
+
+The core gathers the evidence (``winnow.judge.evidence.documents``, per language); this unit
+decides when it may run (the sandbox takes a core: inline requests go first), what it
+runs on (the settings, the literal calls of the document's functions in the workspace),
+and keeps the results by the text and inputs they were computed for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from lsprotocol import types
+
+from winnow.judge.evidence.documents import EvidenceRequest, document_evidence
+from winnow.judge.evidence.module_evidence import TYPED_INPUTS, ModuleEvidence
+from winnow.judge.sites import FunctionSite
+from winnow.judge.sites.call_sites import merge_calls, own_calls
+from winnow.server.features.ports import DiagnosticsHost
+from winnow.server.workspace.context import uri_path
+from winnow.server.workspace.documents import Snapshot
+
+log = logging.getLogger(__name__)
+
+YIELD_WAIT_S = 5.0  # the longest a sandbox run waits for inline requests to finish
+EVIDENCE_CACHE = 64
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+class EvidenceRuns:
+    """The sandbox runs of the hints, cached by document text, call sites and settings."""
+
+    def __init__(self, host: DiagnosticsHost) -> None:
+        self.host = host
+        self.cache: OrderedDict[str, ModuleEvidence] = OrderedDict()
+        self.runs = 0
+
+    async def gather(self, snap: Snapshot, sites: Sequence[FunctionSite], reported: set[str]) -> ModuleEvidence:
+        """What ``sites`` of ``snap`` do in the sandbox. The functions edited since the last
+        report (content hashes not in ``reported``) run first: a run cut short by its time
+        budget still reports on what the user just changed."""
+        settings = self.host.settings.diagnostics
+        way = document_evidence(snap.language)
+        if not settings.run_code or not sites or way is None:
+            return ModuleEvidence("off")
+        path = uri_path(snap.uri)
+        calls = (
+            self._call_sites(snap.text, path, sites)
+            if way.takes_call_sites and settings.call_sites and settings.probes
+            else {}
+        )
+        # Another file's new call of a function here is a new input: part of the key.
+        key = text_hash(snap.text + repr(sorted(calls.items())))
+        key += f":{settings.examples}:{settings.probes}:{settings.typed_inputs}"
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.cache.move_to_end(key)
+            return cached
+        why_not = way.unavailable()
+        if why_not is not None:
+            self.host.messages.once(f"diagnostics:unavailable:{snap.language}", f"Winnow: {why_not}.", types.MessageType.Info)
+            return ModuleEvidence("off")
+        await self._yield_to_inline()
+        request = EvidenceRequest(
+            examples=settings.examples, probes=settings.probes, typed=TYPED_INPUTS if settings.typed_inputs else 0,
+            calls=calls, extra_paths=tuple(self.host.workspace_context.roots),
+        )  # fmt: skip
+        ordered = sorted(sites, key=lambda s: s.content_hash in reported)
+        result = await asyncio.to_thread(way.collect, snap.text, path, ordered, request)
+        self.runs += 1
+        if result.status == "error":
+            log.info("evidence run of %s failed: %s", snap.uri, result.error)
+        self.cache[key] = result
+        while len(self.cache) > EVIDENCE_CACHE:
+            self.cache.popitem(last=False)
+        return result
+
+    async def _yield_to_inline(self) -> None:
+        """The sandbox takes a core: let waiting inline requests finish first (for a while)."""
+        for _ in range(int(YIELD_WAIT_S / 0.1)):
+            if not self.host.interactive_waiting():
+                return
+            await asyncio.sleep(0.1)
+
+    def _call_sites(self, text: str, path: str | None, sites: Sequence[FunctionSite]) -> dict[str, tuple[str, ...]]:
+        """Literal calls of the document's top-level functions, in the document itself and
+        in the workspace files that import it: qualname → argument source texts."""
+        names = {s.qualname for s in sites if "." not in s.qualname}
+        if not names:
+            return {}
+        own = own_calls(text, names)
+        others = self.host.workspace_context.call_sites(path, names) if path else {}
+        return {k: v for k, v in merge_calls(own, others).items() if k in names}

@@ -1,0 +1,198 @@
+"""Correctness hints: a diagnostic on a function only when something happened that says
+it is wrong, and what happened, in the hint.
+
+A run of a document's hints is a pipeline of small units, each with its own state:
+
+1. **schedule** (``schedule.HintSchedule``): debounced after edits, soon after open/save,
+   one run per document at a time; a newer edit makes a run stale;
+2. **collect** (``evidence_runs.EvidenceRuns``): the documented functions (not stubs, at
+   most MAX_FUNCTIONS, none longer than MAX_FUNCTION_LINES; the edited ones first) run in
+   the sandbox as the editor has them (``winnow.judge.evidence.documents``: docstring
+   sessions, inputs nobody wrote down; Javadoc examples with the JDK), cached by text and
+   call sites;
+3. **decide** (``reports.decide``): what each function did, under the policy its judge's
+   manifest carries (the evidence classes that flagged at most 1% of the functions of a
+   corpus of real, correct code), becomes a hint or silence; the learned judge alone speaks
+   only when ``diagnostics.judge`` is "on", or "auto" with a manifest that measured it
+   worth hearing (``judging.JudgeScores``, on the model worker, yielding to inline);
+4. **present**: the hints as diagnostics (``convert.hint_diagnostic``) and the hover
+   (``convert.report_markdown``).
+
+Hints need no model: they are published before the models finish loading. Each carries
+its evidence in ``Diagnostic.data`` and points at the docstring example it names
+(``relatedInformation``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from lsprotocol import types
+
+from winnow.judge.evidence.module_evidence import ModuleEvidence
+from winnow.judge.hints.policy import Hint, HintPolicy, may_speak_of
+from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.judge.sites import FunctionSite, backend
+from winnow.server.features import convert
+from winnow.server.features.hints.evidence_runs import EvidenceRuns
+from winnow.server.features.hints.judging import JudgeScores
+from winnow.server.features.hints.reports import Reports, decide
+from winnow.server.features.hints.schedule import EDIT_DELAY_S, OPEN_DELAY_S, RETRY_DELAY_S, HintSchedule
+from winnow.server.features.ports import DiagnosticsHost
+from winnow.server.workspace.documents import MAX_ANALYSED_CHARS, Snapshot, function_sites
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EDIT_DELAY_S", "OPEN_DELAY_S", "Diagnostics"]
+
+MAX_FUNCTIONS = 300  # run in the sandbox: a module of hundreds of functions takes seconds
+
+
+class Diagnostics:
+    """The hints of every open document: the pipeline's units and the switches over them."""
+
+    def __init__(self, host: DiagnosticsHost) -> None:
+        self.host = host
+        self.schedule_runs = HintSchedule(self._run)
+        self.evidence = EvidenceRuns(host)
+        self.judge = JudgeScores(host)
+        self.reports = Reports()
+        self.published: dict[str, list[types.Diagnostic]] = {}
+        self.done: dict[str, int | None] = {}  # uri → the version whose run finished last
+        self._manifests: dict[str, JudgeManifest | None] = {}  # judge spec → its manifest (for the policy)
+
+    # --- switches ------------------------------------------------------------------------
+
+    def policy(self) -> HintPolicy:
+        """When hints speak: the calibrated policy of the judge the settings name (read from
+        its manifest, so it applies before the models finish loading), else the built-in one."""
+        judge = self.host.models.judge_info() if self.host.models.has_judge else self._manifest()
+        return judge.hints if judge is not None and judge.hints is not None else HintPolicy()
+
+    def _manifest(self) -> JudgeManifest | None:
+        spec = self.host.settings.judge
+        if spec not in self._manifests:
+            try:
+                self._manifests[spec] = JudgeManifest.load(spec) if spec != "none" else None
+            except Exception as exc:  # the model host reports a bad judge; hints fall back
+                log.info("hints: no policy from judge %s (%s)", spec, exc)
+                self._manifests[spec] = None
+        return self._manifests[spec]
+
+    def judge_threshold(self) -> float | None:
+        """Below which P(correct) the learned judge alone speaks (None: it does not)."""
+        settings = self.host.settings.diagnostics
+        if settings.judge == "off" or not self.host.models.has_judge:
+            return None
+        if settings.judge == "on":
+            return settings.threshold
+        return self.policy().judge_threshold
+
+    def active(self) -> bool:
+        settings = self.host.settings.diagnostics
+        return settings.enabled and (settings.run_code or self.judge_threshold() is not None)
+
+    def hint_of(self, digest: str) -> Hint | None:
+        """The hint published on a function content (for the implement action's title)."""
+        return self.reports.hint_of(digest) if self.active() else None
+
+    # --- scheduling ------------------------------------------------------------------------
+
+    def schedule(self, uri: str, delay_s: float = EDIT_DELAY_S) -> None:
+        if not self.active():
+            if self.published.get(uri):
+                self._send(uri, None, [])
+            return
+        self.schedule_runs.schedule(uri, delay_s)
+
+    def close(self, uri: str) -> None:
+        self.schedule_runs.forget(uri)
+        self.reports.forget(uri)
+        self.done.pop(uri, None)
+        if self.published.pop(uri, None):
+            self._send(uri, None, [])
+
+    def refresh_all(self) -> None:
+        """Settings or models changed: re-publish every open document."""
+        for uri in set(self.host.documents.open_uris()) | set(self.published):
+            self.schedule(uri, OPEN_DELAY_S)
+
+    # --- a run: collect → decide → present (→ judge → decide → present) ----------------------
+
+    def _eligible(self, snap: Snapshot) -> list[FunctionSite]:
+        if backend(snap.language) is None:
+            return []
+        if len(snap.text) > MAX_ANALYSED_CHARS:
+            self.host.messages.once(
+                f"diagnostics:large:{snap.uri}",
+                f"Winnow: {snap.uri} is larger than {MAX_ANALYSED_CHARS // 1_000_000} MB; no correctness hints for it.",
+                types.MessageType.Info,
+            )
+            return []
+        return [s for s in function_sites(snap) if may_speak_of(s)][:MAX_FUNCTIONS]
+
+    async def _run(self, uri: str, gen: int) -> None:
+        stale = lambda: self.schedule_runs.stale(uri, gen)  # noqa: E731
+        snap = self.host.documents.snapshot(uri)
+        if snap is None or stale():
+            return
+        if not self.active():
+            self._send(uri, None, [])
+            return
+        sites = self._eligible(snap)
+        self._present(uri, snap, sites)  # changed functions lose their old hint now
+        evidence = await self.evidence.gather(snap, sites, set(self.reports.of(uri)))
+        if stale():
+            return
+        self._decide(uri, sites, evidence)
+        self._present(uri, snap, sites)
+        if self.judge_threshold() is not None:  # the judge's scores change the reports: again
+            retry = lambda: self.schedule(uri, RETRY_DELAY_S)  # noqa: E731
+            if not await self.judge.score(uri, snap, sites, self.reports.of(uri), stale, self.active, retry) or stale():
+                return
+            self._decide(uri, sites, evidence)
+            self._present(uri, snap, sites)
+        self.done[uri] = snap.version
+
+    def _decide(self, uri: str, sites: list[FunctionSite], evidence: ModuleEvidence) -> None:
+        policy = self.policy()
+        threshold = self.judge_threshold()
+        if threshold is not None and threshold != policy.judge_threshold:
+            policy = replace(policy, judge_threshold=threshold)
+        judge = self.host.models.judge_info()
+        figures = convert.judge_quality(judge) if judge is not None else ""
+        severity = self.host.settings.diagnostics.severity
+        self.reports.set(uri, decide(sites, evidence, policy, self.judge.scores, severity, figures))
+
+    def _present(self, uri: str, snap: Snapshot, sites: list[FunctionSite]) -> None:
+        known = self.reports.of(uri)
+        diags = []
+        for site in sites:
+            report = known.get(site.content_hash)
+            if report is not None and report.hint is not None:
+                diags.append(convert.hint_diagnostic(snap, site, report.hint))
+        self._send(uri, snap.version, diags)
+
+    def _send(self, uri: str, version: int | None, diags: list[types.Diagnostic]) -> None:
+        before = self.published.get(uri, [])
+        if [(d.range, d.message, d.severity) for d in before] == [(d.range, d.message, d.severity) for d in diags]:
+            return
+        self.published[uri] = diags
+        try:
+            self.host.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=version)
+            )
+        except Exception:
+            log.debug("could not publish diagnostics", exc_info=True)
+
+    # --- hover ----------------------------------------------------------------------------------
+
+    def hover(self, uri: str, line: int) -> types.Hover | None:
+        """What ran on the function whose ``def`` is on ``line``: examples, inputs, judge, hint."""
+        report = self.reports.at_line(uri, line)
+        if report is None:
+            return None
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=convert.report_markdown(report))
+        )

@@ -1,0 +1,76 @@
+"""Deciding: what ran on each function and the judge's score, turned into a hint or silence
+under the policy (``winnow.judge.hints.policy.hint_for``), kept per document until the next run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from winnow.judge.evidence.module_evidence import FunctionEvidence, ModuleEvidence
+from winnow.judge.hints.policy import Hint, HintPolicy, hint_for
+from winnow.judge.sites import FunctionSite, backend
+
+
+@dataclass(frozen=True)
+class FunctionReport:
+    """Everything known of one function's content: what ran, the judge, the hint."""
+
+    site: FunctionSite
+    evidence: FunctionEvidence | None
+    module_status: str  # "loaded" | "failed" | "error" | "off"
+    module_error: str
+    p_correct: float | None
+    hint: Hint | None
+
+
+def doc_comment(site: FunctionSite) -> str:
+    """What the function's language calls the comment its examples come from."""
+    lang = backend(site.language)
+    return lang.doc_comment if lang is not None else "docstring"
+
+
+def decide(
+    sites: Sequence[FunctionSite],
+    evidence: ModuleEvidence,
+    policy: HintPolicy,
+    scores: Mapping[str, float],
+    severity: str,
+    figures: str,
+) -> dict[str, FunctionReport]:
+    """Each function's report, by content hash: its evidence, the judge's score (``scores``,
+    by content hash) and the hint ``policy`` gives them, if any."""
+    reports: dict[str, FunctionReport] = {}
+    for site in sites:
+        ev = evidence.functions.get(site.qualname) or FunctionEvidence(site.qualname)
+        p = scores.get(site.content_hash)
+        hint = hint_for(ev, policy, p, figures, severity, doc=doc_comment(site))
+        reports[site.content_hash] = FunctionReport(site, ev, evidence.status, evidence.error, p, hint)
+    return reports
+
+
+class Reports:
+    """The last reports of every open document: uri → content hash → report."""
+
+    def __init__(self) -> None:
+        self.by_uri: dict[str, dict[str, FunctionReport]] = {}
+
+    def of(self, uri: str) -> dict[str, FunctionReport]:
+        return self.by_uri.get(uri, {})
+
+    def set(self, uri: str, reports: dict[str, FunctionReport]) -> None:
+        self.by_uri[uri] = reports
+
+    def forget(self, uri: str) -> None:
+        self.by_uri.pop(uri, None)
+
+    def hint_of(self, digest: str) -> Hint | None:
+        """The hint published on a function content, in any open document."""
+        for reports in self.by_uri.values():
+            report = reports.get(digest)
+            if report is not None and report.hint is not None:
+                return report.hint
+        return None
+
+    def at_line(self, uri: str, line: int) -> FunctionReport | None:
+        """The report of the function whose name is on ``line``."""
+        return next((r for r in self.of(uri).values() if r.site.def_line == line), None)
