@@ -52,7 +52,6 @@ class WinnowServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("winnow", package_version(), protocol_cls=WinnowProtocol)
         self.settings = Settings()
-        self.explicit_settings: frozenset[str] = frozenset()
         self.messages = Messages(self)
         self.status = Status(self)
         self.models = ModelHost(self, self.status, self.messages)
@@ -103,7 +102,7 @@ class WinnowServer(LanguageServer):
         if parsed.unknown:
             self.messages.log("Winnow: ignoring unknown settings: " + ", ".join(sorted(parsed.unknown)))
         old, new = self.settings, parsed.settings
-        self.settings, self.explicit_settings = new, parsed.explicit
+        self.settings = new
         self.workspace_context.settings_changed(old, new)
         if old.context != new.context:
             self.inline.service.cache.clear()  # suggestions made with the old context must not come back

@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from winnow.judge.base.errors import WinnowError
@@ -50,11 +49,18 @@ def check_listen_address(host: str, allow_remote: bool) -> None:
     )
 
 
-def run_lsp(args: argparse.Namespace, prepare: Callable[[WinnowServer], object] | None = None) -> int:
-    """Serve LSP on stdio (or ``args.tcp``) until the client exits; ``prepare`` sees the
-    server before it starts (to add commands or observe its model jobs)."""
+def run_lsp(args: argparse.Namespace) -> int:
+    """Serve LSP on stdio (or ``args.tcp``) until the client exits."""
+    from winnow.server.app import create_server  # pygls and the models' code load only for `winnow lsp`
+
     if args.tcp:
         check_listen_address(args.tcp[0], getattr(args, "allow_remote", False))
+    return serve(create_server(), args)
+
+
+def serve(server: WinnowServer, args: argparse.Namespace) -> int:
+    """Serve ``server`` on stdio (or ``args.tcp``, checked by the caller) with the logging
+    ``args`` asks for, until the client exits."""
     if args.log_file:
         handler = logging.FileHandler(args.log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -64,12 +70,8 @@ def run_lsp(args: argparse.Namespace, prepare: Callable[[WinnowServer], object] 
     # server reports failures to the client once itself (window/logMessage).
     if not args.verbose:
         logging.getLogger("pygls").setLevel(logging.CRITICAL)
-    from winnow.server.app import create_server  # pygls and the models' code load only for `winnow lsp`
     from winnow.server.lsp.protocol import LenientInput
 
-    server = create_server()
-    if prepare is not None:
-        prepare(server)
     if args.tcp:
         host, port = args.tcp
         try:

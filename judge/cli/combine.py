@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
     from winnow.judge.dataset.problems import problems_by_id
     from winnow.judge.evidence.example_runs import examples_runner
-    from winnow.judge.scoring.judge_model import Judge, JudgeManifest
+    from winnow.judge.scoring.judge_model import Judge
+    from winnow.judge.scoring.manifest import JudgeManifest
     from winnow.judge.scoring.ranking import gather_signals
     from winnow.judge.scoring.verdict import FEATURES, fit_ranker, fit_verdict
 

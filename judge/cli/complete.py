@@ -7,12 +7,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.cli import flags
 from winnow.judge.runtime import Runtime, RuntimeConfig
 from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES
-from winnow.judge.sites import backend, function_at, language_of
+from winnow.judge.sites import FunctionSite, backend, function_at, language_of
 
 MAX_FILE_BYTES = 2_000_000
 
@@ -27,7 +28,18 @@ def parse_target(target: str) -> tuple[Path, int | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    path, line = parse_target(args.target)
+    path, source, site = _target(args.target)
+    report = _implement(args, path, source, site)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print(report, args.model)
+    return 0
+
+
+def _target(target: str) -> tuple[Path, str, FunctionSite]:
+    """The file, its text and the function to implement that ``FILE[:LINE]`` names."""
+    path, line = parse_target(target)
     if not path.is_file():
         raise WinnowError(f"{path}: no such file")
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -40,22 +52,24 @@ def run(args: argparse.Namespace) -> int:
         lang = backend(language)
         what = lang.noun if lang is not None else f"{language} function"
         raise WinnowError(f"{path}: no {what}{where} (a def with a signature and docstring)")
-    config = RuntimeConfig(
-        generator=args.model, judge=args.judge, n_threads=args.threads, allow_download=args.download
-    )
+    return path, source, site
+
+
+def _implement(args: argparse.Namespace, path: Path, source: str, site: FunctionSite) -> dict[str, Any]:
+    """Load the models, sample and rank: the report ``--json`` prints."""
+    config = RuntimeConfig(generator=args.model, judge=args.judge, n_threads=args.threads, allow_download=args.download)
     runtime = Runtime(config)
     try:
         t0 = time.perf_counter()
         runtime.load().result()
         load_s = time.perf_counter() - t0
-        strategy = args.strategy or "combined"  # the runtime falls back to what is loaded
         result = runtime.implement(
             source, site, n=args.n, max_tokens=args.max_tokens, temperature=args.temperature,
-            seed=args.seed, strategy=strategy,
-        ).result()
+            seed=args.seed, strategy=args.strategy or "combined",  # the runtime falls back to what is loaded
+        ).result()  # fmt: skip
         total_s = time.perf_counter() - t0
         gen = result.generation
-        report = {
+        return {
             "file": str(path),
             "function": site.name,
             "line": site.start_line + 1,
@@ -70,25 +84,26 @@ def run(args: argparse.Namespace) -> int:
         }
     finally:
         runtime.close()
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
+
+
+def _print(report: dict[str, Any], model: str) -> None:
     t = report["timings"]
-    gen_name = (report["generator"] or {}).get("name") or args.model
-    print(f"{path}:{site.start_line + 1}: {site.name} — {args.n} candidates from {gen_name} ({gen.prompt_mode} prompt)")
+    gen_name = (report["generator"] or {}).get("name") or model
+    n = len(report["candidates"])
+    print(f"{report['file']}:{report['line']}: {report['function']} — {n} candidates from {gen_name} "
+          f"({report['prompt_mode']} prompt)")
     print(
         f"prefill {t['prefill_ms']:.0f} ms ({t['prompt_tokens']} tokens, {t['reused_tokens']} reused), "
         f"decode {t['decode_tok_s']:.1f} tok/s over {t['decode_steps']} steps, "
-        f"ranking by {result.strategy} {t['judge_ms']:.0f} ms, total {t['total_s']:.2f} s"
+        f"ranking by {report['strategy']} {t['judge_ms']:.0f} ms, total {t['total_s']:.2f} s"
     )
     for cand in report["candidates"]:
         p = cand["p_correct"]
-        verdict = f"P(correct) {p:.0%} — " if p is not None and strategy in JUDGE_STRATEGIES else ""
+        verdict = f"P(correct) {p:.0%} — " if p is not None and report["strategy"] in JUDGE_STRATEGIES else ""
         print(f"\n#{cand['rank']}  {verdict}{cand['reason']}")
         for code_line in cand["code"].rstrip("\n").splitlines():
             print(f"    {code_line}")
     sys.stdout.flush()
-    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

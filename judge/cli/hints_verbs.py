@@ -59,7 +59,7 @@ def run_check(args: argparse.Namespace) -> int:
     from winnow.judge.evidence.documents import EvidenceRequest, document_evidence
     from winnow.judge.evidence.module_evidence import TYPED_INPUTS
     from winnow.judge.hints.policy import HintPolicy, hint_for, judged_functions
-    from winnow.judge.scoring.judge_model import JudgeManifest
+    from winnow.judge.scoring.manifest import JudgeManifest
     from winnow.judge.sites import backend, language_of
     from winnow.judge.sites.call_sites import own_calls
 
@@ -101,7 +101,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     from winnow.judge.evaluation.hint_calibration import choose_policy, measure_corpus, rates
     from winnow.judge.hints.policy import CALIBRATION_MODULES
-    from winnow.judge.scoring.judge_model import JudgeManifest
+    from winnow.judge.scoring.manifest import JudgeManifest
 
     modules = args.modules or list(CALIBRATION_MODULES)
     judge = None

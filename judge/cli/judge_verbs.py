@@ -24,8 +24,8 @@ from winnow.judge.sites import FunctionSite, function_at, function_body
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from winnow.judge.evaluation.report import format_figure as _fmt
-    from winnow.judge.scoring.judge_model import JudgeManifest
+    from winnow.judge.evaluation.report import format_figure
+    from winnow.judge.scoring.manifest import JudgeManifest
 
     manifest = JudgeManifest.load(args.judge)
     data = manifest.to_dict() | {"path": manifest.path}
@@ -43,18 +43,18 @@ def run_show(args: argparse.Namespace) -> int:
     if cal is not None:
         print(
             f"calibration  {cal.method} T={cal.temperature:.3f} b={cal.bias:+.3f}"
-            f" (ECE {_fmt(cal.ece_before)} → {_fmt(cal.ece_after)}, n={cal.n})"
+            f" (ECE {format_figure(cal.ece_before)} → {format_figure(cal.ece_after)}, n={cal.n})"
         )
     else:
         print("calibration  none")
     for key, value in (manifest.evaluation.to_dict() if manifest.evaluation else {}).items():
-        print(f"eval         {key}: {_fmt(value)}")
+        print(f"eval         {key}: {format_figure(value)}")
     for language, figures in manifest.language_figures.items():
-        shown = ", ".join(f"{k} {_fmt(v) if isinstance(v, float) else v}" for k, v in figures.items())
+        shown = ", ".join(f"{k} {format_figure(v) if isinstance(v, float) else v}" for k, v in figures.items())
         speaks = "speaks" if language in manifest.languages else "silent"
         print(f"{language:12} {speaks}: {shown}")
     for key, value in (manifest.recommended.to_dict() if manifest.recommended else {}).items():
-        print(f"recommended  {key}: {_fmt(value)}")
+        print(f"recommended  {key}: {format_figure(value)}")
     v = manifest.verdict
     if v is not None:
         terms = ", ".join(f"{n} {c:+.2f}" for n, c in zip(v.features, v.coef, strict=True))

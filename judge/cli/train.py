@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields
 
 from winnow.judge.cli import flags
-from winnow.judge.scoring.judge_model import (
+from winnow.judge.scoring.judge_prompt import (
     JUDGE_TEMPLATE,
     JUDGE_TEMPLATE_V1,
     JUDGE_TEMPLATE_V2,

@@ -8,11 +8,11 @@ spellings; the chat template from ``tokenizer.chat_template``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from winnow.judge.base.snippets import ContextFile
+from winnow.judge.sites import backend
 
 # Token spellings of families whose GGUFs may lack tokenizer.ggml.fim_* metadata.
 KNOWN_FIM_FAMILIES: dict[str, tuple[str, str, str]] = {
@@ -169,21 +169,14 @@ def completion_prompt(
     return CompletionPrompt(text=extra + prefix, mode="prefix", stop=())
 
 
-def context_files(files: Sequence[ContextFile], path: str = "", repo: str = "workspace") -> PromptContext | None:
-    """A PromptContext, or None when there is nothing to show."""
-    return PromptContext(tuple(files), path, repo) if files else None
-
-
-IMPLEMENT_INSTRUCTION = (
-    "Complete the following Python function. Keep its signature and docstring, "
-    "and write a correct implementation of its body."
-)
-#: The instruction for other languages: what the function is called there, what its doc comment is.
-INSTRUCTIONS = {
-    "python": IMPLEMENT_INSTRUCTION,
-    "java": "Complete the following Java method. Keep its signature and Javadoc, "
-    "and write a correct implementation of its body.",
-}
+def implement_instruction(language: str) -> str:
+    """What the chat prompt asks for: the language's own word for a function and its doc comment."""
+    lang = backend(language) or backend("python")
+    assert lang is not None
+    return (
+        f"Complete the following {lang.noun}. Keep its signature and {lang.doc_comment}, "
+        "and write a correct implementation of its body."
+    )
 
 
 def render_chat(template: str, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
@@ -226,7 +219,7 @@ def implement_prompt(
     header = header.rstrip("\n")
     template = model.chat_template()
     if template:
-        user = f"{INSTRUCTIONS.get(language, IMPLEMENT_INSTRUCTION)}\n\n```{language}\n{context_before}{header}\n```"
+        user = f"{implement_instruction(language)}\n\n```{language}\n{context_before}{header}\n```"
         try:
             chat = render_chat(template, [{"role": "user", "content": user}])
         except Exception:

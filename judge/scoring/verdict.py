@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from winnow.judge.base.errors import WinnowError
+from winnow.judge.base.numeric import sigmoid
 
 VERDICT_FORMAT = "winnow-verdict/1"
 FEATURES = (
@@ -79,7 +80,7 @@ class VerdictModel:
 
     def p(self, signals: Signals) -> float:
         x = signals.vector(self.features)
-        return _sigmoid(self.intercept + sum(c * v for c, v in zip(self.coef, x, strict=True)))
+        return float(sigmoid(self.intercept + sum(c * v for c, v in zip(self.coef, x, strict=True))))
 
     def rank_score(self, signals: Signals) -> float:
         """Where this candidate goes in its batch (higher first; in (0, 1)): the ranker's
@@ -87,7 +88,7 @@ class VerdictModel:
         if not self.rank_coef:
             return self.p(signals)
         x = signals.vector(self.rank_features)
-        return _sigmoid(sum(c * v for c, v in zip(self.rank_coef, x, strict=True)))
+        return float(sigmoid(sum(c * v for c, v in zip(self.rank_coef, x, strict=True))))
 
     @property
     def uses_agreement(self) -> bool:
@@ -117,10 +118,6 @@ class VerdictModel:
         Signals().vector(model.features)  # unknown feature names fail here, not at serving time
         Signals().vector(model.rank_features)
         return model
-
-
-def _sigmoid(logit: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(min(logit, 60.0), -60.0)))
 
 
 def fit_verdict(

@@ -30,7 +30,9 @@ def verify_export(checkpoint: Path, manifest_path: Path, examples: list[dict[str
     from winnow.judge.llm.engine import Engine
     from winnow.judge.llm.model import Model
     from winnow.judge.llm.model_files import resolve
-    from winnow.judge.scoring.judge_model import Judge, JudgeManifest, yes_no_z
+    from winnow.judge.scoring.judge_model import Judge
+    from winnow.judge.scoring.judge_prompt import yes_no_z
+    from winnow.judge.scoring.manifest import JudgeManifest
     from winnow.judge.training.checkpoint import load_checkpoint_model
     from winnow.judge.training.encoding import last_logits
 

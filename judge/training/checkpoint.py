@@ -18,7 +18,7 @@ from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import write_json, write_jsonl
-from winnow.judge.scoring.judge_model import JUDGE_TEMPLATE, MAX_CANDIDATE_TOKENS, MAX_TASK_TOKENS
+from winnow.judge.scoring.judge_prompt import JUDGE_TEMPLATE, MAX_CANDIDATE_TOKENS, MAX_TASK_TOKENS
 from winnow.judge.training.config import TrainConfig
 from winnow.judge.training.encoding import PromptEncoder
 from winnow.judge.training.environment import require_training_stack, rng_state, set_rng_state

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from winnow.judge.base.errors import WinnowError
-from winnow.judge.scoring.judge_model import (
+from winnow.judge.scoring.judge_prompt import (
     JUDGE_TEMPLATE,
     MAX_CANDIDATE_TOKENS,
     MAX_TASK_TOKENS,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from winnow.judge.scoring.judge_model import (
+from winnow.judge.scoring.judge_prompt import (
     ANSWER_NO,
     ANSWER_YES,
     JUDGE_TEMPLATE,

@@ -20,9 +20,9 @@ from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl
-from winnow.judge.scoring.judge_model import (
+from winnow.judge.scoring.judge_prompt import SERVED_TEMPLATES
+from winnow.judge.scoring.manifest import (
     HELD_OUT_METRICS,
-    SERVED_TEMPLATES,
     HeldOutEvaluation,
     JudgeManifest,
     Recommendation,

@@ -21,7 +21,7 @@ from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import write_json
-from winnow.judge.scoring.judge_model import judge_token_runs
+from winnow.judge.scoring.judge_prompt import judge_token_runs
 from winnow.judge.training.environment import require_training_stack, versions
 
 CONVERTED_FORMAT = 1

@@ -7,7 +7,7 @@ from collections import Counter
 from lsprotocol import types
 
 from winnow.judge.hints.policy import Hint
-from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.judge.sites import FunctionSite, backend
 from winnow.server.features.hints.reports import FunctionReport, doc_comment

@@ -105,29 +105,46 @@ class InlineService:
         debounce_ms: int,
         generate: Callable[[CursorContext, CancelFlag], Awaitable[list[InlineCandidate]]],
     ) -> InlineOutcome:
+        """The suggestions at ``ctx``: cached, joined to a generation for the same text, or
+        generated after the debounce (unless a newer request superseded this one)."""
         t0 = time.perf_counter()
-
-        def done(suggestions: list[Suggestion], source: str) -> InlineOutcome:
-            ms = (time.perf_counter() - t0) * 1000.0
-            if source in ("cache", "typed", "model", "joined"):
-                self.latencies_ms.append(ms)
-            return InlineOutcome(suggestions, source, ms)
-
         cached = self.cache.get(uri, ctx)
         if cached is not None:
-            return done(cached[0], "cache" if cached[1] == "exact" else "typed")
+            return self._done(t0, cached[0], "cache" if cached[1] == "exact" else "typed")
         state = self.docs.setdefault(uri, _DocState())
-        key = ctx.key()
+        joined = await self._join(state, ctx.key())
+        if joined is not None:
+            return self._done(t0, joined, "joined")
+        seq = await self._debounce(uri, state, debounce_ms)
+        if seq is None:
+            return self._done(t0, [], "superseded")
+        suggestions, source = await self._generate(uri, state, seq, ctx, generate)
+        return self._done(t0, suggestions, source)
+
+    def _done(self, t0: float, suggestions: list[Suggestion], source: str) -> InlineOutcome:
+        ms = (time.perf_counter() - t0) * 1000.0
+        if source in ("cache", "typed", "model", "joined"):
+            self.latencies_ms.append(ms)
+        return InlineOutcome(suggestions, source, ms)
+
+    async def _join(self, state: _DocState, key: str) -> list[Suggestion] | None:
+        """The suggestions of the generation running for the same text around the cursor, or
+        None (none runs, or it failed: generate our own)."""
         inflight = state.inflight
-        if inflight is not None and state.inflight_key == key and not inflight.done():
-            # The same text around the cursor is being generated for: wait for that.
-            try:
-                return done(list(await asyncio.shield(inflight)), "joined")
-            except asyncio.CancelledError:
-                if not inflight.cancelled():
-                    raise  # this request itself was cancelled
-            except Exception:
-                pass  # that generation failed: try our own
+        if inflight is None or state.inflight_key != key or inflight.done():
+            return None
+        try:
+            return list(await asyncio.shield(inflight))
+        except asyncio.CancelledError:
+            if not inflight.cancelled():
+                raise  # this request itself was cancelled
+        except Exception:
+            pass  # that generation failed: try our own
+        return None
+
+    async def _debounce(self, uri: str, state: _DocState, debounce_ms: int) -> int | None:
+        """This request's sequence number once the debounce has passed; None when a newer
+        request (or shutdown) superseded it meanwhile. The older request stops now."""
         seq = next(self._seq)
         state.latest = seq
         if state.flag is not None:
@@ -137,12 +154,19 @@ class InlineService:
         if wait > 0:
             await asyncio.sleep(wait)
         if self.docs.get(uri) is not state or state.latest != seq or self.shutdown():
-            return done([], "superseded")
+            return None
+        return seq
+
+    async def _generate(
+        self, uri: str, state: _DocState, seq: int, ctx: CursorContext,
+        generate: Callable[[CursorContext, CancelFlag], Awaitable[list[InlineCandidate]]],
+    ) -> tuple[list[Suggestion], str]:
+        """Generate, cleaned and ranked, as the document's one in-flight generation (others
+        with the same text join it)."""
         flag = CancelFlag(lambda: state.latest != seq, self.shutdown)
         state.flag = flag
-        loop = asyncio.get_running_loop()
-        result: asyncio.Future[list[Suggestion]] = loop.create_future()
-        state.inflight, state.inflight_key = result, key
+        result: asyncio.Future[list[Suggestion]] = asyncio.get_running_loop().create_future()
+        state.inflight, state.inflight_key = result, ctx.key()
         t_model = time.perf_counter()
         try:
             candidates = await generate(ctx, flag)
@@ -150,14 +174,14 @@ class InlineService:
             self.model_latencies_ms.append((time.perf_counter() - t_model) * 1000.0)
             self.cache.put(uri, ctx, suggestions)
             result.set_result(suggestions)
-            return done(suggestions, "model")
+            return suggestions, "model"
         except asyncio.CancelledError:
             flag.set()  # $/cancelRequest: stop the model job between tokens
             result.cancel()
             raise
         except Cancelled:
             result.cancel()
-            return done([], "superseded" if state.latest != seq else "cancelled")
+            return [], "superseded" if state.latest != seq else "cancelled"
         except Exception as exc:
             result.set_exception(exc)
             result.exception()  # retrieved here: a joined request that gave up must not warn

@@ -16,7 +16,7 @@ from lsprotocol import types
 
 from winnow.judge.llm.prompts import PromptContext
 from winnow.judge.runtime import Runtime
-from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.lsp.settings import Settings
 from winnow.server.models.calls import TrackedJob
@@ -107,9 +107,6 @@ class DocumentFeatureHost(Protocol):
 
 class DiagnosticsHost(DocumentFeatureHost, Protocol):
     """What correctness diagnostics use."""
-
-    @property
-    def explicit_settings(self) -> frozenset[str]: ...
 
     @property
     def workspace_context(self) -> WorkspaceFacts: ...

@@ -220,59 +220,66 @@ def parse(raw: Any) -> ParsedSettings:
             [],
             frozenset(),
         )
-    errors: list[str] = []
-    unknown: list[str] = []
-    explicit: set[str] = set()
-    top: dict[str, Any] = {}
-    groups: dict[str, dict[str, Any]] = {g: {} for g in _GROUPS.values()}
-
-    def take(path: str, value: Any) -> None:
-        ok, cleaned, expected = _check(path, value)
-        default = _default_at(defaults, path)
-        if not ok:
-            errors.append(
-                f"Winnow setting {path} = {_short(value)} is invalid (expected {expected}); "
-                f"using the default {_short(default)}"
-            )
-            return
-        explicit.add(path)
-        head, _, leaf = path.partition(".")
-        if leaf:
-            groups[_GROUPS[head]][_snake(leaf)] = cleaned
-        else:
-            top[_snake(head)] = cleaned
-
+    found = _Found(defaults)
     for key, value in raw.items():
-        if not isinstance(key, str):
-            continue
-        if key in _GROUPS:
-            if value is None:
-                continue
-            if not isinstance(value, dict):
-                errors.append(f"Winnow setting {key} must be an object, got {_short(value)}; using its defaults")
-                continue
-            for sub, sub_value in value.items():
-                path = f"{key}.{sub}"
-                if path in _RULES:
-                    if sub_value is not None:
-                        take(path, sub_value)
-                else:
-                    unknown.append(path)
-        elif key in _RULES:
-            if value is not None:  # null means "unset": the default
-                take(key, value)
-        else:
-            unknown.append(key)
-
+        if isinstance(key, str):
+            found.entry(key, value)
     settings = replace(
         defaults,
-        **top,
-        inline_completion=replace(defaults.inline_completion, **groups["inline_completion"]),
-        code_actions=replace(defaults.code_actions, **groups["code_actions"]),
-        diagnostics=replace(defaults.diagnostics, **groups["diagnostics"]),
-        context=replace(defaults.context, **groups["context"]),
+        **found.top,
+        inline_completion=replace(defaults.inline_completion, **found.groups["inline_completion"]),
+        code_actions=replace(defaults.code_actions, **found.groups["code_actions"]),
+        diagnostics=replace(defaults.diagnostics, **found.groups["diagnostics"]),
+        context=replace(defaults.context, **found.groups["context"]),
     )
-    return ParsedSettings(settings, errors, unknown, frozenset(explicit))
+    return ParsedSettings(settings, found.errors, found.unknown, frozenset(found.explicit))
+
+
+class _Found:
+    """What ``parse`` found in a client's object: valid values by field, and what was wrong."""
+
+    def __init__(self, defaults: Settings) -> None:
+        self.defaults = defaults
+        self.errors: list[str] = []
+        self.unknown: list[str] = []
+        self.explicit: set[str] = set()
+        self.top: dict[str, Any] = {}
+        self.groups: dict[str, dict[str, Any]] = {g: {} for g in _GROUPS.values()}
+
+    def entry(self, key: str, value: Any) -> None:
+        """One top-level key: a setting, a group of them, or unknown (null means "unset")."""
+        if key in _GROUPS:
+            if value is None:
+                return
+            if not isinstance(value, dict):
+                self.errors.append(f"Winnow setting {key} must be an object, got {_short(value)}; using its defaults")
+                return
+            for sub, sub_value in value.items():
+                path = f"{key}.{sub}"
+                if path not in _RULES:
+                    self.unknown.append(path)
+                elif sub_value is not None:
+                    self.take(path, sub_value)
+        elif key in _RULES:
+            if value is not None:  # null means "unset": the default
+                self.take(key, value)
+        else:
+            self.unknown.append(key)
+
+    def take(self, path: str, value: Any) -> None:
+        ok, cleaned, expected = _check(path, value)
+        if not ok:
+            self.errors.append(
+                f"Winnow setting {path} = {_short(value)} is invalid (expected {expected}); "
+                f"using the default {_short(_default_at(self.defaults, path))}"
+            )
+            return
+        self.explicit.add(path)
+        head, _, leaf = path.partition(".")
+        if leaf:
+            self.groups[_GROUPS[head]][_snake(leaf)] = cleaned
+        else:
+            self.top[_snake(head)] = cleaned
 
 
 def _default_at(settings: Settings, path: str) -> Any:

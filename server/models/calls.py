@@ -15,33 +15,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any
 
 from winnow.judge.base.errors import Cancelled
 
 OUTCOMES = ("submitted", "started", "completed", "stopped", "dropped", "failed")
 
 
-class JobObserver(Protocol):
-    """Sees model work from inside: a job once it runs, and each model load before it
-    starts. Nothing in the product installs one; a test does (``ModelHost.observer``) to
-    hold a job while it runs, or a load while it sends requests."""
-
-    def job_running(self, kind: str, cancelled: Callable[[], bool]) -> bool:
-        """Called on the model worker inside a running job of ``kind`` (it may block
-        there); returns whether the job should stop, like ``cancelled``."""
-        ...
-
-    async def before_load(self) -> None:
-        """Awaited on the event loop before a model load starts."""
-        ...
-
-
 class ModelCalls:
     """Thread-safe counters: the worker thread reports starts and outcomes."""
 
     def __init__(self) -> None:
-        self.observer: JobObserver | None = None
         self._lock = threading.Lock()
         self._counts: dict[str, dict[str, int]] = {}
 
@@ -64,8 +48,7 @@ class TrackedJob:
 
     The worker polls it once right before the job runs (the job starts unless that
     poll says stop; see ``ModelWorker._run``); the engine polls it between prompt
-    chunks and tokens. The second poll is therefore inside the running job: that is
-    where a ``JobObserver`` sees it running."""
+    chunks and tokens."""
 
     def __init__(self, calls: ModelCalls, kind: str, cancelled: Callable[[], bool]) -> None:
         self.calls = calls
@@ -80,8 +63,6 @@ class TrackedJob:
         if self._polls == 1 and not stop:
             self.started = True
             self.calls.count(self.kind, "started")
-        elif self._polls == 2 and not stop and self.calls.observer is not None:
-            stop = self.calls.observer.job_running(self.kind, self._cancelled)
         return stop
 
     def watch(self, future: Future[Any]) -> None:

@@ -29,10 +29,10 @@ from pygls.lsp.server import LanguageServer
 
 from winnow.judge.base.errors import ModelError
 from winnow.judge.runtime import Runtime, RuntimeConfig
-from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.server.lsp.settings import Settings
 from winnow.server.lsp.status import Messages, Progress, Status
-from winnow.server.models.calls import JobObserver, ModelCalls, TrackedJob
+from winnow.server.models.calls import ModelCalls, TrackedJob
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,15 +72,6 @@ class ModelHost:
         self.on_ready: list[Callable[[], None]] = []
 
     @property
-    def observer(self) -> JobObserver | None:
-        """What sees model jobs and loads from inside (a test's; None in the product)."""
-        return self.calls.observer
-
-    @observer.setter
-    def observer(self, observer: JobObserver | None) -> None:
-        self.calls.observer = observer
-
-    @property
     def ready(self) -> bool:
         return self.runtime is not None and self.runtime.ready and self.error is None
 
@@ -107,8 +98,6 @@ class ModelHost:
         config = runtime_config(settings)
         self.status.set("loading", f"loading {settings.generator_model}")
         progress = Progress(self.ls, self.status, "Winnow: loading models")
-        if self.calls.observer is not None:
-            await self.calls.observer.before_load()
 
         def say(message: str) -> None:  # called on the model worker thread
             loop.call_soon_threadsafe(progress.report, message)
@@ -130,41 +119,46 @@ class ModelHost:
             progress.end("superseded by a newer load")
             return False  # a newer load superseded this one
         self.load_seconds = time.perf_counter() - self.load_started
-        runtime = self.runtime
-        ok = runtime is not None and runtime.ready
-        if failure is not None and ok:
-            # The generator loaded; the judge did not.
-            self.judge_error = describe_judge_failure(failure)
-            self.messages.show(
-                f"Winnow: the judge ({settings.judge}) could not load: {self.judge_error}. "
-                "Candidates are ranked by the generator's log-probs; correctness diagnostics are off.",
-                types.MessageType.Warning,
-            )
-        elif failure is not None:
-            self.error = str(failure) if isinstance(failure, ModelError) else f"{type(failure).__name__}: {failure}"
-            self.messages.show(
-                f"Winnow: could not load the generator model: {self.error}",
-                types.MessageType.Error,
-            )
+        ok = self.runtime is not None and self.runtime.ready
+        if failure is not None:
+            self._report_failure(settings, failure, generator_loaded=ok)
         self.loaded.set()  # requests waiting in wait_ready go on now
         # The client sees the progress end before the status that announces the outcome.
         await progress.finish("ready" if ok else "failed")
         if generation != self._generation:
             return False  # a newer load started while the progress ended
-        if ok:
-            judge = runtime is not None and runtime.judge is not None
-            gen = runtime.generator_info.name if runtime and runtime.generator_info else settings.generator_model
-            self.status.set("ready", f"{gen} ready" + ("" if judge else " (no judge)"), judge=judge)
-            self.messages.log(f"Winnow: models ready in {self.load_seconds:.2f} s: {gen}, judge {'on' if judge else 'off'}",
-                              types.MessageType.Info)
-        else:
-            self.status.set("error", self.error or "models did not load", judge=False)
+        self._announce(settings, ok)
         for callback in list(self.on_ready):
             try:
                 callback()
             except Exception:
                 log.exception("on_ready callback failed")
         return ok
+
+    def _report_failure(self, settings: Settings, failure: BaseException, generator_loaded: bool) -> None:
+        """Say what did not load: the judge alone (ranking falls back), or the generator."""
+        if generator_loaded:
+            self.judge_error = describe_judge_failure(failure)
+            self.messages.show(
+                f"Winnow: the judge ({settings.judge}) could not load: {self.judge_error}. "
+                "Candidates are ranked by the generator's log-probs; correctness diagnostics are off.",
+                types.MessageType.Warning,
+            )
+            return
+        self.error = str(failure) if isinstance(failure, ModelError) else f"{type(failure).__name__}: {failure}"
+        self.messages.show(f"Winnow: could not load the generator model: {self.error}", types.MessageType.Error)
+
+    def _announce(self, settings: Settings, ok: bool) -> None:
+        """The status bar's state once a load settled, and the log line of a good one."""
+        runtime = self.runtime
+        if not ok or runtime is None:
+            self.status.set("error", self.error or "models did not load", judge=False)
+            return
+        judge = runtime.judge is not None
+        gen = runtime.generator_info.name if runtime.generator_info else settings.generator_model
+        self.status.set("ready", f"{gen} ready" + ("" if judge else " (no judge)"), judge=judge)
+        self.messages.log(f"Winnow: models ready in {self.load_seconds:.2f} s: {gen}, judge {'on' if judge else 'off'}",
+                          types.MessageType.Info)
 
     def set_threads(self, n_threads: int) -> None:
         if self.runtime is not None:

@@ -65,14 +65,14 @@ class Snapshot:
         self.function_windows: OrderedDict[tuple[int, int], list[FunctionSite]] = OrderedDict()
 
     @property
-    def is_python(self) -> bool:
-        lang = (self.language_id or "").lower()
-        return lang == "python" or self.uri.endswith((".py", ".pyi", ".pyw"))
-
-    @property
     def language(self) -> str | None:
         """The language whose functions Winnow finds here ("python", "java"), else None."""
-        return "python" if self.is_python else language_of(self.uri, self.language_id)
+        return language_of(self.uri, self.language_id)
+
+    @property
+    def is_python(self) -> bool:
+        """Whether Python-only help applies (the workspace's definitions in prompts)."""
+        return self.language == "python"
 
     @property
     def line_starts(self) -> list[int]:
@@ -192,18 +192,6 @@ class CursorContext:
     @property
     def indent(self) -> str:
         return self.line_before[: len(self.line_before) - len(self.line_before.lstrip(" \t"))]
-
-    @property
-    def at_line_start(self) -> bool:
-        return self.line_before.strip() == ""
-
-    def previous_code_line(self) -> str:
-        """The last non-blank line before the cursor's line (within the window)."""
-        head = self.prefix[: len(self.prefix) - len(self.line_before)]
-        for line in reversed(head.splitlines()):
-            if line.strip():
-                return line
-        return ""
 
     def key(self) -> str:
         """Cache key: the text around the cursor (window-independent)."""

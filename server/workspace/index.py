@@ -142,14 +142,10 @@ class WorkspaceIndex:
             finally:
                 self._queue.task_done()
 
-    def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Block until the queued work is done (benchmarks and shutdown; never on a request)."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        return True
+    @property
+    def pending(self) -> int:
+        """Jobs queued or running (scans, documents, watched files): 0 once the index is current."""
+        return self._queue.unfinished_tasks
 
     def close(self) -> None:
         self._closed = True
@@ -173,11 +169,6 @@ class WorkspaceIndex:
             self.walker.roots = resolved
             if limits is not None:
                 self.limits = limits
-        self._submit(self._scan)
-
-    def rescan(self, limits: Limits | None = None) -> None:
-        if limits is not None:
-            self.limits = limits
         self._submit(self._scan)
 
     def update_document(self, path: str, text: str) -> None:
@@ -308,6 +299,7 @@ class WorkspaceIndex:
                 "modules": len(self._modules),
                 "recent_files": [self.rel_path(p) for p in self._recent],
                 "scans": self.scans,
+                "pending": self.pending,
                 "last_scan_s": round(s.seconds, 3),
                 "last_scan_at": s.finished_at,
                 "last_scan_files": s.files,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from winnow.benchmarks.agreement import Row, _load_rows, _save_rows, compare
+from winnow.benchmarks.quality.agreement import Row, _load_rows, _save_rows, compare
 from winnow.judge.scoring.verdict import Signals
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cli_support import winnow
 
-from winnow.benchmarks.mutant_noise import noise
+from winnow.benchmarks.quality.mutant_noise import noise
 
 RECORDS = [
     {"origin": "canonical", "status": "passed"},

@@ -32,7 +32,7 @@ from lsprotocol import types
 
 from winnow.judge.evidence.module_evidence import ModuleEvidence
 from winnow.judge.hints.policy import Hint, HintPolicy, may_speak_of
-from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.judge.sites import FunctionSite, backend
 from winnow.server.features import convert
 from winnow.server.features.hints.evidence_runs import EvidenceRuns

@@ -7,7 +7,7 @@ import pytest
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.evidence.module_evidence import ExampleCheck, FunctionEvidence, ProbeFailure
 from winnow.judge.hints.policy import ClassFigures, HintPolicy, hint_for
-from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.judge.scoring.manifest import JudgeManifest
 
 FAILED = ExampleCheck("gcd(35, 21)", "7", "35", 2, "value")
 PASSED = ExampleCheck("gcd(4, 2)", "2", "2", 4, "passed")

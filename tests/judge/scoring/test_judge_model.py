@@ -12,15 +12,15 @@ from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.numeric import expected_calibration_error, sigmoid
 from winnow.judge.llm.generation import FunctionCandidate
 from winnow.judge.scoring.calibration import fit
-from winnow.judge.scoring.judge_model import (
+from winnow.judge.scoring.judge_model import Judge
+from winnow.judge.scoring.judge_prompt import (
     JUDGE_TEMPLATE_V1,
     JUDGE_TEMPLATE_V2,
-    Judge,
-    JudgeManifest,
     answer_token_ids,
     candidate_body,
     judge_token_runs,
 )
+from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.judge.scoring.ranking import rank
 
 TASK = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n\n    >>> add(2, 3)\n    5\n    """'

@@ -284,7 +284,12 @@ def test_judge_prompt_tokens_match_llama_cpp(converted, model) -> None:  # type:
     from transformers import AutoTokenizer
 
     from winnow.judge.dataset.problems import load_problems
-    from winnow.judge.scoring.judge_model import ANSWER_NO, ANSWER_YES, answer_token_ids, judge_token_runs
+    from winnow.judge.scoring.judge_prompt import (
+        ANSWER_NO,
+        ANSWER_YES,
+        answer_token_ids,
+        judge_token_runs,
+    )
     from winnow.judge.training.pretrained import HFTokenizer
 
     assert converted.tokenizer_check["ok"], converted.tokenizer_check
@@ -293,7 +298,7 @@ def test_judge_prompt_tokens_match_llama_cpp(converted, model) -> None:  # type:
     bos = model.bos() if model.add_bos() else None
     assert converted.bos == bos
     template = converted.chat_template
-    from winnow.judge.scoring.judge_model import SERVED_TEMPLATES
+    from winnow.judge.scoring.judge_prompt import SERVED_TEMPLATES
     from winnow.judge.training.encoding import PromptEncoder
 
     for prompt in SERVED_TEMPLATES:  # what `winnow train --prompt` trains is what serving builds
@@ -389,7 +394,8 @@ def test_task_batching_with_the_pairwise_term_trains(tiny_data: tuple[Path, Path
 def test_export_loads_in_llama_cpp_and_matches_transformers(strong_run: Path, tmp_path: Path) -> None:
     import gguf
 
-    from winnow.judge.scoring.judge_model import Judge, JudgeManifest
+    from winnow.judge.scoring.judge_model import Judge
+    from winnow.judge.scoring.manifest import JudgeManifest
     from winnow.judge.training.export import export
 
     report = export(strong_run, tmp_path / "judge", checkpoint="last", n_verify=8)

@@ -19,7 +19,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from winnow.judge.hints.policy import HintPolicy
-from winnow.judge.scoring.judge_model import JudgeManifest
+from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.server.features.hints.judging import MAX_JUDGED
 from winnow.server.features.hints.pipeline import Diagnostics
@@ -98,7 +98,6 @@ class FakeServer:
     def __init__(self, scores: dict[str, float], settings: dict[str, Any] | None = None, info: Any = None) -> None:
         parsed = parse(settings or {})
         self.settings: Settings = parsed.settings
-        self.explicit_settings = parsed.explicit
         self.workspace = FakeWorkspace()
         self.documents = OpenDocuments(self)
         self.runtime = FakeRuntime(scores)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,16 @@ class PathSet(Base):
 '''
 
 
+def wait_idle(index: WorkspaceIndex, timeout: float = 60.0) -> bool:
+    """Until the index has no queued or running job (its ``pending`` count, which stats show)."""
+    deadline = time.monotonic() + timeout
+    while index.pending:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -62,7 +73,7 @@ def write(path: Path, text: str) -> Path:
 def scanned(roots: list[Path], limits: Limits | None = None) -> WorkspaceIndex:
     index = WorkspaceIndex(limits)
     index.set_roots(roots)
-    assert index.wait_idle(120)
+    assert wait_idle(index, 120)
     return index
 
 
@@ -266,7 +277,7 @@ def test_watched_changes_inside_are_read_and_outside_never(tmp_path: Path):
     index.file_changed(str(root / "helpers.py"))
     index.file_changed(str(tmp_path / "elsewhere.py"))  # an event for a file outside the root
     index.file_changed(str(root / "link.py"))  # and for a link inside that points out
-    assert index.wait_idle(60)
+    assert wait_idle(index, 60)
     names = [d.name for d in index.entry(str((root / "helpers.py").resolve())).definitions]  # type: ignore[union-attr]
     assert names == ["second_version"]
     assert index.entry(str(tmp_path / "elsewhere.py")) is None
@@ -274,7 +285,7 @@ def test_watched_changes_inside_are_read_and_outside_never(tmp_path: Path):
     assert index.other_generation(str(root / "main.py")) > gen
     assert index.other_generation(str(root / "helpers.py")) == gen  # its own change is not its input
     index.file_changed(str(root / "helpers.py"), deleted=True)
-    assert index.wait_idle(60)
+    assert wait_idle(index, 60)
     assert index.entry(str((root / "helpers.py").resolve())) is None
 
 
@@ -299,11 +310,11 @@ def test_open_documents_win_and_closing_restores_the_disk_version(tmp_path: Path
     index = scanned([root])
     index.update_document(str(path), "def in_editor(x): pass\n")
     index.update_document(str(path), "def in_editor(x, y): pass\n")  # coalesced: the last text wins
-    assert index.wait_idle(60)
+    assert wait_idle(index, 60)
     assert index.entry(str(path)).definitions[0].stub.startswith("def in_editor(x, y)")  # type: ignore[union-attr]
     assert [c.path for c in index.recent_chunks(exclude="nothing")] == ["h.py"]
     index.close_document(str(path))
-    assert index.wait_idle(60)
+    assert wait_idle(index, 60)
     assert index.entry(str(path)).definitions[0].name == "on_disk"  # type: ignore[union-attr]
 
 

@@ -187,7 +187,8 @@ def _print(report: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from winnow.judge.dataset.problems import problems_by_id
     from winnow.judge.evidence.example_runs import examples_runner
-    from winnow.judge.scoring.judge_model import Judge, JudgeManifest
+    from winnow.judge.scoring.judge_model import Judge
+    from winnow.judge.scoring.manifest import JudgeManifest
 
     sets = {}
     for item in args.heldout:

@@ -7,7 +7,7 @@ candidates share one layout and neither layout nor names can tell them apart. Bu
 a flipped comparison, an integer constant ±1, a swapped arithmetic operator. Labels come
 from the problem's own tests run in the sandbox. Deterministic for a given seed.
 
-    python -m winnow.benchmarks.unparsed_heldout --out runs/unparsed-heldout.jsonl
+    python -m winnow.judge.dataset.unparsed_heldout --out runs/unparsed-heldout.jsonl
 """
 
 from __future__ import annotations

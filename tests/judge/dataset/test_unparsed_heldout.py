@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import difflib
 
-from winnow.benchmarks.unparsed_heldout import candidates
+from winnow.judge.dataset.unparsed_heldout import candidates
 from winnow.judge.dataset.problems import load_problems
 
 

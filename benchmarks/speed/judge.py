@@ -126,17 +126,29 @@ def measure(
         llm.eval(raw_tokens)
         times["raw"].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items() if v}
-    compared = {}
-    if other is not None:
-        compared = {
-            "compare": other.manifest.name,
-            "compare_template": other.manifest.prompt_template,
-            "compare_branch_tokens": [len(other.runs(TASK, code).branch) for code in codes],
-            "compare_reused_s": round(med["compare"], 3),
-            "reused_over_compare": round(med["reused"] / med["compare"], 3),
-        }
-        other.close()
-    return compared | {
+    compared = _compared(other, codes, med) if other is not None else {}
+    return compared | _figures(judge, codes, prefix, branches, n_threads, repeats, med)
+
+
+def _compared(other: Any, codes: list[str], med: dict[str, float]) -> dict[str, Any]:
+    """The ``--compare`` judge's cost beside the measured one's (then it is closed)."""
+    out = {
+        "compare": other.manifest.name,
+        "compare_template": other.manifest.prompt_template,
+        "compare_branch_tokens": [len(other.runs(TASK, code).branch) for code in codes],
+        "compare_reused_s": round(med["compare"], 3),
+        "reused_over_compare": round(med["reused"] / med["compare"], 3),
+    }
+    other.close()
+    return out
+
+
+def _figures(
+    judge: Any, codes: list[str], prefix: list[int], branches: list[list[int]], n_threads: int, repeats: int,
+    med: dict[str, float],
+) -> dict[str, Any]:
+    n_reused_tokens = len(prefix) + sum(len(b) for b in branches)
+    return {
         "judge": judge.manifest.name,
         "template": judge.manifest.prompt_template,
         "cores": os.cpu_count(),

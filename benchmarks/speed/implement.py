@@ -30,7 +30,7 @@ from pygls.lsp.client import LanguageClient
 
 from winnow.benchmarks.lsp_process import kill_server, server_pid
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "stats.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "stats.py"
 JAVA = """public class Digits {
     /**
      * The sum of the decimal digits of n.
