@@ -34,6 +34,7 @@ from winnow.judge.llm.model import Model
 from winnow.judge.llm.model_files import ModelInfo, resolve
 from winnow.judge.llm.prompts import PromptContext
 from winnow.judge.llm.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
+from winnow.judge.sandbox.choice import strong_isolation
 from winnow.judge.scoring.judge_model import Judge
 from winnow.judge.scoring.ranking import RankedCandidate, rank
 from winnow.judge.sites import FunctionSite, judge_task
@@ -167,10 +168,12 @@ class Runtime:
         deadline: float | None = None,
         priority: int = PRIORITY_NORMAL,
         helpers: dict[str, str] | None = None,
+        run_code: bool = True,
     ) -> Future[ImplementResult]:
         """Sample ``n`` bodies for ``site`` and rank them (judge when loaded). ``helpers``
         (name as the file spells it → stub) are workspace definitions: the judge's task
-        carries the stubs of those the candidates call."""
+        carries the stubs of those the candidates call. Without ``run_code`` (the user's
+        say, or an untrusted folder) nothing runs: the bodies are ranked without their examples."""
 
         def job() -> ImplementResult:
             engine = self._need_generator()
@@ -180,7 +183,7 @@ class Runtime:
                 seed=seed, cancel=cancelled, deadline=deadline,
             )
             t1 = time.perf_counter()
-            ranked, use, note = self._rank(source, site, gen, strategy, helpers, cancelled, seed)
+            ranked, use, note = self._rank(source, site, gen, strategy, helpers, cancelled, seed, run_code)
             t2 = time.perf_counter()
             self.stats.record("implement", (t2 - t0) * 1000.0)
             self.stats.decode_tok_s = gen.timings.decode_tok_s
@@ -203,6 +206,7 @@ class Runtime:
         helpers: dict[str, str] | None,
         cancelled: Callable[[], bool] | None,
         seed: int | None,
+        run_code: bool = True,
     ) -> tuple[list[RankedCandidate], str, str]:
         """The verdict (judge, the examples in the sandbox, lint) where a judge speaks for the
         language, or what is left of it without one: the examples where they are known to
@@ -211,15 +215,17 @@ class Runtime:
         codes = [c.code for c in gen.candidates]
         task = judge_task(source, site, helper_stubs(codes, helpers) if helpers else "")
         judge = self._judge_for(site.language)
-        batch = batch_examples(source, site, codes)
-        note = ""
+        runs = run_code and strong_isolation()  # never a weaker sandbox for the editor's code
+        batch = batch_examples(source, site, codes) if runs else None
+        note = "" if runs else ("running code is off" if not run_code else "no sandbox to run the examples in")
         if judge is not None or strategy in ("logprob", "random"):
             use = strategy
         elif batch is not None and batch.has_examples:
             use = "examples"
         else:
             use = "logprob"
-            note = "no examples to run" if batch is not None and batch.has_examples is False else "no judge loaded"
+            if runs:
+                note = "no examples to run" if batch is not None and batch.has_examples is False else "no judge loaded"
         runner = batch.run if batch is not None and use in ("combined", "judge+exec", "examples") else None
         ranked = rank(
             task, gen.candidates, strategy=use, judge=judge, cancel=cancelled, seed=seed or 0,
@@ -269,7 +275,7 @@ class Runtime:
             t0 = time.perf_counter()
             cand = FunctionCandidate.given(code)
             strategy = ("judge" if judge_only else "combined") if self.judge is not None else "static"
-            runner = examples_runner() if self.judge is not None and not judge_only else None
+            runner = examples_runner() if self.judge is not None and not judge_only and strong_isolation() else None
             ranked = rank(task, [cand], strategy=strategy, judge=self.judge, cancel=cancelled, run_examples=runner)
             self.stats.record("judge", (time.perf_counter() - t0) * 1000.0)
             return ranked[0]

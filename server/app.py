@@ -26,6 +26,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
+from winnow.judge.sandbox.choice import isolation
 from winnow.server.features import convert, stats
 from winnow.server.features.code_actions import CodeActions
 from winnow.server.features.hints.pipeline import EDIT_DELAY_S, OPEN_DELAY_S, Diagnostics
@@ -40,6 +41,7 @@ from winnow.server.lsp.version import package_version
 from winnow.server.models.host import ModelHost
 from winnow.server.workspace.context import WorkspaceContext
 from winnow.server.workspace.documents import OpenDocuments
+from winnow.server.workspace.trust import may_run
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,18 @@ class WinnowServer(LanguageServer):
         """True while an inline/completion request waits for or runs on the model."""
         return self.inline.waiting()
 
+    async def refresh_code_runs(self) -> None:
+        """Whether the workspace's code runs, for the status bar (probing the sandbox off the
+        event loop): every workspace folder trusted, running code on, a strong sandbox."""
+        await asyncio.to_thread(isolation)
+        roots = self.workspace_context.roots or [None]
+        verdicts = [may_run(root, self.settings.diagnostics.run_code, self.settings.trusted_folders) for root in roots]
+        refused = next((v for v in verdicts if not v.runs), None)
+        if refused is None:
+            self.status.set_code_runs(True, f"runs your code under {isolation().describe()}")
+        else:
+            self.status.set_code_runs(False, refused.why)
+
     def clear_suggestions(self) -> None:
         """Forget every cached suggestion and ranked body (the models or their inputs changed)."""
         self.inline.service.cache.clear()
@@ -114,8 +128,9 @@ class WinnowServer(LanguageServer):
             self.models.set_threads(new.threads)
         if (old.candidates, old.temperature, old.max_tokens) != (new.candidates, new.temperature, new.max_tokens):
             self.inline.service.cache.clear()
-        if old.diagnostics != new.diagnostics:
-            self.diagnostics.refresh_all()
+        if old.diagnostics != new.diagnostics or old.trusted_folders != new.trusted_folders:
+            self.diagnostics.refresh_all()  # granting trust shows the hints without a restart
+            asyncio.ensure_future(self.refresh_code_runs())
 
     async def pull_settings(self) -> None:
         """Ask a pull-model client (workspace/configuration) for the "winnow" section."""
@@ -159,6 +174,7 @@ def _register_lifecycle(server: WinnowServer) -> None:
     async def initialized(ls: WinnowServer, params: types.InitializedParams) -> None:
         ls.status.client_initialized()
         await ls.workspace_context.register_watchers()
+        await ls.refresh_code_runs()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     @guarded(types.WORKSPACE_DID_CHANGE_CONFIGURATION, empty=None)

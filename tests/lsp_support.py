@@ -31,7 +31,11 @@ CONFIG = ClientServerConfig(server_command=SERVER_CMD, server_env=TEST_ENV)
 HOLD_LOAD_CONFIG = ClientServerConfig(server_command=SERVER_CMD, server_env=TEST_ENV | {"WINNOW_TEST_HOLD_LOAD": "1"})
 LOAD_TITLE = "Winnow: loading models"
 
+# The suite's servers may run the code they open (every folder trusted, as a user who trusts
+# the workspace): tests of trust itself pass their own ``trustedFolders``.
+TRUST_ALL = {"trustedFolders": ["/"]}
 FAST = {
+    **TRUST_ALL,
     "judge": "none",
     "candidates": 2,
     "inlineCompletion": {"candidates": 2},
@@ -195,8 +199,9 @@ async def start(
     status = getattr(client, "winnow_status", None)
     if status is None:
         status = client.winnow_status = watch_status(client)  # type: ignore[attr-defined]
+    options = TRUST_ALL | settings if settings is not None else FAST
     result = await client.initialize_session(
-        types.InitializeParams(capabilities=CAPABILITIES, initialization_options=settings if settings is not None else FAST)
+        types.InitializeParams(capabilities=CAPABILITIES, initialization_options=options)
     )
     if wait_ready:
         await wait_for(lambda: any(s["state"] in ("ready", "error") for s in status), timeout=120)

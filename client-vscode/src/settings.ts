@@ -18,6 +18,7 @@ export const SERVER_SETTING_KEYS = [
   'maxTokens',
   'debounceMs',
   'threads',
+  'trustedFolders',
   'inlineCompletion.enabled',
   'inlineCompletion.candidates',
   'codeActions.enabled',

@@ -65,12 +65,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--timeout", type=float, default=10.0, help="with --label: seconds per candidate (default: 10)"
     )
     flags.add_quiet(p)
+    flags.add_allow_weak_sandbox(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from winnow.judge.dataset.variants import augment_problem
 
+    flags.apply_allow_weak_sandbox(args)
     if args.per_problem < 0:
         raise WinnowError("--per-problem must be >= 0")
     if not 0.0 <= args.rewrite_share <= 1.0:

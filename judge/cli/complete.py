@@ -76,6 +76,7 @@ def _implement(args: argparse.Namespace, path: Path, source: str, site: Function
             "generator": runtime.generator_info.to_dict() if runtime.generator_info else None,
             "judge": runtime.judge.describe() if runtime.judge is not None else None,
             "strategy": result.strategy,
+            "note": result.note,
             "prompt_mode": gen.prompt_mode,
             "timings": gen.timings.to_dict() | {
                 "load_s": round(load_s, 3), "judge_ms": round(result.judge_ms, 1), "total_s": round(total_s, 3)
@@ -96,6 +97,7 @@ def _print(report: dict[str, Any], model: str) -> None:
         f"prefill {t['prefill_ms']:.0f} ms ({t['prompt_tokens']} tokens, {t['reused_tokens']} reused), "
         f"decode {t['decode_tok_s']:.1f} tok/s over {t['decode_steps']} steps, "
         f"ranking by {report['strategy']} {t['judge_ms']:.0f} ms, total {t['total_s']:.2f} s"
+        + (f" ({report['note']})" if report["note"] else "")
     )
     for cand in report["candidates"]:
         p = cand["p_correct"]

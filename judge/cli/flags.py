@@ -65,3 +65,19 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
 
 def add_json(p: argparse.ArgumentParser, help: str = "print JSON") -> None:
     p.add_argument("--json", action="store_true", help=help)
+
+
+def add_allow_weak_sandbox(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-weak-sandbox", action="store_true",
+        help="where no sandbox keeps your files read-only and the network unreachable (no bubblewrap), run the "
+        "generated code under a weaker one (unshare: no network, files writable; or none) instead of refusing",
+    )
+
+
+def apply_allow_weak_sandbox(args: argparse.Namespace) -> None:
+    """Honour ``--allow-weak-sandbox`` for this process's runs (docs/sandbox.md)."""
+    if getattr(args, "allow_weak_sandbox", False):
+        from winnow.judge.sandbox.choice import allow_weak_isolation
+
+        allow_weak_isolation()

@@ -59,6 +59,7 @@ def run_check(args: argparse.Namespace) -> int:
     from winnow.judge.evidence.documents import EvidenceRequest, document_evidence
     from winnow.judge.evidence.module_evidence import TYPED_INPUTS
     from winnow.judge.hints.policy import HintPolicy, hint_for, judged_functions
+    from winnow.judge.sandbox.choice import isolation
     from winnow.judge.scoring.manifest import JudgeManifest
     from winnow.judge.sites import backend, language_of
     from winnow.judge.sites.call_sites import own_calls
@@ -70,6 +71,10 @@ def run_check(args: argparse.Namespace) -> int:
     way, lang = document_evidence(language), backend(language)
     if way is None or lang is None:
         raise WinnowError(f"{path}: no correctness hints for {language} files")
+    why_not = way.unavailable()  # never under a sandbox weaker than read-only files and no network
+    if why_not is not None:
+        raise WinnowError(f"{path}: {why_not}")
+    sandbox = isolation().describe()
     sites = judged_functions(source, language)
     calls = own_calls(source, [s.qualname for s in sites]) if way.takes_call_sites else {}
     request = EvidenceRequest(probes=args.probes, typed=TYPED_INPUTS, calls=calls)
@@ -84,9 +89,10 @@ def run_check(args: argparse.Namespace) -> int:
                      "inputs": ev.inputs if ev else 0, "hint": None if hint is None else
                      {"kind": hint.kind, "message": hint.message, "severity": hint.severity}})
     if args.json:
-        print(json.dumps({"file": str(path), "module": evidence.status, "error": evidence.error,
+        print(json.dumps({"file": str(path), "module": evidence.status, "error": evidence.error, "sandbox": sandbox,
                           "seconds": round(evidence.seconds, 2), "functions": rows}, indent=2))
         return 0
+    print(f"sandbox: {sandbox}")
     if evidence.status != "loaded":
         print(f"{path}: no evidence ({evidence.status}: {evidence.error})")
         return 0

@@ -26,10 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     flags.add_workers(p)
     flags.add_timeout(p, 10.0, "wall-clock seconds per candidate (default: 10)")
     flags.add_quiet(p)
+    flags.add_allow_weak_sandbox(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    flags.apply_allow_weak_sandbox(args)
     summary = label_file(
         problems_by_id(args.problems),
         args.candidates,

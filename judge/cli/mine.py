@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="wall-clock limit of one test run (default: 60)")
     flags.add_seed(p)
     flags.add_quiet(p)
+    flags.add_allow_weak_sandbox(p)
     p.set_defaults(func=run)
 
     f = subparsers.add_parser(
@@ -102,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from winnow.judge.dataset.mining import split_packages
     from winnow.judge.dataset.repo_tests import noise_summary
 
+    flags.apply_allow_weak_sandbox(args)
     miner = MINERS[args.language]
     if args.tests and not miner.labels_by_tests:  # before mining: the JDK takes minutes
         raise WinnowError(f"--tests runs Python test files (pytest); {args.language.capitalize()} trees are labelled self-supervised")

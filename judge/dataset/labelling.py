@@ -16,26 +16,21 @@ from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
 from winnow.judge.dataset.problems import Problem
+from winnow.judge.dataset.records import CandidateRecord, JsonRecord, LabelRecord
 from winnow.judge.evidence.batch_examples import JAVA_STARTUP_S
-from winnow.judge.sandbox.run import (
-    STATUSES,
-    RunResult,
-    java_class_name,
-    run_java,
-    run_python,
-    sandbox_backend,
-)
-
-#: Extra wall-clock seconds a Java candidate gets: javac and the JVM start inside the limit.
+from winnow.judge.sandbox.choice import isolation
+from winnow.judge.sandbox.results import STATUSES, RunResult
+from winnow.judge.sandbox.run import java_class_name, run_java, run_python
 
 
-def run_candidate(problem: Problem, code: str, timeout_s: float = 10.0) -> RunResult:
-    """Run one candidate (complete, self-contained code) against its problem's tests."""
+def run_against_tests(problem: Problem, code: str, timeout_s: float = 10.0) -> RunResult:
+    """Run one candidate (complete, self-contained code) against its problem's tests; a Java
+    candidate's limit includes javac and the JVM's start (``JAVA_STARTUP_S`` more)."""
     if problem.language == "python":
         return run_python(code + "\n" + problem.tests, timeout_s=timeout_s)
     if problem.language == "java":
@@ -48,9 +43,9 @@ def run_candidate(problem: Problem, code: str, timeout_s: float = 10.0) -> RunRe
     raise WinnowError(f"{problem.id}: cannot run {problem.language!r} candidates")
 
 
-def label_record(problem: Problem, candidate: dict[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
+def label_record(problem: Problem, candidate: CandidateRecord, timeout_s: float = 10.0) -> LabelRecord:
     """The label of one candidate: the candidate record plus its verdict."""
-    result = run_candidate(problem, candidate["code"], timeout_s)
+    result = run_against_tests(problem, candidate["code"], timeout_s)
     return {
         **candidate,
         "status": result.status,
@@ -78,15 +73,17 @@ class LabelSummary:
         )
 
 
-def _check_candidate(record: dict[str, Any], number: int) -> None:
+def _check_candidate(record: JsonRecord, number: int) -> CandidateRecord:
+    """``record`` as a candidate, once the fields a label needs are there."""
     for key in ("problem_id", "candidate_id", "code"):
         if not isinstance(record.get(key), str):
             raise WinnowError(f"candidate {number}: missing or non-string field {key!r}")
+    return cast(CandidateRecord, record)
 
 
 def label_candidates(
     problems: dict[str, Problem],
-    candidates: Iterable[dict[str, Any]],
+    candidates: Iterable[JsonRecord],
     out: str | os.PathLike[str],
     workers: int | None = None,
     timeout_s: float = 10.0,
@@ -95,10 +92,10 @@ def label_candidates(
     """Label every candidate not yet in ``out``, ``workers`` sandboxes at a time."""
     summary = LabelSummary()
     with JsonlAppender(out, key=candidate_key) as appender:
-        todo: list[dict[str, Any]] = []
+        todo: list[CandidateRecord] = []
         queued: set[tuple[str, str]] = set()
-        for number, record in enumerate(candidates, start=1):
-            _check_candidate(record, number)
+        for number, raw in enumerate(candidates, start=1):
+            record = _check_candidate(raw, number)
             key = candidate_key(record)
             if key in appender:
                 summary.already += 1
@@ -113,22 +110,23 @@ def label_candidates(
             raise WinnowError(f"{len(unknown)} candidate problem id(s) not among the problems: {shown}")
         if not todo:
             return summary
-        sandbox_backend()  # probe once, before the workers race to do it
+        isolation()  # probe once, before the workers race to do it
         workers = max(1, workers or os.cpu_count() or 1)
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="cand", desc="label", file=sys.stderr, disable=not progress)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="winnow-label")
         try:
-            pending: set[Future[dict[str, Any]]] = set()
+            pending: set[Future[LabelRecord]] = set()
             feed = iter(todo)
             while True:
                 # Keep only a few runs queued, so that a kill loses little and memory stays flat.
                 while len(pending) < 2 * workers:
-                    record = next(feed, None)
-                    if record is None:
+                    queued_next = next(feed, None)
+                    if queued_next is None:
                         break
-                    pending.add(pool.submit(label_record, problems[record["problem_id"]], record, timeout_s))
+                    problem = problems[queued_next["problem_id"]]
+                    pending.add(pool.submit(label_record, problem, queued_next, timeout_s))
                 if not pending:
                     break
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -158,17 +156,17 @@ def label_file(
     return label_candidates(problems, read_jsonl(candidates_path), out, workers, timeout_s, progress)
 
 
-def balance(labels: Iterable[dict[str, Any]], ratio: float = 1.0, seed: int = 0) -> list[dict[str, Any]]:
+def balance(labels: Iterable[LabelRecord], ratio: float = 1.0, seed: int = 0) -> list[LabelRecord]:
     """Per problem, every passing label and at most ``ratio`` x as many failing mutants.
 
     Failing candidates that are not mutants (a rewrite that broke, a generator sample) are
     all kept. The failing mutants kept are spread over bug classes (round robin, classes and
     mutants in a seeded order), so rare classes are not crowded out. Order is kept.
     """
-    by_problem: dict[str, list[dict[str, Any]]] = {}
+    by_problem: dict[str, list[LabelRecord]] = {}
     for record in labels:
         by_problem.setdefault(record["problem_id"], []).append(record)
-    kept: list[dict[str, Any]] = []
+    kept: list[LabelRecord] = []
     for problem_id, records in by_problem.items():
         passing = sum(1 for r in records if r.get("status") == "passed")
         failing = [r for r in records if r.get("status") != "passed" and r.get("origin") == "mutant"]
@@ -184,16 +182,16 @@ def balance(labels: Iterable[dict[str, Any]], ratio: float = 1.0, seed: int = 0)
     return kept
 
 
-def _spread(records: list[dict[str, Any]], n: int, rng: random.Random) -> list[dict[str, Any]]:
+def _spread(records: list[LabelRecord], n: int, rng: random.Random) -> list[LabelRecord]:
     """``n`` of ``records``, taken from each ``bug_class`` in turn."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[LabelRecord]] = {}
     for r in records:
         groups.setdefault(str(r.get("bug_class", "?")), []).append(r)
     order = sorted(groups)
     rng.shuffle(order)
     for name in order:
         rng.shuffle(groups[name])
-    out: list[dict[str, Any]] = []
+    out: list[LabelRecord] = []
     while len(out) < n and any(groups.values()):
         for name in order:
             if groups[name] and len(out) < n:

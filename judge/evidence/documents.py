@@ -18,6 +18,7 @@ from winnow.judge.evidence.examples import Example, find_examples
 from winnow.judge.evidence.java.examples import find_java_examples
 from winnow.judge.evidence.java.runs import NO_JDK, java_evidence, jdk_available, parameter_count
 from winnow.judge.evidence.module_evidence import ModuleEvidence, Target, collect
+from winnow.judge.sandbox.choice import isolation
 from winnow.judge.sites import FunctionSite
 
 
@@ -57,7 +58,7 @@ class PythonEvidence:
     takes_call_sites = True
 
     def unavailable(self) -> str | None:
-        return None
+        return no_strong_sandbox()
 
     def examples(self, site: FunctionSite) -> list[Example]:
         return find_examples(textwrap.dedent(site.header), site.name)
@@ -78,7 +79,7 @@ class JavaEvidence:
     takes_call_sites = False
 
     def unavailable(self) -> str | None:
-        return None if jdk_available() else NO_JDK
+        return no_strong_sandbox() or (None if jdk_available() else NO_JDK)
 
     def examples(self, site: FunctionSite) -> list[Example]:
         return find_java_examples(site.docstring, site.name, parameter_count(site))
@@ -87,6 +88,13 @@ class JavaEvidence:
         self, text: str, path: str | None, sites: Sequence[FunctionSite], request: EvidenceRequest
     ) -> ModuleEvidence:
         return java_evidence(text, sites if request.examples else [])
+
+
+def no_strong_sandbox() -> str | None:
+    """Why no code of a workspace may run here (no sandbox keeps the user's files read-only
+    and the network unreachable), or None: it never runs under a weaker one."""
+    iso = isolation()
+    return None if iso.strong else iso.why_not_strong()
 
 
 #: By language: how the evidence of a document's functions is gathered.

@@ -10,7 +10,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from winnow.judge.sandbox.isolation import RawRun
+from winnow.judge.sandbox.limits import RawRun
 
 Status = Literal["passed", "failed", "timeout", "error"]
 STATUSES: tuple[str, ...] = ("passed", "failed", "timeout", "error")

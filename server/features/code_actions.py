@@ -29,7 +29,9 @@ from winnow.server.features import convert
 from winnow.server.features.ports import CodeActionsHost
 from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.lsp.failures import content_modified, invalid_params, request_failed
+from winnow.server.workspace.context import uri_path
 from winnow.server.workspace.documents import Snapshot, function_containing, function_sites
+from winnow.server.workspace.trust import may_run
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +266,7 @@ class CodeActions:
         source, local_site = local_source(snap, site)
         helpers = self.host.workspace_context.helpers(snap, exclude=site.name)
         uri = snap.uri
+        verdict = may_run(uri_path(uri), settings.diagnostics.run_code, settings.trusted_folders)
         flag = host.track(
             "implement", CancelFlag(lambda: self.host.documents.snapshot(uri) is None, self.host.shutdown)
         )
@@ -281,6 +284,7 @@ class CodeActions:
                     strategy="combined",  # the runtime falls back to what is there
                     cancelled=flag,
                     helpers=helpers,
+                    run_code=verdict.runs,  # else ranked without running anything
                 ),
                 flag,
             )

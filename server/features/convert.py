@@ -188,7 +188,7 @@ def report_markdown(report: FunctionReport) -> str:
     ev = report.evidence
     lines = [f"**Winnow** on `{report.site.qualname or report.site.name}`"]
     if report.module_status == "off":
-        lines.append("- nothing ran (`winnow.diagnostics.runCode` is off)")
+        lines.append(f"- nothing ran ({report.module_error or '`winnow.diagnostics.runCode` is off'})")
     elif report.module_status != "loaded":
         lines.append(f"- the module did not run in the sandbox: no evidence ({report.module_error[:160]})")
     elif ev is not None:

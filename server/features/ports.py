@@ -36,7 +36,13 @@ class Notices(Protocol):
 
     def show(self, text: str, level: types.MessageType = ...) -> None: ...
 
-    def once(self, key: str, text: str, level: types.MessageType = ...) -> bool: ...
+    def once(self, key: str, text: str, level: types.MessageType = ..., show: bool = ...) -> bool: ...
+
+
+class CodeRunsStatus(Protocol):
+    """Whether the workspace's code runs, as the status bar shows it (``lsp.status.Status``)."""
+
+    def set_code_runs(self, runs: bool, note: str) -> None: ...
 
 
 class Work(Protocol):
@@ -107,6 +113,9 @@ class DocumentFeatureHost(Protocol):
 
 class DiagnosticsHost(DocumentFeatureHost, Protocol):
     """What correctness diagnostics use."""
+
+    @property
+    def status(self) -> CodeRunsStatus: ...
 
     @property
     def workspace_context(self) -> WorkspaceFacts: ...

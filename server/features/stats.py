@@ -12,6 +12,7 @@ import time
 from typing import Any, Protocol
 
 from winnow.judge.base.numeric import percentile
+from winnow.judge.sandbox.choice import known_isolation
 from winnow.server.features.code_actions import CodeActions
 from winnow.server.features.hints.pipeline import Diagnostics
 from winnow.server.features.inline import InlineCompletion
@@ -62,6 +63,19 @@ def _rounded_last(values: list[float]) -> float | None:
     return round(values[-1], 1) if values else None
 
 
+def _code_runs(host: StatsHost) -> dict[str, Any]:
+    """Whether the workspace's code runs, under which sandbox, and which folders are trusted."""
+    iso = known_isolation()
+    return {
+        "runs": host.status.runs_code,
+        "note": host.status.code_note,
+        "sandbox": iso.backend.name if iso is not None else None,
+        "sandbox_strong": iso.strong if iso is not None else None,
+        "sandbox_description": iso.describe() if iso is not None else "not probed yet",
+        "trusted_folders": list(host.settings.trusted_folders),
+    }
+
+
 def collect(host: StatsHost, generations: bool = False) -> dict[str, Any]:
     """The whole picture as JSON; ``generations`` adds the engine timings of the last
     inline generations."""
@@ -80,6 +94,7 @@ def collect(host: StatsHost, generations: bool = False) -> dict[str, Any]:
             "settings": host.settings.to_json(),
             "problems": dict(host.messages.problems),  # failures by kind, each counted (logged once)
         },
+        "code": _code_runs(host),
         "models": host.models.describe(),
         "inline": {
             "requests": len(inline),

@@ -69,6 +69,10 @@ class Settings:
     max_tokens: int = 64
     debounce_ms: int = 150
     threads: int = 0
+    # Folders whose code Winnow may run (hints, examples, tests), each with what is below it;
+    # nothing of a folder outside them runs (docs/sandbox.md, "Workspace trust"). VS Code's
+    # extension sends the workspace's folders here once the workspace is trusted.
+    trusted_folders: tuple[str, ...] = ()
     inline_completion: InlineCompletionSettings = field(default_factory=InlineCompletionSettings)
     code_actions: CodeActionSettings = field(default_factory=CodeActionSettings)
     diagnostics: DiagnosticSettings = field(default_factory=DiagnosticSettings)
@@ -100,7 +104,7 @@ def _to_json(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(obj):
         value = getattr(obj, f.name)
-        out[_camel(f.name)] = _to_json(value) if is_dataclass(value) else value
+        out[_camel(f.name)] = _to_json(value) if is_dataclass(value) else list(value) if isinstance(value, tuple) else value
     return out
 
 
@@ -134,6 +138,9 @@ def _check(path: str, value: Any) -> tuple[bool, Any, str]:
     if kind == "enum":
         ok = isinstance(value, str) and value.strip().lower() in rule[1]
         return ok, value.strip().lower() if ok else value, "one of " + ", ".join(f'"{v}"' for v in rule[1])
+    if kind == "paths":
+        ok = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+        return ok, tuple(v.strip() for v in value) if ok else value, "a list of folder paths"
     raise AssertionError(kind)  # pragma: no cover
 
 
@@ -146,6 +153,7 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "maxTokens": ("int", 1, 1024),
     "debounceMs": ("int", 0, 5000),
     "threads": ("int", 0, 512),
+    "trustedFolders": ("paths",),
     "inlineCompletion.enabled": ("bool",),
     "inlineCompletion.candidates": ("int", 1, 16),
     "codeActions.enabled": ("bool",),
@@ -170,7 +178,9 @@ _GROUPS = {
 }
 
 
-_JSON_TYPES = {"bool": "boolean", "str": "string", "int": "integer", "float": "number", "enum": "string"}
+_JSON_TYPES = {
+    "bool": "boolean", "str": "string", "int": "integer", "float": "number", "enum": "string", "paths": "array",
+}  # fmt: skip
 
 
 def schema() -> dict[str, dict[str, Any]]:
@@ -180,13 +190,16 @@ def schema() -> dict[str, dict[str, Any]]:
     defaults = Settings()
     out: dict[str, dict[str, Any]] = {}
     for path, rule in _RULES.items():
-        prop: dict[str, Any] = {"type": _JSON_TYPES[rule[0]], "default": _default_at(defaults, path)}
+        default = _default_at(defaults, path)
+        prop: dict[str, Any] = {"type": _JSON_TYPES[rule[0]], "default": list(default) if isinstance(default, tuple) else default}
         if rule[0] in ("int", "float"):
             prop["minimum"] = rule[1]
             if rule[2] is not None:
                 prop["maximum"] = rule[2]
         if rule[0] == "enum":
             prop["enum"] = list(rule[1])
+        if rule[0] == "paths":
+            prop["items"] = {"type": "string"}
         out[path] = prop
     return out
 

@@ -48,8 +48,11 @@ class Messages:
         except Exception:
             log.debug("could not send a log message", exc_info=True)
 
-    def once(self, key: str, text: str, level: types.MessageType = types.MessageType.Warning) -> bool:
-        """Log ``text`` unless a message with ``key`` was already logged; True if sent."""
+    def once(
+        self, key: str, text: str, level: types.MessageType = types.MessageType.Warning, show: bool = False
+    ) -> bool:
+        """Log ``text`` (or, with ``show``, show it to the user) unless a message with ``key``
+        was already sent; True if sent."""
         self.problems[key] += 1
         if len(self.problems) > 10_000:
             self.problems.clear()
@@ -58,7 +61,10 @@ class Messages:
         self._seen.add(key)
         if len(self._seen) > 10_000:  # a pathological client must not grow this forever
             self._seen.clear()
-        self.log(text, level)
+        if show:
+            self.show(text, level)
+        else:
+            self.log(text, level)
         return True
 
 
@@ -71,6 +77,9 @@ class Status:
         self.message = "starting"
         self.judge = False
         self.last_latency_ms: float | None = None
+        #: Whether the workspace's code runs (hints, examples, tests), and why not when not.
+        self.runs_code: bool | None = None
+        self.code_note = ""
         self.initialized = asyncio.Event()
         self._sent: tuple[Any, ...] | None = None
         self._busy = 0
@@ -81,6 +90,8 @@ class Status:
             "message": self.message,
             "lastLatencyMs": None if self.last_latency_ms is None else round(self.last_latency_ms, 1),
             "judge": self.judge,
+            "runsCode": self.runs_code,
+            "codeNote": self.code_note,
         }
 
     def set(self, state: str, message: str, judge: bool | None = None) -> None:
@@ -94,7 +105,7 @@ class Status:
     def _send(self, force: bool = False) -> None:
         if not self.initialized.is_set():
             return
-        key = (self.state, self.message, self.judge)
+        key = (self.state, self.message, self.judge, self.runs_code, self.code_note)
         if key == self._sent and not force:
             return
         self._sent = key
@@ -102,6 +113,12 @@ class Status:
             self.ls.protocol.notify(STATUS_METHOD, self.payload())
         except Exception:
             log.debug("could not send winnow/status", exc_info=True)
+
+    def set_code_runs(self, runs: bool, note: str) -> None:
+        """Whether the workspace's code runs, and why not (or under what) for the tooltip."""
+        if (runs, note) != (self.runs_code, self.code_note):
+            self.runs_code, self.code_note = runs, note
+            self._send()
 
     def client_initialized(self) -> None:
         self.initialized.set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ from winnow.judge.sites.call_sites import merge_calls, own_calls
 from winnow.server.features.ports import DiagnosticsHost
 from winnow.server.workspace.context import uri_path
 from winnow.server.workspace.documents import Snapshot
+from winnow.server.workspace.trust import RunVerdict, is_trusted, may_run
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,14 @@ class EvidenceRuns:
         budget still reports on what the user just changed."""
         settings = self.host.settings.diagnostics
         way = document_evidence(snap.language)
-        if not settings.run_code or not sites or way is None:
+        if not sites or way is None:
             return ModuleEvidence("off")
         path = uri_path(snap.uri)
+        verdict = may_run(path, settings.run_code, self.host.settings.trusted_folders)
+        self.host.status.set_code_runs(verdict.runs, verdict.why)
+        if not verdict.runs:
+            self._refused(verdict, path)
+            return ModuleEvidence("off", error=verdict.why)
         calls = (
             self._call_sites(snap.text, path, sites)
             if way.takes_call_sites and settings.call_sites and settings.probes
@@ -66,11 +73,12 @@ class EvidenceRuns:
         why_not = way.unavailable()
         if why_not is not None:
             self.host.messages.once(f"diagnostics:unavailable:{snap.language}", f"Winnow: {why_not}.", types.MessageType.Info)
-            return ModuleEvidence("off")
+            return ModuleEvidence("off", error=why_not)
         await self._yield_to_inline()
+        trusted = self.host.settings.trusted_folders
         request = EvidenceRequest(
             examples=settings.examples, probes=settings.probes, typed=TYPED_INPUTS if settings.typed_inputs else 0,
-            calls=calls, extra_paths=tuple(self.host.workspace_context.roots),
+            calls=calls, extra_paths=tuple(r for r in self.host.workspace_context.roots if is_trusted(r, trusted)),
         )  # fmt: skip
         ordered = sorted(sites, key=lambda s: s.content_hash in reported)
         result = await asyncio.to_thread(way.collect, snap.text, path, ordered, request)
@@ -81,6 +89,19 @@ class EvidenceRuns:
         while len(self.cache) > EVIDENCE_CACHE:
             self.cache.popitem(last=False)
         return result
+
+    def _refused(self, verdict: RunVerdict, path: str | None) -> None:
+        """Say once (per reason and folder) that nothing of this document runs, and why."""
+        if verdict.reason == "off":
+            return  # the user's own setting: nothing to tell them
+        folder = os.path.dirname(path) if path and verdict.reason == "untrusted" else ""
+        self.host.messages.once(
+            f"diagnostics:refused:{verdict.reason}:{folder}",
+            f"Winnow runs no code of your workspace here: {verdict.why}. Hints that run code are off; "
+            "completion, the judge and implement (ranked without running) keep working.",
+            types.MessageType.Warning,
+            show=True,
+        )
 
     async def _yield_to_inline(self) -> None:
         """The sandbox takes a core: let waiting inline requests finish first (for a while)."""

@@ -94,9 +94,17 @@ class FakeWorkspaceContext:
         return {}
 
 
+class FakeStatus:
+    def __init__(self) -> None:
+        self.code_runs: list[tuple[bool, str]] = []
+
+    def set_code_runs(self, runs: bool, note: str) -> None:
+        self.code_runs.append((runs, note))
+
+
 class FakeServer:
     def __init__(self, scores: dict[str, float], settings: dict[str, Any] | None = None, info: Any = None) -> None:
-        parsed = parse(settings or {})
+        parsed = parse({"trustedFolders": ["/"]} | (settings or {}))
         self.settings: Settings = parsed.settings
         self.workspace = FakeWorkspace()
         self.documents = OpenDocuments(self)
@@ -106,6 +114,7 @@ class FakeServer:
         self.shutdown = CancelFlag()
         self.workspace_context = FakeWorkspaceContext()
         self.published: list[types.PublishDiagnosticsParams] = []
+        self.status = FakeStatus()
 
     def interactive_waiting(self) -> bool:
         return False

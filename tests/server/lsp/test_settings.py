@@ -21,6 +21,7 @@ def test_defaults_follow_the_contract():
         "maxTokens": 64,
         "debounceMs": 150,
         "threads": 0,
+        "trustedFolders": [],
         "inlineCompletion": {"enabled": True, "candidates": 3},
         "codeActions": {"enabled": True},
         "diagnostics": {
