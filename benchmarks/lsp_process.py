@@ -25,3 +25,8 @@ def kill_server(pid: int | None) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+#: The benchmarks open code they trust (the standard library, installed packages, the
+#: project's examples), as a user who trusted the workspace: its code may run in the sandbox.
+TRUST_ALL: dict[str, list[str]] = {"trustedFolders": ["/"]}

@@ -31,7 +31,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from winnow.benchmarks.lsp_process import kill_server, server_pid
+from winnow.benchmarks.lsp_process import TRUST_ALL, kill_server, server_pid
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.dataset.module_bugs import mutate_function
 from winnow.judge.evaluation.hint_calibration import locate
@@ -87,7 +87,7 @@ class Session:
             self.client.feature(method)(lambda ls, params: None)
 
     def settings(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = dict(TRUST_ALL)
         if self.args.judge is not None:
             out["judge"] = self.args.judge
         if self.args.probes is not None:

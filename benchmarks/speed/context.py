@@ -36,7 +36,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from winnow.benchmarks.lsp_process import kill_server, server_pid
+from winnow.benchmarks.lsp_process import TRUST_ALL, kill_server, server_pid
 
 # module → [(function name, signature, docstring)]
 HELPERS: dict[str, list[tuple[str, str, str]]] = {
@@ -246,7 +246,7 @@ class Session:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"judge": "none", "debounceMs": 0}
+    out: dict[str, Any] = {**TRUST_ALL, "judge": "none", "debounceMs": 0}
     for key, value in (("threads", args.threads), ("generatorModel", args.model), ("temperature", args.temperature),
                        ("maxTokens", args.max_tokens)):
         if value is not None:

@@ -28,7 +28,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from winnow.benchmarks.lsp_process import kill_server, server_pid
+from winnow.benchmarks.lsp_process import TRUST_ALL, kill_server, server_pid
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "stats.py"
 JAVA = """public class Digits {
@@ -71,7 +71,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     def on_apply(ls: Any, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         return types.ApplyWorkspaceEditResult(applied=True)  # the document stays as it was: every run is a stub
 
-    settings: dict[str, Any] = {"diagnostics": {"enabled": False}}
+    settings: dict[str, Any] = {**TRUST_ALL, "diagnostics": {"enabled": False}}
     if args.judge is not None:
         settings["judge"] = args.judge
     if args.candidates is not None:

@@ -34,7 +34,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from winnow.benchmarks.lsp_process import kill_server, server_pid
+from winnow.benchmarks.lsp_process import TRUST_ALL, kill_server, server_pid
 from winnow.judge.base.numeric import percentile
 
 # A small but realistic module: ~3,600 characters, about 1,000 SmolLM2 tokens.
@@ -223,7 +223,7 @@ class Bench:
             pass
 
     def settings(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = dict(TRUST_ALL)
         a = self.args
         for key, value in (
             ("judge", a.judge),
