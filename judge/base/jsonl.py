@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,7 +54,7 @@ def _drop_torn_tail(p: Path) -> None:
 class JsonlAppender:
     """Append records to a JSONL file, remembering which keys it already holds."""
 
-    def __init__(self, path: str | os.PathLike[str], key: Callable[[dict[str, Any]], Hashable]) -> None:
+    def __init__(self, path: str | os.PathLike[str], key: Callable[[Mapping[str, Any]], Hashable]) -> None:
         self.path = Path(path)
         self.key = key
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,7 @@ class JsonlAppender:
         k = self.key(record_or_key) if isinstance(record_or_key, dict) else record_or_key
         return k in self.done
 
-    def write(self, record: dict[str, Any]) -> bool:
+    def write(self, record: Mapping[str, Any]) -> bool:
         """Write a record unless its key is already present; returns whether it was written."""
         k = self.key(record)
         if k in self.done:
@@ -98,7 +98,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     os.replace(tmp, p)
 
 
-def write_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> int:
+def write_jsonl(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> int:
     """Write records to a new file atomically (temp file + rename); returns the count."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +112,6 @@ def write_jsonl(path: str | os.PathLike[str], records: Iterable[dict[str, Any]])
     return n
 
 
-def candidate_key(record: dict[str, Any]) -> tuple[str, str]:
+def candidate_key(record: Mapping[str, Any]) -> tuple[str, str]:
     """The identity of a candidate/label/score record."""
     return (str(record["problem_id"]), str(record["candidate_id"]))

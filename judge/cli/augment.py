@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "arguments, dropped statements, ...). Whether a variant passes is decided by running "
             "it (--label, or `winnow label` afterwards), never assumed. Java "
             "problems get their reference and single-point mutants of its entry method (no "
-            "rewrites; judge.dataset.java_mutations). Deterministic for a given --seed, "
+            "rewrites; judge.dataset.java.mutations). Deterministic for a given --seed, "
             "and resumable: records already in --out are kept. With --label, every variant's "
             "label goes to --all-labels and --out gets the balanced selection (--balance): per "
             "problem every passing candidate and at most as many failing mutants."

@@ -19,12 +19,16 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key
 from winnow.judge.dataset.problems import Problem
+from winnow.judge.dataset.records import CandidateRecord, SampleSettings
 from winnow.judge.sites import FunctionSite, functions, source_lines
+
+if TYPE_CHECKING:  # the engine imports llama.cpp: loaded only when sampling starts
+    from winnow.judge.llm.engine import Engine
 
 
 def problem_seed(seed: int, problem_id: str) -> int:
@@ -117,7 +121,7 @@ def sample_problems(
             return summary
         info = resolve(model, allow_download=allow_download)
         engine = Engine(Model(info.path), n_ctx=4096, n_seq_max=n + 1, n_threads=threads or None)
-        settings: dict[str, Any] = {
+        settings: SampleSettings = {
             "model": model,
             "model_sha256": info.sha256,
             "n": n,
@@ -152,7 +156,9 @@ def _pending(problems: Sequence[Problem], ids: list[str], appender: JsonlAppende
     return todo
 
 
-def _sample_problem(engine: Any, problem: Problem, ids: list[str], seed: int, settings: dict[str, Any]) -> list[dict[str, Any]]:
+def _sample_problem(
+    engine: Engine, problem: Problem, ids: list[str], seed: int, settings: SampleSettings
+) -> list[CandidateRecord]:
     """One problem's candidate records, sampled in one batch with the problem's own seed."""
     from winnow.judge.llm.generation import implement_function
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from winnow.judge.dataset.java.mining import java_records_for, mine_java
-from winnow.judge.dataset.mining import mine, records_for
+from winnow.judge.dataset.mining import mine, python_records_for
+from winnow.judge.dataset.records import LabelRecord, ProblemRecord
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Miner:
     """One language's miner: what it finds, how long a function may be, its records."""
 
     find: Callable[..., Sequence[Any]]  # (roots, max_functions, seed, min_lines=, max_lines=) → functions
-    records: Callable[[Any, int, int], tuple[dict[str, Any], list[dict[str, Any]]]]  # (function, k, seed)
+    records: Callable[[Any, int, int], tuple[ProblemRecord, list[LabelRecord]]]  # (function, k, seed)
     max_lines: int  # the default longest function
     #: Whether the tree's own tests can label its functions (``--tests``: pytest in the sandbox).
     labels_by_tests: bool
@@ -24,6 +25,6 @@ class Miner:
 
 #: By language (``winnow mine --language``).
 MINERS: dict[str, Miner] = {
-    "python": Miner(mine, records_for, max_lines=60, labels_by_tests=True),
+    "python": Miner(mine, python_records_for, max_lines=60, labels_by_tests=True),
     "java": Miner(mine_java, java_records_for, max_lines=40, labels_by_tests=False),
 }

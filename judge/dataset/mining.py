@@ -23,8 +23,9 @@ import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from winnow.judge.dataset.records import LabelRecord, ProblemRecord
 from winnow.judge.dataset.variants import variants
 from winnow.judge.sites import FunctionSite, functions
 
@@ -146,9 +147,9 @@ def split_packages(packages: Iterable[str], heldout_share: float, seed: int) -> 
     return set(names[n:]), set(names[:n])
 
 
-def records_for(fn: MinedFunction, k: int, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def python_records_for(fn: MinedFunction, k: int, seed: int) -> tuple[ProblemRecord, list[LabelRecord]]:
     """The problem and its labelled candidates: the original and rewrites passed, bugs failed."""
-    problem = {
+    problem: ProblemRecord = {
         "id": fn.problem_id, "language": "python", "prompt": fn.prompt, "tests": "", "entry_point": fn.name,
         "reference": fn.code, "source": {"package": fn.package, "path": fn.path, "line": fn.line, "qualname": fn.qualname},
     }  # fmt: skip
@@ -156,7 +157,7 @@ def records_for(fn: MinedFunction, k: int, seed: int) -> tuple[dict[str, Any], l
         found = variants(fn.code, fn.name, k, random.Random(f"{seed}:{fn.problem_id}"))
     except (SyntaxError, ValueError):
         found = []
-    labels = []
+    labels: list[LabelRecord] = []
     counters = {"rewrite": 0, "mutant": 0, "canonical": 0}
     for v in found:
         counters[v.origin] += 1

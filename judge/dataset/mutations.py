@@ -76,6 +76,7 @@ def _mutator(bug_class: str) -> Callable[[Finder], Finder]:
 
 
 def mutation_sites_in(p: Program, rng: random.Random) -> Iterator[Site]:
+    """Every mutation site of ``p``, finder by finder, each marked with its bug class."""
     for bug_class, finder in MUTATORS:
         for site in finder(p, rng):
             yield replace(site, bug_class=bug_class)

@@ -21,12 +21,13 @@ import json
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, cast
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl
+from winnow.judge.dataset.records import JsonRecord, ProblemRecord
 
-Language = Literal["python", "java"]
+ProblemLanguage = Literal["python", "java"]
 LANGUAGES: tuple[str, ...] = ("python", "java")
 
 #: HumanEval/0-99 train, HumanEval/100-163 held out: fixed so that figures stay comparable.
@@ -53,17 +54,19 @@ class Problem:
     """
 
     id: str
-    language: Language
+    language: ProblemLanguage
     prompt: str
     tests: str
     entry_point: str
     reference: str | None = None
 
-    def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_record(self) -> ProblemRecord:
+        """The problem as a JSONL record (docs/formats.md)."""
+        return cast(ProblemRecord, asdict(self))
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], where: str = "problem") -> Problem:
+    def from_record(cls, record: JsonRecord, where: str = "problem") -> Problem:
+        """A problem from a JSON object, its fields checked (``where`` names it in errors)."""
         missing = [k for k in ("id", "prompt", "tests", "entry_point") if not isinstance(record.get(k), str)]
         if missing:
             raise WinnowError(f"{where}: missing or non-string field(s) {', '.join(missing)}")

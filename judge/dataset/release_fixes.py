@@ -21,9 +21,9 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from winnow.judge.dataset.mining import GENERATED, python_files, task_header
+from winnow.judge.dataset.records import LabelRecord, ProblemRecord
 from winnow.judge.sites import functions
 
 #: Changed lines (added + removed) a fix may have: larger changes are rewrites, not fixes.
@@ -122,14 +122,14 @@ def fix_pairs(
             yield FixPair(str(rel), qualname, name, before, after, header, n)
 
 
-def records_for(pair: FixPair) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def records_for(pair: FixPair) -> tuple[ProblemRecord, list[LabelRecord]]:
     """The problem and its two labelled candidates (the release's label, not a test's)."""
-    problem = {
+    problem: ProblemRecord = {
         "id": pair.problem_id, "language": "python", "prompt": pair.prompt, "tests": "", "entry_point": pair.name,
         "reference": pair.after, "source": {"module": pair.module, "qualname": pair.qualname,
                                             "changed_lines": pair.changed_lines},
     }  # fmt: skip
-    labels = [
+    labels: list[LabelRecord] = [
         {"problem_id": pair.problem_id, "candidate_id": cid, "code": code, "status": status,
          "label_source": "release-fix", "origin": origin, "bug_class": "real-fix" if origin == "before" else None}
         for cid, code, status, origin in (("after", pair.after, "passed", "after"),

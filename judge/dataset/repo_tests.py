@@ -24,13 +24,15 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from winnow.judge.dataset.mining import MinedFunction
+from winnow.judge.dataset.records import LabelRecord
 from winnow.judge.evidence.drivers import driver_path
 from winnow.judge.evidence.module_evidence import driver_source, module_identity, site_dirs
+from winnow.judge.sandbox.limits import SandboxLimits
 from winnow.judge.sandbox.results import marked_records
-from winnow.judge.sandbox.run import SandboxLimits, run_python
+from winnow.judge.sandbox.run import run_python
 
 DRIVER_PATH = driver_path("tests_driver")
 TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
@@ -160,14 +162,14 @@ def run_candidates(
     return runs
 
 
-def run_tests(fn: MinedFunction, code: str, tests: Sequence[str], root: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> SuiteRun:
+def run_suite(fn: MinedFunction, code: str, tests: Sequence[str], root: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> SuiteRun:
     """``run_candidates`` for one candidate."""
     return run_candidates(fn, [code], tests, root, timeout_s)[0]
 
 
 def label_by_tests(
-    fn: MinedFunction, records: list[dict[str, Any]], index: SuiteIndex, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> tuple[list[dict[str, Any]], str]:
+    fn: MinedFunction, records: list[LabelRecord], index: SuiteIndex, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> tuple[list[LabelRecord], str]:
     """``records`` (``fn``'s candidates) labelled by the tests that name ``fn``, and what
     happened: ``labelled``, ``no tests`` (none name it), ``not called`` (they pass without
     calling it) or ``fails as released``. Records not labelled keep their labels."""
@@ -177,7 +179,7 @@ def label_by_tests(
     canonical = next((r for r in records if r.get("origin") == "canonical"), None)
     if canonical is None:
         return records, "no tests"
-    base = run_tests(fn, canonical["code"], tests, index.root, timeout_s)
+    base = run_suite(fn, canonical["code"], tests, index.root, timeout_s)
     if base.status != "passed":
         return records, "fails as released"
     if base.calls == 0:
@@ -185,7 +187,7 @@ def label_by_tests(
     rel = [os.path.relpath(t, index.root) for t in tests]
     others = [r for r in records if r is not canonical]
     verdicts = dict(zip(map(id, others), run_candidates(fn, [r["code"] for r in others], tests, index.root, timeout_s), strict=True))
-    out = []
+    out: list[LabelRecord] = []
     for r in records:
         run = base if r is canonical else verdicts[id(r)]
         out.append({**r, "status": run.status, "label_source": "tests", "self_supervised_status": r["status"],
@@ -193,7 +195,15 @@ def label_by_tests(
     return out, "labelled"
 
 
-def noise_summary(records: Sequence[dict[str, Any]], outcomes: Counter[str]) -> dict[str, Any]:
+class NoiseSummary(TypedDict):
+    """How ``winnow mine --tests`` went: functions per outcome of ``label_by_tests``, and per
+    origin the statuses the tests gave."""
+
+    functions: dict[str, int]
+    labelled_by_origin: dict[str, dict[str, int]]
+
+
+def noise_summary(records: Sequence[LabelRecord], outcomes: Counter[str]) -> NoiseSummary:
     """What the tests said about the self-supervised labels: per origin, how often they agree."""
     by_origin: dict[str, Counter[str]] = {}
     for r in records:

@@ -3,8 +3,8 @@
 A :class:`Site` is one possible change to a program, made of text edits at AST node
 positions (so a variant keeps the reference's formatting, comments and docstring). The
 mutation finders (:mod:`~winnow.judge.dataset.mutations`) and rewrite finders
-(:mod:`~winnow.judge.dataset.rewrites`) read a :class:`Program`; :mod:`~winnow.judge.dataset.variants`
-applies what they find.
+(:mod:`~winnow.judge.dataset.rewrites`, :mod:`~winnow.judge.dataset.statement_rewrites`)
+read a :class:`Program`; :mod:`~winnow.judge.dataset.variants` applies what they find.
 """
 
 from __future__ import annotations

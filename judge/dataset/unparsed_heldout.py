@@ -20,7 +20,10 @@ import random
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import cast
+
+from winnow.judge.dataset.problems import Problem
+from winnow.judge.dataset.records import CandidateRecord, LabelRecord
 
 FLIP = {ast.Lt: ast.GtE, ast.LtE: ast.Gt, ast.Gt: ast.LtE, ast.GtE: ast.Lt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
 SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult, ast.Mod: ast.FloorDiv}
@@ -91,7 +94,7 @@ def mutants(tree: ast.Module, name: str, k: int, rng: random.Random) -> Iterator
         yield kind, out
 
 
-def candidates(problem: Any, k: int, seed: int) -> list[dict[str, Any]]:
+def candidates(problem: Problem, k: int, seed: int) -> list[CandidateRecord]:
     """The reference, its rename and ``k`` bugs of each, all printed by ``ast.unparse``."""
     rng = random.Random(f"{seed}:{problem.id}")
     tree = ast.parse(problem.reference)
@@ -99,7 +102,7 @@ def candidates(problem: Any, k: int, seed: int) -> list[dict[str, Any]]:
     rw = renamed(tree, problem.entry_point)
     if rw is not None:
         bases.append(("rewrite", rw))
-    out = []
+    out: list[dict[str, str]] = []  # candidates but for their problem_id
     for origin, base in bases:
         out.append({"candidate_id": f"u-{origin}", "origin": origin, "bug_class": origin, "code": ast.unparse(base)})
         for j, (kind, bug) in enumerate(mutants(base, problem.entry_point, k, rng)):
@@ -108,15 +111,16 @@ def candidates(problem: Any, k: int, seed: int) -> list[dict[str, Any]]:
                 "code": ast.unparse(bug),
             })
     seen: set[str] = set()
-    unique = []
+    unique: list[CandidateRecord] = []
     for c in out:
         if c["code"] not in seen:
             seen.add(c["code"])
-            unique.append(c | {"problem_id": problem.id, "code": c["code"] + "\n"})
+            unique.append(cast(CandidateRecord, c | {"problem_id": problem.id, "code": c["code"] + "\n"}))
     return unique
 
 
-def main(argv: list[str] | None = None) -> int:
+def write_unparsed_heldout(argv: list[str] | None = None) -> int:
+    """The command line: label every candidate of ``--problems`` in the sandbox into ``--out``."""
     from winnow.judge.dataset.problems import load_problems
     from winnow.judge.sandbox.run import run_python
 
@@ -129,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     problems = {p.id: p for p in load_problems(args.problems)}
     items = [c for p in problems.values() for c in candidates(p, args.bugs, args.seed)]
 
-    def label(c: dict[str, Any]) -> dict[str, Any]:
+    def label(c: CandidateRecord) -> LabelRecord:
         result = run_python(c["code"] + "\n" + problems[c["problem_id"]].tests, timeout_s=10)
-        return c | {"status": "passed" if result.passed else "failed"}
+        return {**c, "status": "passed" if result.passed else "failed"}
 
     with ThreadPoolExecutor(2) as pool:
         rows = list(pool.map(label, items))
@@ -144,4 +148,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(write_unparsed_heldout())

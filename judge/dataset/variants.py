@@ -7,7 +7,7 @@ operators, constants, wrong variable, edge cases, swapped arguments, wrong built
 wrong return value, dropped statement) and behaviour-keeping rewrites
 (:mod:`~winnow.judge.dataset.rewrites`: renamed locals, mirrored comparisons, ``x += 1`` /
 ``x = x + 1``, loop / comprehension, reordered independent statements, ...). Each class has
-its own site finders, registered in ``MUTATORS`` and ``REWRITERS`` of those modules; the
+its own site finders, listed in ``MUTATORS`` and ``REWRITERS`` of those modules; the
 machinery they share (sites, edits, the parsed program) is :mod:`~winnow.judge.dataset.source_edits`.
 
 A variant's origin is only a hint: many mutants are equivalent and a rewrite can break
@@ -29,17 +29,19 @@ from __future__ import annotations
 import ast
 import random
 from dataclasses import dataclass
-from typing import Any
 
 from winnow.judge.dataset.java.mutations import java_mutants
 from winnow.judge.dataset.mutations import mutation_sites_in
 from winnow.judge.dataset.problems import Problem
+from winnow.judge.dataset.records import CandidateRecord
 from winnow.judge.dataset.rewrites import rewrite_sites_in
 from winnow.judge.dataset.source_edits import Program, Site, apply_edits, entry_function
 
 
 @dataclass(frozen=True)
 class Variant:
+    """A candidate made from the reference: its code, and how it was made."""
+
     code: str
     origin: str  # "canonical" | "mutant" | "rewrite"
     transform: str
@@ -178,7 +180,7 @@ def variants(
 
 def augment_problem(
     problem: Problem, k: int = 8, seed: int = 0, rewrite_share: float = 1 / 2
-) -> list[dict[str, Any]]:
+) -> list[CandidateRecord]:
     """Candidate records for one problem; the same ``seed`` always gives the same records."""
     if problem.reference is None:
         return []
@@ -194,7 +196,7 @@ def augment_problem(
             Variant(code, "mutant", site.description, site.bug_class)
             for code, site in java_mutants(problem.reference, problem.entry_point, k, rng)
         ]
-    records = []
+    records: list[CandidateRecord] = []
     counters = {"rewrite": 0, "mutant": 0}
     prefix = {"rewrite": "rw", "mutant": "mut"}
     for v in found:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+
+from winnow.judge.dataset.records import ScoreRecord
 
 BASELINES = ("length", "layout")
 
@@ -27,16 +28,16 @@ def _layout(code: str) -> float:
     return loose / len(lines)
 
 
-FEATURES: Mapping[str, Callable[[str], float]] = {"length": _length, "layout": _layout}
+BASELINE_FEATURES: Mapping[str, Callable[[str], float]] = {"length": _length, "layout": _layout}
 
 
-def baseline_scores(labels: Iterable[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
+def baseline_scores(labels: Iterable[Mapping[str, object]], name: str) -> list[ScoreRecord]:
     """Score records (problem_id, candidate_id, p_correct) of baseline ``name`` for ``labels``."""
-    feature = FEATURES[name]
+    feature = BASELINE_FEATURES[name]
     by_problem: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for record in labels:
         by_problem[str(record["problem_id"])].append((str(record["candidate_id"]), feature(str(record.get("code", "")))))
-    out = []
+    out: list[ScoreRecord] = []
     for pid, items in by_problem.items():
         values = sorted({v for _, v in items})
         rank = {v: (i + 0.5) / len(values) for i, v in enumerate(values)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from winnow.judge.evaluation.metrics import roc_auc, task_pairs, within_task_pairwise
 
@@ -45,21 +45,49 @@ def pairwise_accuracy(items: Sequence[Judged]) -> tuple[float | None, int]:
 
 
 def auc(items: Sequence[Judged]) -> float | None:
+    """ROC-AUC of ``p_correct`` over ``items`` (None without both classes)."""
     return roc_auc([int(c.passed) for c in items], [c.p_correct for c in items])
 
 
-def bug_metrics(items: Sequence[Judged], threshold: float = 0.5) -> dict[str, Any]:
+class ClassRecall(TypedDict):
+    """Of one class's failing mutants: how many, and the share scored below the threshold."""
+
+    n: int
+    recall: float
+
+
+class ClassPairwise(TypedDict):
+    """Reference-like passing candidates against one class's failing mutants, pair by pair."""
+
+    n_pairs: int
+    pairwise: float | None
+
+
+class BugFigures(TypedDict):
+    """What :func:`bug_metrics` reports (the figures of the module doc, by name)."""
+
+    pairwise: float | None
+    n_pairs: int
+    subtle_auc: float | None
+    subtle_pairwise: float | None
+    n_subtle: int
+    n_subtle_pairs: int
+    recall_by_class: dict[str, ClassRecall]
+    pairwise_by_class: dict[str, ClassPairwise]
+
+
+def bug_metrics(items: Sequence[Judged], threshold: float = 0.5) -> BugFigures:
     """Pairwise accuracy (all candidates and the subtle set), subtle AUC, recall per class."""
     subtle = [c for c in items if c.origin in SUBTLE_ORIGINS]
     pairwise, n_pairs = pairwise_accuracy(items)
     subtle_pairwise, n_subtle_pairs = pairwise_accuracy(subtle)
-    recall: dict[str, dict[str, float | int]] = {}
+    recall: dict[str, ClassRecall] = {}
     by_class: dict[str, list[Judged]] = defaultdict(list)
     for c in items:
         if c.origin == "mutant" and not c.passed:
             by_class[c.bug_class or "unknown"].append(c)
     references = [c for c in items if c.origin in REFERENCE_LIKE and c.passed]
-    by_class_pairwise: dict[str, dict[str, float | int | None]] = {}
+    by_class_pairwise: dict[str, ClassPairwise] = {}
     for name in sorted(by_class):
         group = by_class[name]
         recall[name] = {"n": len(group), "recall": sum(c.p_correct < threshold for c in group) / len(group)}

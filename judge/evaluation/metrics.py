@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TypedDict
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.numeric import expected_calibration_error
@@ -28,7 +29,8 @@ CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "kappa", "mcc", 
 RANKING_KEYS = ("pass1_judge", "pass1_random", "pass1_logprob", "passk_oracle", "n_problems_ranked")
 
 
-def _sklearn_metrics() -> Any:
+def _sklearn_metrics() -> ModuleType:
+    """``sklearn.metrics``, or an error that says how to install it."""
     try:
         from sklearn import metrics
     except ImportError as exc:
@@ -71,9 +73,26 @@ def reliability_bins(y_true: Sequence[int], p: Sequence[float], bins: int = 10) 
     return out
 
 
+class ClassificationFigures(TypedDict):
+    """What :func:`classification_metrics` reports (docs/formats.md, ``winnow eval`` output)."""
+
+    n: int
+    n_positive: int
+    threshold: float
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    kappa: float | None
+    mcc: float
+    auc: float | None
+    ece: float
+    brier: float
+
+
 def classification_metrics(
     y_true: Sequence[int], p: Sequence[float], threshold: float = 0.5
-) -> dict[str, Any]:
+) -> ClassificationFigures:
     """Accuracy, precision, recall, F1, Cohen's kappa, MCC, ROC-AUC, ECE and Brier score.
 
     Precision/recall/F1 are 0 where undefined (no positive predictions / labels); kappa and
@@ -154,7 +173,18 @@ def _top_pass_rate(cands: Sequence[Ranked], key: str) -> float:
     return sum(c.passed for c in tied) / len(tied)
 
 
-def ranking_metrics(groups: dict[str, Sequence[Ranked]]) -> dict[str, Any]:
+class RankingFigures(TypedDict):
+    """What :func:`ranking_metrics` reports: pass@1 by each way of picking, over the problems ranked."""
+
+    pass1_judge: float | None
+    pass1_random: float | None
+    pass1_logprob: float | None
+    passk_oracle: float | None
+    n_problems_ranked: int
+    n_problems_logprob: int
+
+
+def ranking_metrics(groups: Mapping[str, Sequence[Ranked]]) -> RankingFigures:
     """pass@1 of the judge's top pick vs a random pick vs the log-prob pick vs the oracle pass@k.
 
     Only problems with at least two candidates count. ``pass1_logprob`` uses the problems

@@ -15,15 +15,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import candidate_key, read_jsonl
-from winnow.judge.evaluation.bug_metrics import Judged, bug_metrics
+from winnow.judge.dataset.records import JsonRecord
+from winnow.judge.evaluation.bug_metrics import BugFigures, Judged, bug_metrics
 from winnow.judge.evaluation.metrics import (
     CLASSIFICATION_KEYS,
     RANKING_KEYS,
+    ClassificationFigures,
     Ranked,
+    RankingFigures,
     classification_metrics,
     ranking_metrics,
     reliability_bins,
@@ -46,17 +49,45 @@ class Scored:
     bug_class: str | None = None
     rank_score: float | None = None  # what orders a problem's candidates, when not p_correct (a ranker)
 
-def _number(value: Any) -> float | None:
+
+class JoinCounts(TypedDict):
+    """How a labels file and a scores file matched (by problem_id, candidate_id)."""
+
+    n_labels: int
+    n_scores: int
+    n_joined: int
+    unscored_labels: int
+    unlabelled_scores: int
+
+
+class Figures(ClassificationFigures, RankingFigures, BugFigures):
+    """Every figure of one set of labelled, scored candidates."""
+
+    pick_by: str  # p_correct | rank_score: what chose each problem's top pick
+    reliability: list[JsonRecord]  # the fields of each ``metrics.ReliabilityBin``
+
+
+class RegimeFigures(Figures):
+    """The figures of the problems of one regime (e.g. with docstring examples)."""
+
+    n_problems_in_regime: int
+
+
+class JudgeFigures(Figures, JoinCounts, total=False):
+    """One judge's column of a report (``winnow eval``; docs/formats.md lists the keys)."""
+
+    by_regime: dict[str, RegimeFigures]
+
+
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
 
 
-def join(
-    labels: Iterable[dict[str, Any]], scores: Iterable[dict[str, Any]]
-) -> tuple[list[Scored], dict[str, int]]:
+def join(labels: Iterable[JsonRecord], scores: Iterable[JsonRecord]) -> tuple[list[Scored], JoinCounts]:
     """Candidates present in both files (by problem_id, candidate_id), and counts of the rest."""
-    label_by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    label_by_key: dict[tuple[str, str], JsonRecord] = {}
     for number, record in enumerate(labels, start=1):
         if record.get("status") not in ("passed", "failed", "timeout", "error"):
             raise WinnowError(f"label {number}: status must be passed, failed, timeout or error")
@@ -85,9 +116,10 @@ def join(
                 label.get("origin"), label.get("bug_class"), _number(record.get("rank_score")),
             )
         )
-    counts = {"n_labels": len(label_by_key), "n_scores": len(seen), "n_joined": len(joined)}
-    counts["unscored_labels"] = len(label_by_key) - len(joined)
-    counts["unlabelled_scores"] = unlabelled
+    counts: JoinCounts = {
+        "n_labels": len(label_by_key), "n_scores": len(seen), "n_joined": len(joined),
+        "unscored_labels": len(label_by_key) - len(joined), "unlabelled_scores": unlabelled,
+    }  # fmt: skip
     if not joined:
         raise WinnowError(
             "no candidate appears in both the labels and the scores (matched on problem_id, candidate_id)"
@@ -96,28 +128,33 @@ def join(
 
 
 def evaluate(
-    labels: list[dict[str, Any]],
-    scores: list[dict[str, Any]],
+    labels: list[JsonRecord],
+    scores: list[JsonRecord],
     threshold: float = 0.5,
     regimes: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> JudgeFigures:
     """All figures for one judge: classification, calibration, ranking and join counts;
     with ``regimes`` (problem id → e.g. "with_examples" / "without_examples"), the same
     figures again for each regime under ``by_regime``, since a figure earned where
     docstrings carry examples says nothing about code without them."""
     joined, counts = join(labels, scores)
-    out = _figures(joined, threshold)
-    out.update(counts)
+    out: JudgeFigures = {**_figures(joined, threshold), **counts}
     if regimes:
-        out["by_regime"] = {}
-        for regime in sorted(set(regimes.values())):
-            part = [s for s in joined if regimes.get(s.problem_id) == regime]
-            if part:
-                out["by_regime"][regime] = _figures(part, threshold) | {"n_problems_in_regime": len({s.problem_id for s in part})}
+        out["by_regime"] = _by_regime(joined, regimes, threshold)
     return out
 
 
-def _figures(joined: list[Scored], threshold: float) -> dict[str, Any]:
+def _by_regime(joined: list[Scored], regimes: Mapping[str, str], threshold: float) -> dict[str, RegimeFigures]:
+    """The figures of each regime that has candidates, in the regimes' order."""
+    out: dict[str, RegimeFigures] = {}
+    for regime in sorted(set(regimes.values())):
+        part = [s for s in joined if regimes.get(s.problem_id) == regime]
+        if part:
+            out[regime] = {**_figures(part, threshold), "n_problems_in_regime": len({s.problem_id for s in part})}
+    return out
+
+
+def _figures(joined: list[Scored], threshold: float) -> Figures:
     y = [int(s.passed) for s in joined]
     p = [s.p_correct for s in joined]
     groups: dict[str, list[Ranked]] = defaultdict(list)
@@ -125,15 +162,17 @@ def _figures(joined: list[Scored], threshold: float) -> dict[str, Any]:
     for s in joined:
         order = s.rank_score if s.rank_score is not None else s.p_correct
         groups[s.problem_id].append(Ranked(s.candidate_id, order, s.passed, s.mean_logprob))
-    out: dict[str, Any] = classification_metrics(y, p, threshold)
-    out.update(ranking_metrics(groups))
-    out["pick_by"] = ranked_by  # the top pick follows the ranker where the scores carry one
-    out.update(bug_metrics([Judged(s.problem_id, s.p_correct, s.passed, s.origin, s.bug_class) for s in joined], threshold))
-    out["reliability"] = [b.__dict__ for b in reliability_bins(y, p)]
-    return out
+    judged = [Judged(s.problem_id, s.p_correct, s.passed, s.origin, s.bug_class) for s in joined]
+    return {
+        **classification_metrics(y, p, threshold),
+        **ranking_metrics(groups),
+        "pick_by": ranked_by,  # the top pick follows the ranker where the scores carry one
+        **bug_metrics(judged, threshold),
+        "reliability": [b.__dict__ for b in reliability_bins(y, p)],
+    }
 
 
-def format_figure(value: Any) -> str:
+def format_figure(value: object) -> str:
     """A figure for people: three decimals, a dash when missing."""
     if value is None:
         return "–"
@@ -142,8 +181,9 @@ def format_figure(value: Any) -> str:
     return str(value)
 
 
-def markdown_table(results: dict[str, dict[str, Any]]) -> str:
+def markdown_table(figures: Mapping[str, JudgeFigures]) -> str:
     """One row per metric, one column per judge."""
+    results = {name: cast(JsonRecord, f) for name, f in figures.items()}  # read key by key, as JSON
     names = list(results)
     rows = [
         "| metric | " + " | ".join(names) + " |",
@@ -170,11 +210,11 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def combined_json(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def combined_json(results: Mapping[str, JudgeFigures]) -> JsonRecord:
     """The ``--json`` object: the first judge's figures at top level, the second under
     ``compare``, every one by name under ``all`` (when there are more than two)."""
     names = list(results)
-    out = {"name": names[0], **results[names[0]]}
+    out: JsonRecord = {"name": names[0], **results[names[0]]}
     if len(names) > 1:
         out["compare"] = {"name": names[1], **results[names[1]]}
     if len(names) > 2:
@@ -183,8 +223,9 @@ def combined_json(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _plots(
-    report_dir: Path, results: dict[str, dict[str, Any]], curves: dict[str, tuple[list[int], list[float]]]
+    report_dir: Path, results: Mapping[str, JudgeFigures], curves: dict[str, tuple[list[int], list[float]]]
 ) -> None:
+    """roc.png and reliability.png: every judge's curve on one plot each."""
     try:
         import matplotlib
 
@@ -235,7 +276,7 @@ def _plots(
 
 def write_report(
     report_dir: str | os.PathLike[str],
-    results: dict[str, dict[str, Any]],
+    results: Mapping[str, JudgeFigures],
     curves: dict[str, tuple[list[int], list[float]]],
     sources: dict[str, str],
 ) -> Path:
@@ -277,10 +318,10 @@ def evaluate_files(
     threshold: float = 0.5,
     report_dir: str | None = None,
     regimes: Mapping[str, str] | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, JudgeFigures]:
     """Evaluate one or more named score files against one labels file."""
     labels = list(read_jsonl(labels_path))
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, JudgeFigures] = {}
     curves: dict[str, tuple[list[int], list[float]]] = {}
     for name, path in scores.items():
         score_records = list(read_jsonl(path))

@@ -1,5 +1,5 @@
 """A loaded GGUF model: weights, vocabulary (tokenizer, token pieces), metadata and the
-logit masks built over its vocabulary once. No context: ``Engine`` (engine.py) makes those."""
+logit masks built over its vocabulary once. No context: ``BatchContext`` (batch_context.py), which ``Engine`` extends, makes those."""
 
 from __future__ import annotations
 

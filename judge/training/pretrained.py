@@ -17,12 +17,20 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import write_json
 from winnow.judge.scoring.judge_prompt import judge_token_runs
 from winnow.judge.training.environment import require_training_stack, versions
+from winnow.judge.training.records import JSONObject
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+    from winnow.judge.llm.model import Model
+    from winnow.judge.scoring.judge_prompt import Tokenizer
 
 CONVERTED_FORMAT = 1
 CONVERTED_MARKER = "winnow-converted.json"
@@ -30,35 +38,56 @@ CONVERTED_MARKER = "winnow-converted.json"
 DIGITS_THEN_GPT2 = {"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva"}
 
 
-def gguf_facts(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What training and export need from a GGUF's metadata."""
+@dataclass(frozen=True)
+class GGUFFacts:
+    """What training and export need from a GGUF's metadata (``facts`` in the converted
+    copy's marker; the model's shape, for the run config and the adapter file)."""
+
+    architecture: str | None
+    name: str | None
+    chat_template: str | None
+    tokenizer_model: str | None
+    tokenizer_pre: str | None
+    add_bos_token: bool | None
+    bos_token_id: int | None
+    n_layers: int | None
+    n_head: int | None
+    n_head_kv: int | None
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> GGUFFacts:
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+def gguf_facts(path: str | os.PathLike[str]) -> GGUFFacts:
+    """Read a GGUF's facts from its metadata (None for a key it lacks)."""
     from gguf import GGUFReader
 
     reader = GGUFReader(str(path), "r")
 
-    def get(key: str) -> Any:
+    def get(key: str) -> Any:  # the gguf reader's values are untyped
         f = reader.get_field(key)
         return f.contents() if f is not None else None
 
     arch = get("general.architecture")
-    return {
-        "architecture": arch,
-        "name": get("general.name"),
-        "chat_template": get("tokenizer.chat_template"),
-        "tokenizer_model": get("tokenizer.ggml.model"),
-        "tokenizer_pre": get("tokenizer.ggml.pre"),
-        "add_bos_token": get("tokenizer.ggml.add_bos_token"),
-        "bos_token_id": get("tokenizer.ggml.bos_token_id"),
-        "n_layers": get(f"{arch}.block_count"),
-        "n_head": get(f"{arch}.attention.head_count"),
-        "n_head_kv": get(f"{arch}.attention.head_count_kv"),
-    }
+    return GGUFFacts(
+        architecture=arch,
+        name=get("general.name"),
+        chat_template=get("tokenizer.chat_template"),
+        tokenizer_model=get("tokenizer.ggml.model"),
+        tokenizer_pre=get("tokenizer.ggml.pre"),
+        add_bos_token=get("tokenizer.ggml.add_bos_token"),
+        bos_token_id=get("tokenizer.ggml.bos_token_id"),
+        n_layers=get(f"{arch}.block_count"),
+        n_head=get(f"{arch}.attention.head_count"),
+        n_head_kv=get(f"{arch}.attention.head_count_kv"),
+    )
 
 
 class HFTokenizer:
-    """A Hugging Face tokenizer with the engine's ``tokenize`` signature (``scoring.judge_model.Tokenizer``)."""
+    """A Hugging Face tokenizer with the engine's ``tokenize`` signature (``scoring.judge_prompt.Tokenizer``)."""
 
-    def __init__(self, hf: Any, bos: int | None = None) -> None:
+    def __init__(self, hf: PreTrainedTokenizerBase, bos: int | None = None) -> None:
         self.hf = hf
         self.bos = bos
 
@@ -93,9 +122,9 @@ PROBE_TEXTS = (
 )
 
 
-def check_tokenizer(tok: Any, model: Any, chat_template: str | None, bos: int | None) -> dict[str, Any]:
+def check_tokenizer(tok: Tokenizer, model: Model, chat_template: str | None, bos: int | None) -> dict[str, object]:
     """Compare a tokenizer adapter with llama.cpp (``engine.Model``) on probe texts and on a
-    whole judge prompt; return how many of them differ."""
+    whole judge prompt; return how many of them differ (the marker's ``tokenizer_check``)."""
     probes = 0
     bad: list[str] = []
     for text in PROBE_TEXTS:
@@ -111,7 +140,7 @@ def check_tokenizer(tok: Any, model: Any, chat_template: str | None, bos: int | 
     return {"ok": not bad, "probes": probes, "mismatches": len(bad), "examples": bad[:3]}
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConvertedBase:
     """A GGUF base as a transformers checkpoint on disk, plus what the judge prompt needs."""
 
@@ -121,20 +150,22 @@ class ConvertedBase:
     dir: str
     chat_template: str | None
     bos: int | None
-    facts: dict[str, Any]
+    facts: GGUFFacts
+    #: ``check_tokenizer``'s record as the marker holds it (JSON: ok, probes, mismatches, examples, pre_tokenizer_patch)
     tokenizer_check: dict[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 def converted_dir(sha256: str) -> Path:
-    from winnow.judge.llm.model_files import cache_dir
+    """Where the converted copy of the GGUF with this hash is cached."""
+    from winnow.judge.base.paths import cache_dir
 
     return cache_dir() / "converted" / sha256[:16]
 
 
-def _patch_pre_tokenizer(hf_tok: Any, pre: str | None) -> str | None:
+def _patch_pre_tokenizer(hf_tok: PreTrainedTokenizerFast, pre: str | None) -> str | None:
     """Make the converted tokenizer split text the way llama.cpp's pre-tokenizer does."""
     if pre not in DIGITS_THEN_GPT2:
         return None
@@ -168,7 +199,7 @@ def convert_base(spec: str = "default", allow_download: bool = False, say: Calla
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        record = _convert_into(tmp, Path(info.path), info.sha256, target)
+        base = _convert_into(tmp, spec, info.path, info.sha256, target)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():  # a stale or concurrent copy
             shutil.rmtree(target, ignore_errors=True)
@@ -179,9 +210,7 @@ def convert_base(spec: str = "default", allow_download: bool = False, say: Calla
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    record.pop("format")
-    record.pop("transformers")
-    return ConvertedBase(**(record | {"spec": spec, "gguf_path": info.path}))
+    return base
 
 
 def _cached_base(target: Path, spec: str, gguf_path: str, sha256: str) -> ConvertedBase | None:
@@ -192,22 +221,23 @@ def _cached_base(target: Path, spec: str, gguf_path: str, sha256: str) -> Conver
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
         if data.get("format") == CONVERTED_FORMAT and data.get("sha256") == sha256:
-            names = {f.name for f in fields(ConvertedBase)}
-            known = {k: v for k, v in data.items() if k in names}
-            return ConvertedBase(**(known | {"spec": spec, "gguf_path": gguf_path, "dir": str(target)}))
-    except (OSError, ValueError, TypeError):
+            return ConvertedBase(spec, gguf_path, data["sha256"], str(target), data["chat_template"], data["bos"],
+                                 GGUFFacts.from_dict(data["facts"]), data["tokenizer_check"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # unreadable: convert again
         pass
     return None
 
 
-def _convert_into(tmp: Path, gguf: Path, sha256: str, target: Path) -> dict[str, Any]:
-    """Dequantize ``gguf`` into ``tmp`` (model, tokenizer, marker); return the marker record."""
+def _convert_into(tmp: Path, spec: str, gguf_path: str, sha256: str, target: Path) -> ConvertedBase:
+    """Dequantize the GGUF into ``tmp`` (model, tokenizer, marker) for ``target``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    gguf = Path(gguf_path)
     facts = gguf_facts(gguf)
     hf_tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    patched = _patch_pre_tokenizer(hf_tok, facts["tokenizer_pre"])
+    # transformers converts a GGUF's tokenizer into a fast (tokenizers-backed) one
+    patched = _patch_pre_tokenizer(cast("PreTrainedTokenizerFast", hf_tok), facts.tokenizer_pre)
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     config = loaded.config
     if hasattr(config, "quantization_config"):
@@ -222,28 +252,29 @@ def _convert_into(tmp: Path, gguf: Path, sha256: str, target: Path) -> dict[str,
     hf_tok.save_pretrained(str(tmp))
     chat_template, bos, check = _llama_cpp_side(gguf, facts, AutoTokenizer.from_pretrained(str(tmp)))
     check["pre_tokenizer_patch"] = patched
-    record = {
+    write_json(tmp / CONVERTED_MARKER, {
         "format": CONVERTED_FORMAT,
         "sha256": sha256,
         "dir": str(target),
         "chat_template": chat_template,
         "bos": bos,
-        "facts": facts,
+        "facts": asdict(facts),
         "tokenizer_check": check,
         "transformers": versions().get("transformers"),
-    }
-    write_json(tmp / CONVERTED_MARKER, record)
-    return record
+    })
+    return ConvertedBase(spec, gguf_path, sha256, str(target), chat_template, bos, facts, check)
 
 
-def _llama_cpp_side(gguf: Path, facts: dict[str, Any], hf_tok: Any) -> tuple[str | None, int | None, dict[str, Any]]:
+def _llama_cpp_side(
+    gguf: Path, facts: GGUFFacts, hf_tok: PreTrainedTokenizerBase
+) -> tuple[str | None, int | None, dict[str, object]]:
     """(chat template, BOS, tokenizer check) as llama.cpp reads the GGUF."""
     from winnow.judge.llm.model import Model
 
     llama = Model(str(gguf))
     try:
         chat_template = llama.chat_template()
-        if facts["chat_template"] is not None and facts["chat_template"] != chat_template:
+        if facts.chat_template is not None and facts.chat_template != chat_template:
             raise WinnowError(f"{gguf}: the GGUF's chat template differs from what llama.cpp reports")
         bos = llama.bos() if llama.add_bos() and llama.bos() >= 0 else None
         check = check_tokenizer(HFTokenizer(hf_tok, bos), llama, chat_template, bos)
@@ -267,7 +298,9 @@ def check_base_tokenizer(base: ConvertedBase, spec: str, allow_mismatch: bool, n
     note("warning: " + message)
 
 
-def load_base_model(base: ConvertedBase, dtype: Any = None) -> tuple[Any, Any]:
+def load_base_model(
+    base: ConvertedBase, dtype: torch.dtype | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """(model, HF tokenizer) from the converted copy."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

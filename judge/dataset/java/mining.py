@@ -6,7 +6,7 @@ Each method with a body becomes a problem shaped like the Java problems (``java:
 the declarations of the classes around it, its Javadoc and signature; its reference is the
 method inside those classes (a compilation unit that parses alone). Candidates: the method
 as released (``passed``) and single-point bugs of its body (``failed``,
-judge.dataset.java_mutations), self-supervised like the Python miner's. A package is a
+judge.dataset.java.mutations), self-supervised like the Python miner's. A package is a
 top-level folder (in src.zip, a JDK module such as ``java.base``), and splits never share one.
 """
 
@@ -19,10 +19,11 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from winnow.judge.dataset.java.mutations import java_mutants, normalized
+from winnow.judge.dataset.java.mutations import java_mutants
+from winnow.judge.dataset.java.program import java_normalized
 from winnow.judge.dataset.mining import GENERATED, unique_sample
+from winnow.judge.dataset.records import LabelRecord, ProblemRecord
 from winnow.judge.sites import functions
 
 _SKIP_PARTS = frozenset({"test", "tests", "testdata", "examples", "demo", "sample"})
@@ -96,17 +97,17 @@ def mine_java(
         for package, path, text in java_sources(root)
         for method in mine_java_text(text, package, path, **limits)
     )
-    return unique_sample(found, lambda m: normalized(m.code), max_functions, seed)
+    return unique_sample(found, lambda m: java_normalized(m.code), max_functions, seed)
 
 
-def java_records_for(method: MinedMethod, k: int, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def java_records_for(method: MinedMethod, k: int, seed: int) -> tuple[ProblemRecord, list[LabelRecord]]:
     """The problem and its labelled candidates: the method as released passed, bugs failed."""
-    problem = {
+    problem: ProblemRecord = {
         "id": method.problem_id, "language": "java", "prompt": method.prompt, "tests": "",
         "entry_point": method.name, "reference": method.code,
         "source": {"package": method.package, "path": method.path, "line": method.line, "qualname": method.qualname},
     }  # fmt: skip
-    labels = [{
+    labels: list[LabelRecord] = [{
         "problem_id": method.problem_id, "candidate_id": "canonical", "code": method.code, "status": "passed",
         "label_source": "self-supervised", "origin": "canonical", "bug_class": None, "seed": seed,
     }]  # fmt: skip

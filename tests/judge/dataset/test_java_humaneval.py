@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from winnow.judge.dataset.labelling import run_candidate
+from winnow.judge.dataset.labelling import run_against_tests as run_candidate
 from winnow.judge.dataset.problems import (
     HUMANEVAL_HELDOUT,
     HUMANEVAL_TRAIN,

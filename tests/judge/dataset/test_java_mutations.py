@@ -9,15 +9,10 @@ from collections import Counter
 
 import pytest
 
-from winnow.judge.dataset.java.mutations import (
-    find_method,
-    java_mutants,
-    java_mutation_sites,
-    method_signature,
-    normalized,
-    parse,
-)
-from winnow.judge.dataset.labelling import run_candidate
+from winnow.judge.dataset.java.mutations import java_mutants, java_mutation_sites
+from winnow.judge.dataset.java.program import find_method, method_signature, parse
+from winnow.judge.dataset.java.program import java_normalized as normalized
+from winnow.judge.dataset.labelling import run_against_tests as run_candidate
 from winnow.judge.dataset.mutations import BUG_CLASSES
 from winnow.judge.dataset.problems import Problem, load_problems
 from winnow.judge.dataset.source_edits import apply_edits

@@ -15,7 +15,8 @@ import pytest
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import candidate_key, read_jsonl
-from winnow.judge.dataset.labelling import label_candidates, run_candidate
+from winnow.judge.dataset.labelling import label_candidates
+from winnow.judge.dataset.labelling import run_against_tests as run_candidate
 from winnow.judge.dataset.problems import Problem, load_problems
 from winnow.judge.dataset.variants import augment_problem
 from winnow.judge.sandbox.run import run_java

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from winnow.judge.dataset.mining import mine, records_for, split_packages
+from winnow.judge.dataset.mining import mine, split_packages
+from winnow.judge.dataset.mining import python_records_for as records_for
 
 CLAMP = '''def clamp(x, lo, hi):
     """x limited to [lo, hi]."""

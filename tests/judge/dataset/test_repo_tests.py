@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from winnow.judge.dataset.mining import mine, records_for
-from winnow.judge.dataset.repo_tests import SuiteIndex, label_by_tests, module_with, run_candidates, run_tests
+from winnow.judge.dataset.mining import mine
+from winnow.judge.dataset.mining import python_records_for as records_for
+from winnow.judge.dataset.repo_tests import SuiteIndex, label_by_tests, module_with, run_candidates
+from winnow.judge.dataset.repo_tests import run_suite as run_tests
 
 OPS = '''"""Small helpers."""
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import difflib
 
-from winnow.judge.dataset.unparsed_heldout import candidates
 from winnow.judge.dataset.problems import load_problems
+from winnow.judge.dataset.unparsed_heldout import candidates
 
 
 def test_candidates_share_one_layout_and_differ_by_one_edit() -> None:
