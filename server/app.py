@@ -36,7 +36,7 @@ from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.lsp.failures import guarded
 from winnow.server.lsp.protocol import WinnowProtocol
 from winnow.server.lsp.settings import ParsedSettings, Settings, parse
-from winnow.server.lsp.status import Messages, Status
+from winnow.server.lsp.status import Messages, Progress, Status
 from winnow.server.lsp.version import package_version
 from winnow.server.models.host import ModelHost
 from winnow.server.workspace.context import WorkspaceContext
@@ -87,6 +87,10 @@ class WinnowServer(LanguageServer):
     def interactive_waiting(self) -> bool:
         """True while an inline/completion request waits for or runs on the model."""
         return self.inline.waiting()
+
+    def progress(self, title: str) -> Progress:
+        """A new ``$/progress`` sequence for background work (mapping a module's tests)."""
+        return Progress(self, self.status, title)
 
     async def refresh_code_runs(self) -> None:
         """Whether the workspace's code runs, for the status bar (probing the sandbox off the
@@ -202,7 +206,7 @@ def _register_documents(server: WinnowServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     @guarded(types.TEXT_DOCUMENT_DID_OPEN, empty=None)
     async def did_open(ls: WinnowServer, params: types.DidOpenTextDocumentParams) -> None:
-        ls.diagnostics.schedule(params.text_document.uri, OPEN_DELAY_S)
+        ls.diagnostics.opened(params.text_document.uri)
         ls.workspace_context.opened(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)

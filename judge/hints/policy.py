@@ -29,19 +29,23 @@ Evidence classes (``FunctionEvidence`` → class):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.evidence.module_evidence import ExampleCheck, FunctionEvidence, ProbeFailure
+from winnow.judge.evidence.project_tests.verdicts import FunctionTests
 from winnow.judge.sites import FunctionSite, functions
 
 HINTS_FORMAT = "winnow-hints/1"
 EXAMPLE_CLASSES = (
     "example:value", "example:text", "example:output", "example:raised", "example:no-raise", "example:timeout",
 )  # fmt: skip
-CLASSES = (*EXAMPLE_CLASSES, "crash", "crash-callee", "hang", "annotation", "judge")
+#: ``test``: a test of the project that reaches the function passed before the edit and fails
+#: now, in every round (judge.evidence.project_tests.verdicts).
+CLASSES = ("test", *EXAMPLE_CLASSES, "crash", "crash-callee", "hang", "annotation", "judge")
 #: The classes admitted per exception class (``crash:ZeroDivisionError``).
 PER_EXCEPTION = ("crash", "crash-callee")
 #: Where a probe's input came from, as a hint says it.
@@ -106,7 +110,9 @@ class ClassFigures:
 class HintPolicy:
     """Which evidence classes publish a hint, and what they measured."""
 
-    speaks: frozenset[str] = frozenset({"example:value", "example:raised", "example:no-raise", "example:timeout"})
+    speaks: frozenset[str] = frozenset(
+        {"test", "example:value", "example:raised", "example:no-raise", "example:timeout"}
+    )
     crash_types: frozenset[str] = frozenset()  # exception classes a crash hint may name
     callee_crash_types: frozenset[str] = frozenset()  # the same, raised in a callee
     judge_threshold: float | None = None  # None: the learned judge alone stays silent
@@ -184,6 +190,24 @@ class Hint:
     severity: str  # "warning" | "information" | "hint"
     evidence: dict[str, Any]
     example_line: int | None = None  # 0-based line within the docstring of the example it names
+    related: tuple[str, int] | None = None  # (file, 1-based line) it points at: a failing test's line
+
+
+def test_hint(qualname: str, tests: FunctionTests, severity: str) -> Hint:
+    """``test_heappop_max`` failed: its assertion and values, where in the test file."""
+    first = tests.broken[0]
+    where = f"{os.path.basename(first.file)}:{first.line}" if first.file else ""
+    message = first.message.splitlines()[0] if first.message else "failed"
+    more = f" (and {len(tests.broken) - 1} more test(s))" if len(tests.broken) > 1 else ""
+    text = f"Winnow: `{first.name}` failed: {message}" + (f" ({where})" if where else "") + more
+    evidence = {
+        "test": {"id": first.id, "outcome": "failed", "message": first.message, "file": first.file,
+                 "line": first.line, "frames": list(first.frames)},
+        "tests": {"reaching": len(tests.reaching), "how": tests.how, "broken": [t.id for t in tests.broken],
+                  "failing_before": list(tests.failing_before), "flaky": list(tests.flaky)},
+    }  # fmt: skip
+    related = (first.file, first.line) if first.file and first.line else None
+    return Hint(qualname, "test", text, severity, evidence, related=related)
 
 
 def example_class(check: ExampleCheck) -> str:
@@ -224,11 +248,16 @@ def hint_for(
     judge_figures: str = "",
     example_severity: str = "warning",
     doc: str = "docstring",
+    tests: FunctionTests | None = None,
 ) -> Hint | None:
-    """The hint this function gets under ``policy``, strongest evidence first; None: silence.
-    ``doc``: what the language calls the comment the examples come from ("Javadoc")."""
+    """The hint this function gets under ``policy``, strongest evidence first (the project's
+    own tests, then the docstring's examples, then inputs nobody wrote down, then the learned
+    judge); None: silence. ``doc``: what the language calls the comment the examples come
+    from ("Javadoc")."""
     name = evidence.qualname.rsplit(".", 1)[-1]
     ran = f"{evidence.examples_run} example(s) run, {evidence.examples_passed} passed; {evidence.inputs} input(s) tried"
+    if tests is not None and tests.broken and "test" in policy.speaks:
+        return test_hint(evidence.qualname, tests, example_severity)
     for check in evidence.examples:
         if check.failed and example_class(check) in policy.speaks:
             return Hint(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from lsprotocol import types
 
+from winnow.judge.evidence.project_tests.verdicts import FunctionTests
 from winnow.judge.hints.policy import Hint
 from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.judge.scoring.ranking import RankedCandidate
@@ -171,6 +173,15 @@ def hint_diagnostic(snap: Snapshot, site: FunctionSite, hint: Hint) -> types.Dia
                 location=types.Location(uri=snap.uri, range=where), message=f"the {doc_comment(site)}'s example"
             )
         ]
+    if hint.related is not None:
+        file, line = hint.related
+        at = types.Position(line=max(0, line - 1), character=0)
+        related = [
+            types.DiagnosticRelatedInformation(
+                location=types.Location(uri=Path(file).resolve().as_uri(), range=types.Range(start=at, end=at)),
+                message="the failing line of the test",
+            )
+        ]
     return types.Diagnostic(
         range=name_range(snap, site),
         message=hint.message,
@@ -205,7 +216,26 @@ def report_markdown(report: FunctionReport) -> str:
             + (f", {off_type} returned off their annotation" if off_type else "")
             + (f" (failures by source: {', '.join(f'{k} {v}' for k, v in sorted(origins.items()))})" if origins else "")
         )
+    if report.tests is not None:
+        lines.append(tests_line(report.tests))
     if report.p_correct is not None:
         lines.append(f"- learned judge: {percent(report.p_correct)} likely correct")
     lines.append(f"- hint: {report.hint.message}" if report.hint is not None else "- no hint: nothing says it is wrong")
     return "\n".join(lines)
+
+
+def tests_line(tests: FunctionTests) -> str:
+    """The hover's line on a function's tests: how many reach it, and what they did last."""
+    if not tests.reaching:
+        return "- your tests: none reach it" + (" (none calls it by name)" if tests.how == "by-name" else "")
+    found = "by coverage" if tests.how == "coverage" else "calling it by name"
+    parts = [f"{tests.passed} passed"]
+    if tests.broken:
+        parts.append(f"{len(tests.broken)} failed now: " + ", ".join(f"`{t.name}`" for t in tests.broken[:3]))
+    if tests.failing_before:
+        parts.append(f"{len(tests.failing_before)} failing before the edit too")
+    if tests.flaky:
+        parts.append(f"{len(tests.flaky)} flaky (not counted)")
+    if tests.environment:
+        parts.append(f"{len(tests.environment)} could not run here (their environment)")
+    return f"- your tests: {len(tests.reaching)} reach it ({found}); last run: " + ", ".join(parts)

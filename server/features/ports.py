@@ -39,6 +39,14 @@ class Notices(Protocol):
     def once(self, key: str, text: str, level: types.MessageType = ..., show: bool = ...) -> bool: ...
 
 
+class ProgressReporter(Protocol):
+    """One ``$/progress`` sequence (``lsp.status.Progress``)."""
+
+    def report(self, message: str) -> None: ...
+
+    def end(self, message: str) -> None: ...
+
+
 class CodeRunsStatus(Protocol):
     """Whether the workspace's code runs, as the status bar shows it (``lsp.status.Status``)."""
 
@@ -116,6 +124,10 @@ class DiagnosticsHost(DocumentFeatureHost, Protocol):
 
     @property
     def status(self) -> CodeRunsStatus: ...
+
+    def progress(self, title: str) -> ProgressReporter:
+        """A new ``$/progress`` sequence (long background work: mapping a module's tests)."""
+        ...
 
     @property
     def workspace_context(self) -> WorkspaceFacts: ...

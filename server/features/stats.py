@@ -118,6 +118,13 @@ def collect(host: StatsHost, generations: bool = False) -> dict[str, Any]:
             "judged": host.diagnostics.judge.judged,
             "cached_scores": len(host.diagnostics.judge.scores),
             "sandbox_runs": host.diagnostics.evidence.runs,
+            "test_runs": host.diagnostics.tests.runs,
+            "test_maps": {
+                path: {"functions": len(m.by_function), "tests": len(m.outcomes), "seconds": round(m.seconds, 2),
+                       "error": m.error}
+                for path, m in host.diagnostics.tests.maps.items()
+            },  # fmt: skip
+            "test_maps_building": sorted(host.diagnostics.tests.mapping),
             "done": dict(host.diagnostics.done),  # uri → the version whose hints are all published
         },
     }

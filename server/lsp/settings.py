@@ -14,6 +14,7 @@ from typing import Any
 
 SEVERITIES = ("error", "warning", "information", "hint")
 JUDGE_MODES = ("auto", "on", "off")
+TEST_RUNNERS = ("auto", "pytest", "unittest")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class DiagnosticSettings:
     judge: str = "off"
     threshold: float = 0.5  # with judge "on": a hint below this P(correct)
     severity: str = "warning"  # the most a hint with execution behind it shows as (the judge alone: hint)
+    # The project's own tests: after an edit, those that reach the edited functions run
+    # (docs/hints.md, "Evidence from your tests"); their runner as the project's files say it,
+    # unless set; the time one run of them may take.
+    tests: bool = True
+    test_runner: str = "auto"
+    test_timeout: int = 60
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,9 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "diagnostics.judge": ("enum", JUDGE_MODES),
     "diagnostics.threshold": ("float", 0.0, 1.0),
     "diagnostics.severity": ("enum", SEVERITIES),
+    "diagnostics.tests": ("bool",),
+    "diagnostics.testRunner": ("enum", TEST_RUNNERS),
+    "diagnostics.testTimeout": ("int", 5, 600),
     "context.enabled": ("bool",),
     "context.maxTokens": ("int", 0, 2048),
     "context.maxFiles": ("int", 1, 200_000),

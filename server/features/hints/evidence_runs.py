@@ -39,8 +39,9 @@ def text_hash(text: str) -> str:
 class EvidenceRuns:
     """The sandbox runs of the hints, cached by document text, call sites and settings."""
 
-    def __init__(self, host: DiagnosticsHost) -> None:
+    def __init__(self, host: DiagnosticsHost, sandbox: asyncio.Lock) -> None:
         self.host = host
+        self.sandbox = sandbox  # one sandboxed run at a time
         self.cache: OrderedDict[str, ModuleEvidence] = OrderedDict()
         self.runs = 0
 
@@ -81,7 +82,8 @@ class EvidenceRuns:
             calls=calls, extra_paths=tuple(r for r in self.host.workspace_context.roots if is_trusted(r, trusted)),
         )  # fmt: skip
         ordered = sorted(sites, key=lambda s: s.content_hash in reported)
-        result = await asyncio.to_thread(way.collect, snap.text, path, ordered, request)
+        async with self.sandbox:
+            result = await asyncio.to_thread(way.collect, snap.text, path, ordered, request)
         self.runs += 1
         if result.status == "error":
             log.info("evidence run of %s failed: %s", snap.uri, result.error)

@@ -25,12 +25,14 @@ its evidence in ``Diagnostic.data`` and points at the docstring example it names
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 
 from lsprotocol import types
 
 from winnow.judge.evidence.module_evidence import ModuleEvidence
+from winnow.judge.evidence.project_tests.verdicts import FunctionTests
 from winnow.judge.hints.policy import Hint, HintPolicy, may_speak_of
 from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.judge.sites import FunctionSite, backend
@@ -39,8 +41,11 @@ from winnow.server.features.hints.evidence_runs import EvidenceRuns
 from winnow.server.features.hints.judging import JudgeScores
 from winnow.server.features.hints.reports import Reports, decide
 from winnow.server.features.hints.schedule import EDIT_DELAY_S, OPEN_DELAY_S, RETRY_DELAY_S, HintSchedule
+from winnow.server.features.hints.tests import TestEvidence
 from winnow.server.features.ports import DiagnosticsHost
+from winnow.server.workspace.context import uri_path
 from winnow.server.workspace.documents import MAX_ANALYSED_CHARS, Snapshot, function_sites
+from winnow.server.workspace.trust import may_run
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,9 @@ class Diagnostics:
     def __init__(self, host: DiagnosticsHost) -> None:
         self.host = host
         self.schedule_runs = HintSchedule(self._run)
-        self.evidence = EvidenceRuns(host)
+        self.sandbox = asyncio.Lock()  # one sandboxed run at a time: the module's and its tests'
+        self.evidence = EvidenceRuns(host, self.sandbox)
+        self.tests = TestEvidence(host, self.sandbox)
         self.judge = JudgeScores(host)
         self.reports = Reports()
         self.published: dict[str, list[types.Diagnostic]] = {}
@@ -106,7 +113,15 @@ class Diagnostics:
             return
         self.schedule_runs.schedule(uri, delay_s)
 
+    def opened(self, uri: str) -> None:
+        """A document opened: remember the version it starts from, then run its hints soon."""
+        snap = self.host.documents.snapshot(uri)
+        if snap is not None:
+            self.tests.opened(uri, snap.text)
+        self.schedule(uri, OPEN_DELAY_S)
+
     def close(self, uri: str) -> None:
+        self.tests.closed(uri)
         self.schedule_runs.forget(uri)
         self.reports.forget(uri)
         self.done.pop(uri, None)
@@ -142,20 +157,59 @@ class Diagnostics:
             return
         sites = self._eligible(snap)
         self._present(uri, snap, sites)  # changed functions lose their old hint now
+        tests = await self._tests(snap)  # the edited functions' tests first: the quickest evidence
+        if stale():
+            return
+        sites = self._with_tested(snap, sites, tests)
+        if tests:
+            self._decide(uri, sites, None, tests)
+            self._present(uri, snap, sites)
         evidence = await self.evidence.gather(snap, sites, set(self.reports.of(uri)))
         if stale():
             return
-        self._decide(uri, sites, evidence)
+        self._decide(uri, sites, evidence, tests)
         self._present(uri, snap, sites)
         if self.judge_threshold() is not None:  # the judge's scores change the reports: again
             retry = lambda: self.schedule(uri, RETRY_DELAY_S)  # noqa: E731
             if not await self.judge.score(uri, snap, sites, self.reports.of(uri), stale, self.active, retry) or stale():
                 return
-            self._decide(uri, sites, evidence)
+            self._decide(uri, sites, evidence, tests)
             self._present(uri, snap, sites)
         self.done[uri] = snap.version
 
-    def _decide(self, uri: str, sites: list[FunctionSite], evidence: ModuleEvidence) -> None:
+    async def _tests(self, snap: Snapshot) -> dict[str, FunctionTests]:
+        """The verdicts of the tests of the functions edited since the document was opened
+        (where its code may run at all); the map of its module is built meanwhile."""
+        settings = self.host.settings
+        path = uri_path(snap.uri)
+        if not settings.diagnostics.tests or path is None or backend(snap.language) is None:
+            return {}
+        if not may_run(path, settings.diagnostics.run_code, settings.trusted_folders).runs:
+            return {}
+        self.tests.schedule_map(snap.uri)
+        candidates = [s for s in function_sites(snap) if not s.is_stub and "<locals>" not in s.qualname]
+        return await self.tests.evidence(snap, candidates)
+
+    def _with_tested(
+        self, snap: Snapshot, sites: list[FunctionSite], tests: dict[str, FunctionTests]
+    ) -> list[FunctionSite]:
+        """``sites`` and the functions the tests reach: a function without a docstring becomes
+        judgeable when tests reach it."""
+        known = {s.qualname for s in sites}
+        extra = [s for s in function_sites(snap) if s.qualname in tests and s.qualname not in known and not s.is_stub]
+        return sorted([*sites, *extra], key=lambda s: s.start_line)
+
+    def _decide(
+        self, uri: str, sites: list[FunctionSite], evidence: ModuleEvidence | None,
+        tests: dict[str, FunctionTests] | None = None,
+    ) -> None:
+        """Each function's report. Without ``evidence`` (the tests came first), a function keeps
+        what the last run of its content found."""
+        if evidence is None:
+            before = {h: r.evidence for h, r in self.reports.of(uri).items() if r.evidence is not None}
+            evidence = ModuleEvidence("loaded", {
+                s.qualname: before[s.content_hash] for s in sites if s.content_hash in before
+            })  # fmt: skip
         policy = self.policy()
         threshold = self.judge_threshold()
         if threshold is not None and threshold != policy.judge_threshold:
@@ -163,7 +217,7 @@ class Diagnostics:
         judge = self.host.models.judge_info()
         figures = convert.judge_quality(judge) if judge is not None else ""
         severity = self.host.settings.diagnostics.severity
-        self.reports.set(uri, decide(sites, evidence, policy, self.judge.scores, severity, figures))
+        self.reports.set(uri, decide(sites, evidence, policy, self.judge.scores, severity, figures, tests or {}))
 
     def _present(self, uri: str, snap: Snapshot, sites: list[FunctionSite]) -> None:
         known = self.reports.of(uri)

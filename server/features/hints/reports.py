@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from winnow.judge.evidence.module_evidence import FunctionEvidence, ModuleEvidence
+from winnow.judge.evidence.project_tests.verdicts import FunctionTests
 from winnow.judge.hints.policy import Hint, HintPolicy, hint_for
 from winnow.judge.sites import FunctionSite, backend
 
@@ -21,6 +22,7 @@ class FunctionReport:
     module_error: str
     p_correct: float | None
     hint: Hint | None
+    tests: FunctionTests | None = None
 
 
 def doc_comment(site: FunctionSite) -> str:
@@ -36,15 +38,18 @@ def decide(
     scores: Mapping[str, float],
     severity: str,
     figures: str,
+    tests: Mapping[str, FunctionTests] | None = None,
 ) -> dict[str, FunctionReport]:
-    """Each function's report, by content hash: its evidence, the judge's score (``scores``,
-    by content hash) and the hint ``policy`` gives them, if any."""
+    """Each function's report, by content hash: its evidence, its tests' verdict (``tests``, by
+    qualname), the judge's score (``scores``, by content hash) and the hint ``policy`` gives
+    them, if any."""
     reports: dict[str, FunctionReport] = {}
     for site in sites:
         ev = evidence.functions.get(site.qualname) or FunctionEvidence(site.qualname)
         p = scores.get(site.content_hash)
-        hint = hint_for(ev, policy, p, figures, severity, doc=doc_comment(site))
-        reports[site.content_hash] = FunctionReport(site, ev, evidence.status, evidence.error, p, hint)
+        own = (tests or {}).get(site.qualname)
+        hint = hint_for(ev, policy, p, figures, severity, doc=doc_comment(site), tests=own)
+        reports[site.content_hash] = FunctionReport(site, ev, evidence.status, evidence.error, p, hint, own)
     return reports
 
 

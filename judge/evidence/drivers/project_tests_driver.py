@@ -1,0 +1,348 @@
+"""Sandbox side of the evidence from a project's own tests: run its tests (pytest or unittest)
+and say, per test, what it did, which lines of the modules of interest it ran, and, for a
+best-of-N batch, how each candidate fared.
+
+Sent to the sandbox after ``driver_loading`` (registered as a module of that name), followed
+by one ``main(<payload>)`` line. The payload (a JSON object):
+
+- ``marker`` (the prefix of every record line), ``mode``: ``map`` | ``run`` | ``candidates``;
+- ``runner``: ``pytest`` | ``unittest``; ``rootdir``; ``tests``: test files (``map``) or
+  test ids (``run``, ``candidates``);
+- ``sys_path``, ``site_dirs`` (``driver_loading.add_paths``);
+- ``documents``: modules served as the editor has them (``name``, ``path``, ``source``,
+  ``is_package``): every import of one, a fresh import included (CPython's tests import
+  ``heapq`` again with its C accelerator blocked), gets that text;
+- ``measure``: files whose executed lines ``map`` records per test (coverage.py, one dynamic
+  context per test);
+- ``repeat``: how many times ``run`` runs the tests (a failure that does not repeat is flaky);
+- ``candidates``: the edited module texts of a best-of-N batch, each run in a forked child
+  against the same tests; ``timeout_s``: each child's limit.
+
+Records: ``{"test": {...}}`` per test outcome (id, outcome, message, file, line, frames,
+environment, round), ``{"lines": {file: {line: [test index]}}, "ids": [...]}`` after a map,
+``{"candidate": i, "passed": n, "total": n, "failed": [ids], "timeout": bool}`` per candidate,
+and ``{"done": true}`` last (a run cut short by its time limit has no ``done``).
+"""
+
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+import unittest
+from typing import Any
+
+try:  # in the sandbox, the program registers it as a module; imported as a package (tests), beside it
+    import driver_loading
+except ImportError:
+    from winnow.judge.evidence.drivers import driver_loading
+
+#: The JSON objects this driver reads and writes.
+Json = dict[str, Any]
+
+#: Exceptions that say the environment is missing something, not that the code is wrong.
+ENVIRONMENT_ERRORS = (
+    "ImportError", "ModuleNotFoundError", "PermissionError", "ConnectionError", "ConnectionRefusedError",
+    "ConnectionResetError", "TimeoutError", "socket.gaierror", "gaierror", "URLError", "OSError", "FileNotFoundError",
+    "ReadOnlyFileSystemError", "ResourceWarning",
+)  # fmt: skip
+
+_marker = ""
+
+
+def emit(record: Json) -> None:
+    sys.__stdout__.write("\n" + _marker + " " + json.dumps(record) + "\n")
+    sys.__stdout__.flush()
+
+
+def serve(documents: list[Json]) -> None:
+    """Every import of a document's module, a fresh one included, gets the editor's text."""
+    for doc in documents:
+        loader = driver_loading.DocumentLoader(doc["name"], doc["path"], doc["source"], bool(doc.get("is_package")))
+        sys.meta_path.insert(0, loader)
+        if doc["name"] in sys.modules:  # imported before we stepped in: run again and rebind
+            original = sys.modules[doc["name"]]
+            spec = loader.find_spec(doc["name"])
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[doc["name"]] = module
+            loader.exec_module(module)
+            driver_loading.rebind(original, module)
+
+
+def _exception_name(text: str) -> str:
+    """``AssertionError`` of ``AssertionError: assert 1 == 2`` (the last line of a traceback)."""
+    last = [line for line in text.strip().splitlines() if line and not line.startswith(" ")]
+    head = last[-1].split(":", 1)[0].strip() if last else ""
+    return head.rsplit(".", 1)[-1] if head.replace(".", "").replace("_", "").isalnum() else ""
+
+
+def _frames(tb: traceback.StackSummary | list[traceback.FrameSummary]) -> list[str]:
+    return [f"{f.filename}:{f.lineno} in {f.name}" for f in list(tb)[-4:]]
+
+
+def outcome_record(test_id: str, outcome: str, message: str = "", file: str = "", line: int = 0,
+                   frames: list[str] | None = None, exc: str = "") -> Json:  # fmt: skip
+    return {
+        "id": test_id, "outcome": outcome, "message": message[:400], "file": file, "line": line,
+        "frames": frames or [], "environment": exc in ENVIRONMENT_ERRORS,
+    }  # fmt: skip
+
+
+def _where_in(frames: list[traceback.FrameSummary], test_files: set[str]) -> tuple[str, int]:
+    """The last frame of the traceback inside a test file: the line that failed there."""
+    for frame in reversed(frames):
+        if os.path.realpath(frame.filename) in test_files:
+            return frame.filename, frame.lineno or 0
+    return (frames[-1].filename, frames[-1].lineno or 0) if frames else ("", 0)
+
+
+# --- unittest -------------------------------------------------------------------------------
+
+
+def _module_name(path: str) -> tuple[str, str]:
+    """(dotted name, the folder to import it from) of a test file inside its packages."""
+    folder, name = os.path.split(os.path.abspath(path))
+    parts = [name[:-3]]
+    while os.path.exists(os.path.join(folder, "__init__.py")):
+        folder, pkg = os.path.split(folder)
+        parts.insert(0, pkg)
+    return ".".join(parts), folder
+
+
+def unittest_suite(tests: list[str], by_file: bool) -> unittest.TestSuite:
+    """The tests of ``tests`` (files, or ids ``pkg.module.Class.method``), loaded as unittest does."""
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    for item in tests:
+        if by_file:
+            name, folder = _module_name(item)
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+            suite.addTests(loader.loadTestsFromModule(importlib.import_module(name)))
+        else:
+            suite.addTests(loader.loadTestsFromName(item))
+    return suite
+
+
+class Recorder(unittest.TestResult):
+    """A TestResult that records each test's outcome, and switches coverage's context."""
+
+    def __init__(self, cov: Any, test_files: set[str]) -> None:
+        super().__init__()
+        self.cov, self.test_files = cov, test_files
+        self.records: list[Json] = []
+
+    def startTest(self, test: unittest.TestCase) -> None:  # noqa: N802 - unittest's API
+        super().startTest(test)
+        if self.cov is not None:
+            self.cov.switch_context(test.id())
+        self._current = test.id()
+        self._ok = True
+
+    def _fail(self, test: unittest.TestCase, err: Any, outcome: str) -> None:
+        self._ok = False
+        exc_type, exc, tb = err
+        frames = list(traceback.extract_tb(tb))
+        file, line = _where_in(frames, self.test_files)
+        name = exc_type.__name__ if exc_type is not None else ""
+        message = f"{name}: {exc}" if str(exc) else name
+        self.records.append(outcome_record(test.id(), outcome, message, file, line, _frames(frames), name))
+
+    def addFailure(self, test: unittest.TestCase, err: Any) -> None:  # noqa: N802
+        self._fail(test, err, "failed")
+
+    def addError(self, test: unittest.TestCase, err: Any) -> None:  # noqa: N802
+        self._fail(test, err, "failed" if err[0] is AssertionError else "error")
+
+    def addSubTest(self, test: unittest.TestCase, subtest: Any, err: Any) -> None:  # noqa: N802
+        if err is not None and self._ok:
+            self._fail(test, err, "failed" if issubclass(err[0], AssertionError) else "error")
+
+    def addSkip(self, test: unittest.TestCase, reason: str) -> None:  # noqa: N802
+        self._ok = False
+        self.records.append(outcome_record(test.id(), "skipped", reason))
+
+    def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802
+        if self._ok:
+            self.records.append(outcome_record(test.id(), "passed"))
+        if self.cov is not None:
+            self.cov.switch_context("")
+        super().stopTest(test)
+
+
+def run_unittest(tests: list[str], by_file: bool, cov: Any, test_files: set[str]) -> list[Json]:
+    try:
+        suite = unittest_suite(tests, by_file)
+    except Exception as exc:  # a test module that does not import: no evidence, said so
+        name = type(exc).__name__
+        return [outcome_record(t, "error", f"{name}: {exc}", exc=name) | {"environment": True} for t in tests]
+    result = Recorder(cov, test_files)
+    suite.run(result)
+    return result.records
+
+
+# --- pytest -----------------------------------------------------------------------------------
+
+
+class PytestRecorder:
+    """A pytest plugin that records each test's outcome and switches coverage's context."""
+
+    def __init__(self, cov: Any, rootdir: str) -> None:
+        self.cov, self.rootdir = cov, rootdir
+        self.records: dict[str, Json] = {}
+
+    def pytest_runtest_setup(self, item: Any) -> None:
+        if self.cov is not None:
+            self.cov.switch_context(item.nodeid)
+
+    def pytest_runtest_teardown(self, item: Any) -> None:
+        if self.cov is not None:
+            self.cov.switch_context("")
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        known = self.records.get(report.nodeid)
+        if report.when == "call" or (report.outcome != "passed" and (known is None or known["outcome"] == "passed")):
+            self.records[report.nodeid] = self._record(report)
+
+    def pytest_collectreport(self, report: Any) -> None:
+        if report.failed:  # a test file that does not import: its tests give no evidence
+            self.records[report.nodeid] = outcome_record(report.nodeid, "error", str(report.longrepr)[-300:],
+                                                         exc="ImportError")  # fmt: skip
+
+    def _record(self, report: Any) -> Json:
+        if report.passed:
+            return outcome_record(report.nodeid, "passed")
+        if report.skipped:
+            return outcome_record(report.nodeid, "skipped")
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = getattr(crash, "message", "") or str(report.longrepr)[-300:]
+        file, line = os.path.join(self.rootdir, report.location[0]), (report.location[1] or 0) + 1
+        frames: list[str] = []
+        entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", []) or []
+        for entry in entries[-4:]:
+            loc = getattr(entry, "reprfileloc", None)
+            if loc is not None:
+                frames.append(f"{loc.path}:{loc.lineno}")
+        for entry in reversed(entries):  # the failing line in the test file itself
+            loc = getattr(entry, "reprfileloc", None)
+            if loc is not None and os.path.basename(str(loc.path)) == os.path.basename(file):
+                line = loc.lineno
+                break
+        outcome = "failed" if report.when == "call" and message.startswith(("AssertionError", "assert")) else "error"
+        if report.when == "call" and outcome == "error" and "Error" not in message.split(":", 1)[0]:
+            outcome = "failed"
+        return outcome_record(report.nodeid, outcome, message, file, line, frames, _exception_name(message))
+
+
+def run_pytest(tests: list[str], rootdir: str, cov: Any) -> list[Json]:
+    import pytest
+
+    recorder = PytestRecorder(cov, rootdir)
+    args = [*tests, "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", rootdir,
+            "-o", "addopts=", "-W", "ignore::DeprecationWarning"]  # fmt: skip
+    pytest.main(args, plugins=[recorder])
+    return list(recorder.records.values())
+
+
+def run_suite(payload: Json, tests: list[str], by_file: bool, cov: Any = None) -> list[Json]:
+    test_files = {os.path.realpath(t.split("::")[0]) for t in tests if t.endswith(".py") or "::" in t}
+    if payload["runner"] == "pytest":
+        return run_pytest(tests, payload["rootdir"], cov)
+    return run_unittest(tests, by_file, cov, test_files)
+
+
+# --- the modes ----------------------------------------------------------------------------------
+
+
+def run_map(payload: Json) -> None:
+    """The test files under coverage, one context per test: which lines each test ran."""
+    import coverage
+
+    cov = coverage.Coverage(data_file=None, config_file=False, include=payload["measure"], branch=False)
+    cov.start()
+    try:
+        records = run_suite(payload, payload["tests"], by_file=True, cov=cov)
+    finally:
+        cov.stop()
+    for record in records:
+        emit({"test": record | {"round": 0}})
+    ids = sorted({r["id"] for r in records})
+    index = {test_id: i for i, test_id in enumerate(ids)}
+    data = cov.get_data()
+    lines: dict[str, dict[str, list[int]]] = {}
+    for file in data.measured_files():
+        by_line = data.contexts_by_lineno(file)
+        lines[os.path.realpath(file)] = {
+            str(n): sorted({index[c] for c in contexts if c in index}) for n, contexts in by_line.items()
+        }
+    emit({"lines": lines, "ids": ids})
+
+
+def run_tests(payload: Json) -> None:
+    """The test ids, ``repeat`` times, against the documents as the editor has them."""
+    for round_no in range(int(payload.get("repeat", 1))):
+        for record in run_suite(payload, payload["tests"], by_file=False):
+            emit({"test": record | {"round": round_no}})
+
+
+def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    try:
+        serve([candidate])
+        records = run_suite(payload, payload["tests"], by_file=False)
+        failed = [r["id"] for r in records if r["outcome"] != "passed"]
+        result: Json = {"passed": sum(r["outcome"] == "passed" for r in records), "total": len(records), "failed": failed}
+    except BaseException as exc:  # a candidate that does not even import fails every test
+        result = {"passed": 0, "total": len(payload["tests"]), "failed": list(payload["tests"]),
+                  "error": f"{type(exc).__name__}: {exc}"[:300]}  # fmt: skip
+    os.write(out, json.dumps(result).encode())
+    os._exit(0)
+
+
+def run_candidates(payload: Json) -> None:
+    """Each candidate (an edited module text) in a forked child against the same tests."""
+    if payload["runner"] == "pytest":
+        import pytest  # noqa: F401  # once, before the forks
+    for index, candidate in enumerate(payload["candidates"]):
+        read_end, write_end = os.pipe()
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            _candidate_child(payload, candidate, write_end)
+        os.close(write_end)
+        deadline, timed_out = time.monotonic() + float(payload["timeout_s"]), False
+        while not os.waitpid(pid, os.WNOHANG)[0]:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                timed_out = True
+                break
+            time.sleep(0.01)
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        try:
+            result = json.loads(data) if data else {"passed": 0, "total": len(payload["tests"]), "error": "the run died"}
+        except json.JSONDecodeError:
+            result = {"passed": 0, "total": len(payload["tests"]), "error": "unreadable result"}
+        emit({"candidate": index, "timeout": timed_out, **result})
+
+
+def main(payload: Json) -> None:
+    global _marker
+    _marker = payload["marker"]
+    driver_loading.add_paths(payload)  # the working folder stays the sandbox's own: writable
+    serve(payload.get("documents", []))
+    mode = payload["mode"]
+    if mode == "map":
+        run_map(payload)
+    elif mode == "run":
+        run_tests(payload)
+    else:
+        run_candidates(payload)
+    emit({"done": True})

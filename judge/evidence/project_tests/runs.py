@@ -1,0 +1,194 @@
+"""Running a project's tests in the sandbox: the coverage map of a module, the tests that
+reach an edit, and a best-of-N batch against the user's tests.
+
+Every run is one sandboxed process (``drivers/project_tests_driver``) on the project's
+folders and installed packages, read-only; a module open in the editor is served to every
+import of it as the editor has it (saved or not). A test whose environment is missing
+something (an import the sandbox cannot satisfy, a fixture that wants the network or a
+file it may not write) says so in its outcome: that is no evidence about the code.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from winnow.judge.evidence.drivers import driver_path
+from winnow.judge.evidence.module_evidence import module_identity, site_dirs
+from winnow.judge.evidence.project_tests.project import TestProject
+from winnow.judge.evidence.project_tests.selection import test_module_name
+from winnow.judge.sandbox.limits import SandboxLimits
+from winnow.judge.sandbox.results import marked_records
+from winnow.judge.sandbox.run import module_prelude, run_python
+from winnow.judge.sites import FunctionSite
+
+#: A JSON record a driver prints.
+Record = dict[str, Any]
+LIMITS = SandboxLimits(memory_mb=4096, nofile=512, nproc=128, output_tail_bytes=8_000_000, tmpfs_mb=256)
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """What one test did in one round: ``passed`` | ``failed`` | ``error`` | ``skipped``, the
+    first line of what it raised, where in the test file, and whether the environment is to
+    blame (an import, the network, a read-only file)."""
+
+    id: str
+    outcome: str
+    message: str = ""
+    file: str = ""
+    line: int = 0
+    frames: tuple[str, ...] = ()
+    environment: bool = False
+    round: int = 0
+
+    @classmethod
+    def from_record(cls, record: Record) -> TestOutcome:
+        return cls(
+            str(record["id"]), str(record["outcome"]), str(record.get("message", "")), str(record.get("file", "")),
+            int(record.get("line", 0) or 0), tuple(record.get("frames", ())), bool(record.get("environment")),
+            int(record.get("round", 0)),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Document:
+    """A module as the editor has it, served to every import of it."""
+
+    path: str
+    source: str
+
+    def payload(self) -> Record:
+        ident = module_identity(self.path)
+        return {"name": ident.name, "path": self.path, "source": self.source, "is_package": ident.is_package}
+
+
+@dataclass
+class ModuleTests:
+    """Which tests of the project run each function of one module (its coverage map, by
+    qualified name, so that edits moving lines do not move it), and what each test did on the
+    text it was mapped on."""
+
+    module_path: str
+    by_function: dict[str, list[str]]  # qualname → the tests that ran a line of its body
+    outcomes: dict[str, str]  # test id → its outcome when mapped
+    files: list[str]  # the test files mapped
+    seconds: float = 0.0
+    fingerprint: str = ""
+    error: str = ""
+
+    def to_dict(self) -> Record:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Record) -> ModuleTests:
+        return cls(
+            str(data["module_path"]), {k: list(v) for k, v in data["by_function"].items()}, dict(data["outcomes"]),
+            list(data["files"]), float(data.get("seconds", 0.0)), str(data.get("fingerprint", "")),
+            str(data.get("error", "")),
+        )  # fmt: skip
+
+
+@dataclass
+class CandidateTests:
+    """How one candidate of a batch fared on the user's tests."""
+
+    passed: int = 0
+    total: int = 0
+    failed: list[str] = field(default_factory=list)
+    timeout: bool = False
+    error: str = ""
+
+
+def _program() -> str:
+    return module_prelude("driver_loading", driver_path("driver_loading")) + driver_path(
+        "project_tests_driver").read_text(encoding="utf-8")  # fmt: skip
+
+
+def _payload(project: TestProject, mode: str, tests: Sequence[str], documents: Sequence[Document]) -> Record:
+    return {
+        "marker": "WINNOW-TESTS-" + secrets.token_hex(8), "mode": mode, "runner": project.runner,
+        "rootdir": project.root, "tests": list(tests), "sys_path": list(project.sys_path) + _test_roots(project),
+        "site_dirs": site_dirs(), "documents": [d.payload() for d in documents],
+    }  # fmt: skip
+
+
+def _test_roots(project: TestProject) -> list[str]:
+    """For unittest's dotted ids: the folders above the test files' packages (one per folder
+    that holds test files)."""
+    if project.runner != "unittest":
+        return []
+    folders = {str(Path(f).parent) for f in project.test_files}
+    roots = {test_module_name(str(Path(folder) / "test_x.py"))[1] for folder in folders}
+    return sorted(roots - set(project.sys_path))
+
+
+def _run(project: TestProject, payload: Record, timeout_s: float) -> tuple[list[Record], str]:
+    program = _program() + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
+    program = "import json\n" + program
+    visible = [project.root, *payload["sys_path"], *payload["site_dirs"]]
+    result = run_python(program, timeout_s=timeout_s, limits=LIMITS, read_only=visible)
+    records = list(marked_records(result.stdout_tail, payload["marker"]))
+    complete = any(r.get("done") for r in records)
+    return records, "" if complete else (result.reason or "the test run did not finish")
+
+
+def map_module(project: TestProject, module_path: str, sites: Sequence[FunctionSite], files: Sequence[str],
+               timeout_s: float = 120.0) -> ModuleTests:  # fmt: skip
+    """Run ``files`` under coverage: which of their tests run a line of each of ``sites``'
+    bodies (the functions of ``module_path`` as it is on disk; the def line and docstring
+    run at import, so they say nothing)."""
+    t0 = time.perf_counter()
+    payload = _payload(project, "map", files, [])
+    payload["measure"] = [module_path, str(Path(module_path).resolve())]
+    records, error = _run(project, payload, timeout_s)
+    outcomes = {r["test"]["id"]: r["test"]["outcome"] for r in records if "test" in r}
+    found = next((r for r in records if "lines" in r), None)
+    lines = {int(k): v for k, v in (found["lines"].get(str(Path(module_path).resolve()), {}) if found else {}).items()}
+    ids = list(found["ids"]) if found else []
+    by_function: dict[str, list[str]] = {}
+    for site in sites:
+        hit: set[int] = set()
+        for line in range(site.header_end_line + 1, site.end_line + 1):  # the body, 1-based
+            hit.update(lines.get(line, ()))
+        if hit:
+            by_function[site.qualname] = [ids[i] for i in sorted(hit)]
+    return ModuleTests(module_path, by_function, outcomes, list(files), time.perf_counter() - t0, error=error)
+
+
+def run_tests(project: TestProject, ids: Sequence[str], documents: Sequence[Document], repeat: int = 2,
+              timeout_s: float = 30.0) -> tuple[list[TestOutcome], str]:  # fmt: skip
+    """``ids`` run ``repeat`` times against ``documents`` as the editor has them: every
+    round's outcomes, and why the run did not finish ("" when it did)."""
+    payload = _payload(project, "run", [_runnable(project, i) for i in ids], documents) | {"repeat": repeat}
+    records, error = _run(project, payload, timeout_s)
+    return [TestOutcome.from_record(r["test"]) for r in records if "test" in r], error
+
+
+def run_candidates(project: TestProject, ids: Sequence[str], candidates: Sequence[Document],
+                   timeout_s: float = 10.0, total_s: float = 60.0) -> list[CandidateTests]:  # fmt: skip
+    """Each candidate (the module with one body in place) against the same tests, one forked
+    child each: how many it passes."""
+    payload = _payload(project, "candidates", [_runnable(project, i) for i in ids], []) | {
+        "candidates": [c.payload() for c in candidates], "timeout_s": timeout_s,
+    }  # fmt: skip
+    records, _error = _run(project, payload, total_s)
+    out = [CandidateTests(total=len(ids), failed=list(ids), error="did not run") for _ in candidates]
+    for r in records:
+        if "candidate" in r:
+            out[int(r["candidate"])] = CandidateTests(int(r.get("passed", 0)), int(r.get("total", len(ids))),
+                                                      list(r.get("failed", [])), bool(r.get("timeout")),
+                                                      str(r.get("error", "")))  # fmt: skip
+    return out
+
+
+def _runnable(project: TestProject, test_id: str) -> str:
+    """A test id as the runner takes it: pytest's node ids from the root; unittest's dotted."""
+    if project.runner == "pytest" and not test_id.startswith("/"):
+        return str(Path(project.root) / test_id)
+    return test_id
