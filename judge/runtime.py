@@ -22,6 +22,7 @@ from winnow.judge.base.definitions import helper_stubs
 from winnow.judge.base.errors import ModelError
 from winnow.judge.evidence.batch_examples import batch_examples
 from winnow.judge.evidence.example_runs import examples_runner
+from winnow.judge.evidence.project_tests.candidates import ImplementTests, check_candidates
 from winnow.judge.llm.engine import Engine
 from winnow.judge.llm.generation import (
     FunctionCandidate,
@@ -36,7 +37,7 @@ from winnow.judge.llm.prompts import PromptContext
 from winnow.judge.llm.worker import PRIORITY_BACKGROUND, PRIORITY_INTERACTIVE, PRIORITY_NORMAL, ModelWorker
 from winnow.judge.sandbox.choice import strong_isolation
 from winnow.judge.scoring.judge_model import Judge
-from winnow.judge.scoring.ranking import RankedCandidate, rank
+from winnow.judge.scoring.ranking import RankedCandidate, by_tests_first, rank
 from winnow.judge.sites import FunctionSite, judge_task
 
 log = logging.getLogger(__name__)
@@ -169,11 +170,14 @@ class Runtime:
         priority: int = PRIORITY_NORMAL,
         helpers: dict[str, str] | None = None,
         run_code: bool = True,
+        tests: ImplementTests | None = None,
     ) -> Future[ImplementResult]:
         """Sample ``n`` bodies for ``site`` and rank them (judge when loaded). ``helpers``
         (name as the file spells it → stub) are workspace definitions: the judge's task
         carries the stubs of those the candidates call. Without ``run_code`` (the user's
-        say, or an untrusted folder) nothing runs: the bodies are ranked without their examples."""
+        say, or an untrusted folder) nothing runs: the bodies are ranked without their examples.
+        With ``tests`` (the user's tests that call the function), the bodies that pass most of
+        them come first, the verdict ordering those that pass as many."""
 
         def job() -> ImplementResult:
             engine = self._need_generator()
@@ -184,6 +188,9 @@ class Runtime:
             )
             t1 = time.perf_counter()
             ranked, use, note = self._rank(source, site, gen, strategy, helpers, cancelled, seed, run_code)
+            if tests is not None and run_code and strong_isolation():
+                results = check_candidates(tests, [c.code for c in gen.candidates])
+                ranked = by_tests_first(ranked, [(r.passed, r.total) for r in results])
             t2 = time.perf_counter()
             self.stats.record("implement", (t2 - t0) * 1000.0)
             self.stats.decode_tok_s = gen.timings.decode_tok_s

@@ -41,6 +41,7 @@ from winnow.server.lsp.version import package_version
 from winnow.server.models.host import ModelHost
 from winnow.server.workspace.context import WorkspaceContext
 from winnow.server.workspace.documents import OpenDocuments
+from winnow.server.workspace.test_projects import ProjectSuites
 from winnow.server.workspace.trust import may_run
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class WinnowServer(LanguageServer):
         self.shutdown = CancelFlag()  # set once the client asks the server to shut down
         self.documents = OpenDocuments(self)
         self.workspace_context = WorkspaceContext(self)  # other files of the workspace in prompts
+        self.test_projects = ProjectSuites(lambda: self.workspace_context.roots,
+                                          lambda: self.settings.diagnostics.test_runner)  # fmt: skip
         self.inline = InlineCompletion(self, self.shutdown)
         self.diagnostics = Diagnostics(self)
         self.code_actions = CodeActions(self, self.diagnostics.hint_of)

@@ -193,7 +193,7 @@ class Hint:
     related: tuple[str, int] | None = None  # (file, 1-based line) it points at: a failing test's line
 
 
-def test_hint(qualname: str, tests: FunctionTests, severity: str) -> Hint:
+def failing_case_hint(qualname: str, tests: FunctionTests, severity: str) -> Hint:
     """``test_heappop_max`` failed: its assertion and values, where in the test file."""
     first = tests.broken[0]
     where = f"{os.path.basename(first.file)}:{first.line}" if first.file else ""
@@ -257,7 +257,7 @@ def hint_for(
     name = evidence.qualname.rsplit(".", 1)[-1]
     ran = f"{evidence.examples_run} example(s) run, {evidence.examples_passed} passed; {evidence.inputs} input(s) tried"
     if tests is not None and tests.broken and "test" in policy.speaks:
-        return test_hint(evidence.qualname, tests, example_severity)
+        return failing_case_hint(evidence.qualname, tests, example_severity)
     for check in evidence.examples:
         if check.failed and example_class(check) in policy.speaks:
             return Hint(

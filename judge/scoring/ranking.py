@@ -97,6 +97,8 @@ class RankedCandidate:
     score: float
     signals: StaticSignals = field(default_factory=StaticSignals)
     reason: str = ""
+    #: (passed, total) on the user's own tests, where they reach the function (best of N by tests)
+    tests: tuple[int, int] | None = None
 
     @property
     def parses(self) -> bool:
@@ -111,7 +113,17 @@ class RankedCandidate:
             "score": round(self.score, 4),
             "signals": self.signals.to_dict(),
             "reason": self.reason,
-        }
+        } | ({"tests": {"passed": self.tests[0], "total": self.tests[1]}} if self.tests is not None else {})
+
+
+def by_tests_first(ranked: Sequence[RankedCandidate], results: Sequence[tuple[int, int]]) -> list[RankedCandidate]:
+    """``ranked`` (best first) reordered by the user's tests passed, most first; the verdict
+    orders those that pass as many (``results``: (passed, total) by candidate index)."""
+    for r in ranked:
+        r.tests = results[r.index]
+        passed, total = r.tests
+        r.reason = f"passes {passed}/{total} of your tests; {r.reason}"
+    return sorted(ranked, key=lambda r: -(r.tests[0] if r.tests is not None and r.parses else -1))
 
 
 def static_signals(code: str, language: str = "python") -> StaticSignals:

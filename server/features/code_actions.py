@@ -22,6 +22,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from winnow.judge.evidence.project_tests.candidates import ImplementTests, stub_cases
 from winnow.judge.hints.policy import Hint
 from winnow.judge.scoring.ranking import RankedCandidate
 from winnow.judge.sites import FunctionSite, backend
@@ -91,6 +92,8 @@ def _reason(hint: Hint) -> str:
 
 
 def _verdict(r: RankedCandidate, judged: bool, strategy: str = "combined") -> str:
+    if r.tests is not None:
+        return f"passes {r.tests[0]}/{r.tests[1]} of your tests"
     ex = r.signals.examples
     if strategy == "examples" and ex is not None and ex.total:
         return f"examples {ex.passed}/{ex.total} pass"
@@ -199,7 +202,9 @@ class CodeActions:
             return action
         action.edit = done.edit
         best = done.best
-        if done.entry.strategy == "examples":
+        if best.tests is not None:
+            how = _verdict(best, False)
+        elif done.entry.strategy == "examples":
             how = _verdict(best, False, "examples")
         elif done.entry.judged and best.p_correct is not None:
             how = f"judge {convert.percent(best.p_correct)}"
@@ -231,6 +236,7 @@ class CodeActions:
             "candidates": len(entry.ranked),
             "seconds": round(entry.seconds, 2),
             "reason": None if applied else getattr(result, "failure_reason", None),
+            "tests": None if done.best.tests is None else {"passed": done.best.tests[0], "total": done.best.tests[1]},
         }
 
     # --- helpers ----------------------------------------------------------------------------
@@ -254,6 +260,13 @@ class CodeActions:
             raise content_modified("the function changed since the action was listed; ask for code actions again")
         return snap, min(sites, key=lambda s: abs(s.start_line - line))
 
+    def _user_tests(self, path: str | None, snap: Snapshot, site: FunctionSite) -> ImplementTests | None:
+        """The user's tests that call the function by name (a stub has no coverage yet)."""
+        if path is None or not self.host.settings.diagnostics.tests:
+            return None
+        project = self.host.test_projects.project_of(path)
+        return stub_cases(project, path, snap.text, site) if project is not None else None
+
     async def _sample(self, snap: Snapshot, site: FunctionSite, use_cache: bool = True) -> RankedEntry:
         digest = site.content_hash
         if use_cache and digest in self.ranked:
@@ -266,7 +279,9 @@ class CodeActions:
         source, local_site = local_source(snap, site)
         helpers = self.host.workspace_context.helpers(snap, exclude=site.name)
         uri = snap.uri
-        verdict = may_run(uri_path(uri), settings.diagnostics.run_code, settings.trusted_folders)
+        path = uri_path(uri)
+        verdict = may_run(path, settings.diagnostics.run_code, settings.trusted_folders)
+        tests = self._user_tests(path, snap, site) if verdict.runs else None
         flag = host.track(
             "implement", CancelFlag(lambda: self.host.documents.snapshot(uri) is None, self.host.shutdown)
         )
@@ -285,6 +300,7 @@ class CodeActions:
                     cancelled=flag,
                     helpers=helpers,
                     run_code=verdict.runs,  # else ranked without running anything
+                    tests=tests,
                 ),
                 flag,
             )

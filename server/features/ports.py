@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from lsprotocol import types
 
+from winnow.judge.evidence.project_tests.project import ProjectSuite
 from winnow.judge.llm.prompts import PromptContext
 from winnow.judge.runtime import Runtime
 from winnow.judge.scoring.manifest import JudgeManifest
@@ -45,6 +46,12 @@ class ProgressReporter(Protocol):
     def report(self, message: str) -> None: ...
 
     def end(self, message: str) -> None: ...
+
+
+class TestProjectsLookup(Protocol):
+    """The workspace's test projects (``workspace.test_projects.ProjectSuites``)."""
+
+    def project_of(self, path: str) -> ProjectSuite | None: ...
 
 
 class CodeRunsStatus(Protocol):
@@ -102,6 +109,9 @@ class PromptContexts(HelperStubs, Protocol):
 
 class DocumentFeatureHost(Protocol):
     """What the features that work on a document's functions share (hints, the implement action)."""
+
+    @property
+    def test_projects(self) -> TestProjectsLookup: ...
 
     @property
     def settings(self) -> Settings: ...

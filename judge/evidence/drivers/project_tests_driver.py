@@ -146,7 +146,8 @@ class Recorder(unittest.TestResult):
         self._ok = False
         exc_type, exc, tb = err
         frames = list(traceback.extract_tb(tb))
-        file, line = _where_in(frames, self.test_files)
+        own = getattr(sys.modules.get(type(test).__module__), "__file__", None)
+        file, line = _where_in(frames, self.test_files | ({os.path.realpath(own)} if own else set()))
         name = exc_type.__name__ if exc_type is not None else ""
         message = f"{name}: {exc}" if str(exc) else name
         self.records.append(outcome_record(test.id(), outcome, message, file, line, _frames(frames), name))

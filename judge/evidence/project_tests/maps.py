@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from winnow.judge.base.jsonl import write_json
 from winnow.judge.base.paths import cache_dir
 from winnow.judge.evidence.module_evidence import module_identity
-from winnow.judge.evidence.project_tests.project import TestProject
+from winnow.judge.evidence.project_tests.project import ProjectSuite
 from winnow.judge.evidence.project_tests.runs import ModuleTests, map_module
 from winnow.judge.evidence.project_tests.selection import files_for_module
 from winnow.judge.sites import FunctionSite
@@ -56,7 +56,7 @@ def cached_map(module_path: str, print_: str) -> ModuleTests | None:
     return found if found.fingerprint == print_ else None
 
 
-def module_map(project: TestProject, module_path: str, text: str, sites: Sequence[FunctionSite],
+def module_map(project: ProjectSuite, module_path: str, text: str, sites: Sequence[FunctionSite],
                timeout_s: float = 120.0) -> ModuleTests:  # fmt: skip
     """The tests of ``project`` that reach each function of the module at ``module_path``
     (``text``: as it is on disk), from the cache or built now."""

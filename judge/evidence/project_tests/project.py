@@ -30,7 +30,7 @@ _IMPORTS_PYTEST = re.compile(r"^\s*(import pytest|from pytest\b)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
-class TestProject:
+class ProjectSuite:
     """How a project runs its tests."""
 
     root: str
@@ -62,7 +62,7 @@ def _says_pytest(root: Path) -> str:
     return ""
 
 
-def test_files(root: str, limit: int = MAX_TEST_FILES) -> Iterator[str]:
+def find_test_files(root: str, limit: int = MAX_TEST_FILES) -> Iterator[str]:
     """The test files under ``root`` (no virtual environments, hidden or build folders)."""
     found = 0
     for folder, dirs, files in os.walk(root):
@@ -84,10 +84,10 @@ def _interpreter(root: Path) -> str | None:
     return None
 
 
-def discover(root: str, python: str | None = None) -> TestProject | None:
+def discover(root: str, python: str | None = None) -> ProjectSuite | None:
     """The tests of the project at ``root``; None when it has none."""
     base = Path(root).resolve()
-    files = tuple(test_files(str(base)))
+    files = tuple(find_test_files(str(base)))
     if not files:
         return None
     why = _says_pytest(base)
@@ -96,7 +96,7 @@ def discover(root: str, python: str | None = None) -> TestProject | None:
         why = f"{os.path.relpath(uses, base)} imports pytest" if uses else ""
     runner = "pytest" if why else "unittest"
     sys_path = [str(base)] + ([str(base / "src")] if (base / "src").is_dir() else [])
-    return TestProject(str(base), runner, files, tuple(sys_path), python or _interpreter(base),
+    return ProjectSuite(str(base), runner, files, tuple(sys_path), python or _interpreter(base),
                        why or "no pytest configuration: unittest")  # fmt: skip
 
 

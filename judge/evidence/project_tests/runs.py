@@ -20,8 +20,8 @@ from typing import Any
 
 from winnow.judge.evidence.drivers import driver_path
 from winnow.judge.evidence.module_evidence import module_identity, site_dirs
-from winnow.judge.evidence.project_tests.project import TestProject
-from winnow.judge.evidence.project_tests.selection import test_module_name
+from winnow.judge.evidence.project_tests.project import ProjectSuite
+from winnow.judge.evidence.project_tests.selection import dotted_test_module
 from winnow.judge.sandbox.limits import SandboxLimits
 from winnow.judge.sandbox.results import marked_records
 from winnow.judge.sandbox.run import module_prelude, run_python
@@ -33,7 +33,7 @@ LIMITS = SandboxLimits(memory_mb=4096, nofile=512, nproc=128, output_tail_bytes=
 
 
 @dataclass(frozen=True)
-class TestOutcome:
+class CaseOutcome:
     """What one test did in one round: ``passed`` | ``failed`` | ``error`` | ``skipped``, the
     first line of what it raised, where in the test file, and whether the environment is to
     blame (an import, the network, a read-only file)."""
@@ -48,7 +48,7 @@ class TestOutcome:
     round: int = 0
 
     @classmethod
-    def from_record(cls, record: Record) -> TestOutcome:
+    def from_record(cls, record: Record) -> CaseOutcome:
         return cls(
             str(record["id"]), str(record["outcome"]), str(record.get("message", "")), str(record.get("file", "")),
             int(record.get("line", 0) or 0), tuple(record.get("frames", ())), bool(record.get("environment")),
@@ -110,7 +110,7 @@ def _program() -> str:
         "project_tests_driver").read_text(encoding="utf-8")  # fmt: skip
 
 
-def _payload(project: TestProject, mode: str, tests: Sequence[str], documents: Sequence[Document]) -> Record:
+def _payload(project: ProjectSuite, mode: str, tests: Sequence[str], documents: Sequence[Document]) -> Record:
     return {
         "marker": "WINNOW-TESTS-" + secrets.token_hex(8), "mode": mode, "runner": project.runner,
         "rootdir": project.root, "tests": list(tests), "sys_path": list(project.sys_path) + _test_roots(project),
@@ -118,17 +118,17 @@ def _payload(project: TestProject, mode: str, tests: Sequence[str], documents: S
     }  # fmt: skip
 
 
-def _test_roots(project: TestProject) -> list[str]:
+def _test_roots(project: ProjectSuite) -> list[str]:
     """For unittest's dotted ids: the folders above the test files' packages (one per folder
     that holds test files)."""
     if project.runner != "unittest":
         return []
     folders = {str(Path(f).parent) for f in project.test_files}
-    roots = {test_module_name(str(Path(folder) / "test_x.py"))[1] for folder in folders}
+    roots = {dotted_test_module(str(Path(folder) / "test_x.py"))[1] for folder in folders}
     return sorted(roots - set(project.sys_path))
 
 
-def _run(project: TestProject, payload: Record, timeout_s: float) -> tuple[list[Record], str]:
+def _run(project: ProjectSuite, payload: Record, timeout_s: float) -> tuple[list[Record], str]:
     program = _program() + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
     program = "import json\n" + program
     visible = [project.root, *payload["sys_path"], *payload["site_dirs"]]
@@ -138,7 +138,7 @@ def _run(project: TestProject, payload: Record, timeout_s: float) -> tuple[list[
     return records, "" if complete else (result.reason or "the test run did not finish")
 
 
-def map_module(project: TestProject, module_path: str, sites: Sequence[FunctionSite], files: Sequence[str],
+def map_module(project: ProjectSuite, module_path: str, sites: Sequence[FunctionSite], files: Sequence[str],
                timeout_s: float = 120.0) -> ModuleTests:  # fmt: skip
     """Run ``files`` under coverage: which of their tests run a line of each of ``sites``'
     bodies (the functions of ``module_path`` as it is on disk; the def line and docstring
@@ -161,16 +161,16 @@ def map_module(project: TestProject, module_path: str, sites: Sequence[FunctionS
     return ModuleTests(module_path, by_function, outcomes, list(files), time.perf_counter() - t0, error=error)
 
 
-def run_tests(project: TestProject, ids: Sequence[str], documents: Sequence[Document], repeat: int = 2,
-              timeout_s: float = 30.0) -> tuple[list[TestOutcome], str]:  # fmt: skip
+def run_tests(project: ProjectSuite, ids: Sequence[str], documents: Sequence[Document], repeat: int = 2,
+              timeout_s: float = 30.0) -> tuple[list[CaseOutcome], str]:  # fmt: skip
     """``ids`` run ``repeat`` times against ``documents`` as the editor has them: every
     round's outcomes, and why the run did not finish ("" when it did)."""
     payload = _payload(project, "run", [_runnable(project, i) for i in ids], documents) | {"repeat": repeat}
     records, error = _run(project, payload, timeout_s)
-    return [TestOutcome.from_record(r["test"]) for r in records if "test" in r], error
+    return [CaseOutcome.from_record(r["test"]) for r in records if "test" in r], error
 
 
-def run_candidates(project: TestProject, ids: Sequence[str], candidates: Sequence[Document],
+def run_candidates(project: ProjectSuite, ids: Sequence[str], candidates: Sequence[Document],
                    timeout_s: float = 10.0, total_s: float = 60.0) -> list[CandidateTests]:  # fmt: skip
     """Each candidate (the module with one body in place) against the same tests, one forked
     child each: how many it passes."""
@@ -187,8 +187,8 @@ def run_candidates(project: TestProject, ids: Sequence[str], candidates: Sequenc
     return out
 
 
-def _runnable(project: TestProject, test_id: str) -> str:
+def _runnable(project: ProjectSuite, case_id: str) -> str:
     """A test id as the runner takes it: pytest's node ids from the root; unittest's dotted."""
-    if project.runner == "pytest" and not test_id.startswith("/"):
-        return str(Path(project.root) / test_id)
-    return test_id
+    if project.runner == "pytest" and not case_id.startswith("/"):
+        return str(Path(project.root) / case_id)
+    return case_id

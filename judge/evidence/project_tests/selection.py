@@ -18,6 +18,7 @@ import ast
 import functools
 import os
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -40,7 +41,8 @@ class FileFacts:
 @functools.lru_cache(maxsize=4096)
 def _facts(path: str, mtime: float) -> FileFacts | None:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # old test files' invalid escapes are not ours to report
             tree = ast.parse(f.read())
     except (OSError, SyntaxError, ValueError, RecursionError):
         return None
@@ -121,7 +123,7 @@ def files_for_module(test_files: Iterable[str], module: str, function_names: Ite
     return [p for _, _, p in sorted(scored)[:limit]]
 
 
-def test_module_name(path: str) -> tuple[str, str]:
+def dotted_test_module(path: str) -> tuple[str, str]:
     """(dotted module name, the folder to import it from) of a test file inside its packages
     (``.../Lib/test/test_heapq.py`` → ``test.test_heapq``, ``.../Lib``)."""
     folder, name = os.path.split(os.path.abspath(path))
@@ -132,12 +134,12 @@ def test_module_name(path: str) -> tuple[str, str]:
     return ".".join(parts), folder
 
 
-def test_id(runner: str, root: str, path: str, qualname: str) -> str:
+def case_id(runner: str, root: str, path: str, qualname: str) -> str:
     """A test's id as its runner names it: pytest's node id from the root
     (``tests/test_a.py::TestA::test_b``), unittest's dotted one (``tests.test_a.TestA.test_b``)."""
     if runner == "pytest":
         return os.path.relpath(path, root) + "::" + qualname.replace(".", "::")
-    return test_module_name(path)[0] + "." + qualname
+    return dotted_test_module(path)[0] + "." + qualname
 
 
 def by_name(test_files: Sequence[str], function: str) -> list[tuple[str, str, int]]:

@@ -14,11 +14,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from winnow.judge.evidence.project_tests.runs import TestOutcome
+from winnow.judge.evidence.project_tests.runs import CaseOutcome
 
 
 @dataclass(frozen=True)
-class TestFailure:
+class CaseFailure:
     """One test that fails now and passed before: the hint's evidence."""
 
     id: str
@@ -40,7 +40,7 @@ class FunctionTests:
     qualname: str
     reaching: tuple[str, ...] = ()  # the tests that reach it
     how: str = "coverage"  # "coverage" | "by-name": how they were found
-    broken: tuple[TestFailure, ...] = ()  # fail now in every round, passed before: evidence
+    broken: tuple[CaseFailure, ...] = ()  # fail now in every round, passed before: evidence
     failing_before: tuple[str, ...] = ()  # failing on the code before the edit too: never pinned
     flaky: tuple[str, ...] = ()  # failed in some rounds only: no evidence
     environment: tuple[str, ...] = ()  # failed on the environment: no evidence
@@ -48,19 +48,19 @@ class FunctionTests:
     ran: bool = False  # whether they ran on this version at all
 
 
-def by_test(outcomes: Iterable[TestOutcome]) -> dict[str, list[TestOutcome]]:
-    rounds: dict[str, list[TestOutcome]] = defaultdict(list)
+def by_test(outcomes: Iterable[CaseOutcome]) -> dict[str, list[CaseOutcome]]:
+    rounds: dict[str, list[CaseOutcome]] = defaultdict(list)
     for outcome in outcomes:
         rounds[outcome.id].append(outcome)
     return rounds
 
 
 def function_tests(
-    qualname: str, reaching: Sequence[str], how: str, rounds: Mapping[str, Sequence[TestOutcome]],
+    qualname: str, reaching: Sequence[str], how: str, rounds: Mapping[str, Sequence[CaseOutcome]],
     passed_before: set[str],
 ) -> FunctionTests:
     """The verdict of ``reaching``'s runs (``rounds``, by test id) on one function."""
-    broken: list[TestFailure] = []
+    broken: list[CaseFailure] = []
     failing_before: list[str] = []
     flaky: list[str] = []
     environment: list[str] = []
@@ -80,7 +80,7 @@ def function_tests(
             failing_before.append(test)
         else:
             last = bad[-1]
-            broken.append(TestFailure(test, last.message, last.file, last.line, last.frames))
+            broken.append(CaseFailure(test, last.message, last.file, last.line, last.frames))
     return FunctionTests(
         qualname, tuple(reaching), how, tuple(broken), tuple(failing_before), tuple(flaky), tuple(environment),
         passed, ran=bool(rounds),

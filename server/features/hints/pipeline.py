@@ -41,7 +41,7 @@ from winnow.server.features.hints.evidence_runs import EvidenceRuns
 from winnow.server.features.hints.judging import JudgeScores
 from winnow.server.features.hints.reports import Reports, decide
 from winnow.server.features.hints.schedule import EDIT_DELAY_S, OPEN_DELAY_S, RETRY_DELAY_S, HintSchedule
-from winnow.server.features.hints.tests import TestEvidence
+from winnow.server.features.hints.tests import SuiteEvidence
 from winnow.server.features.ports import DiagnosticsHost
 from winnow.server.workspace.context import uri_path
 from winnow.server.workspace.documents import MAX_ANALYSED_CHARS, Snapshot, function_sites
@@ -62,7 +62,7 @@ class Diagnostics:
         self.schedule_runs = HintSchedule(self._run)
         self.sandbox = asyncio.Lock()  # one sandboxed run at a time: the module's and its tests'
         self.evidence = EvidenceRuns(host, self.sandbox)
-        self.tests = TestEvidence(host, self.sandbox)
+        self.tests = SuiteEvidence(host, self.sandbox)
         self.judge = JudgeScores(host)
         self.reports = Reports()
         self.published: dict[str, list[types.Diagnostic]] = {}

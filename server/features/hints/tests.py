@@ -19,9 +19,9 @@ import os
 from collections.abc import Sequence
 
 from winnow.judge.evidence.project_tests.maps import module_map
-from winnow.judge.evidence.project_tests.project import TestProject, discover
-from winnow.judge.evidence.project_tests.runs import Document, ModuleTests, TestOutcome, run_tests
-from winnow.judge.evidence.project_tests.selection import by_name, test_id
+from winnow.judge.evidence.project_tests.project import ProjectSuite
+from winnow.judge.evidence.project_tests.runs import CaseOutcome, Document, ModuleTests, run_tests
+from winnow.judge.evidence.project_tests.selection import by_name, case_id
 from winnow.judge.evidence.project_tests.verdicts import FunctionTests, by_test, function_tests
 from winnow.judge.sites import FunctionSite, functions
 from winnow.server.features.ports import DiagnosticsHost
@@ -35,13 +35,12 @@ MAX_TESTS_PER_EDIT = 60
 MAX_BASE_BYTES = 2_000_000
 
 
-class TestEvidence:
+class SuiteEvidence:
     """Projects, maps, the version each document started from, and what passed before."""
 
     def __init__(self, host: DiagnosticsHost, sandbox: asyncio.Lock) -> None:
         self.host = host
         self.sandbox = sandbox  # one sandboxed run at a time, the hints' and the tests'
-        self.projects: dict[str, TestProject | None] = {}
         self.maps: dict[str, ModuleTests] = {}
         self.mapping: dict[str, asyncio.Task[None]] = {}
         self.bases: dict[str, str] = {}  # uri → the text the document started from
@@ -77,30 +76,18 @@ class TestEvidence:
 
     # --- the project and its map ---------------------------------------------------------------
 
-    def project_of(self, path: str) -> TestProject | None:
-        roots = [r for r in self.host.workspace_context.roots if path.startswith(r.rstrip(os.sep) + os.sep)]
-        root = max(roots, key=len) if roots else os.path.dirname(path)
-        if root not in self.projects:
-            runner = self.host.settings.diagnostics.test_runner
-            project = discover(root)
-            if project is not None and runner != "auto":
-                project = TestProject(project.root, runner, project.test_files, project.sys_path, project.python,
-                                      f"winnow.diagnostics.testRunner = {runner}")  # fmt: skip
-            self.projects[root] = project
-        return self.projects[root]
-
     def schedule_map(self, uri: str) -> None:
         """Build the map of ``uri``'s module in the background (once), at the lowest priority
         (the caller checked that its code may run)."""
         path = uri_path(uri)
         if path is None or path in self.maps or path in self.mapping or not path.endswith(".py"):
             return
-        project = self.project_of(path)
+        project = self.host.test_projects.project_of(path)
         if project is None:
             return
         self.mapping[path] = asyncio.ensure_future(self._build_map(uri, path, project))
 
-    async def _build_map(self, uri: str, path: str, project: TestProject) -> None:
+    async def _build_map(self, uri: str, path: str, project: ProjectSuite) -> None:
         base = self.bases.get(uri)
         if base is None:
             return
@@ -123,12 +110,12 @@ class TestEvidence:
         progress.end(f"{n} tests reach {len(found.by_function)} functions" if not found.error else found.error[:200])
         self.mapping.pop(path, None)
 
-    def _reaching(self, project: TestProject, path: str, site: FunctionSite) -> tuple[list[str], str]:
+    def _reaching(self, project: ProjectSuite, path: str, site: FunctionSite) -> tuple[list[str], str]:
         found = self.maps.get(path)
         if found is not None and site.qualname in found.by_function:
             return found.by_function[site.qualname], "coverage"
         called = by_name(project.test_files, site.name)
-        return [test_id(project.runner, project.root, f, q) for f, q, _line in called], "by-name"
+        return [case_id(project.runner, project.root, f, q) for f, q, _line in called], "by-name"
 
     # --- a run after an edit ------------------------------------------------------------------
 
@@ -138,7 +125,7 @@ class TestEvidence:
         path = uri_path(snap.uri)
         if path is None or not self.host.settings.diagnostics.tests:
             return {}
-        project = self.project_of(path)
+        project = self.host.test_projects.project_of(path)
         changed = self._changed(snap.uri, sites)
         if project is None or not changed:
             return {}
@@ -156,7 +143,7 @@ class TestEvidence:
         self._remember([r for runs in rounds.values() for r in runs])
         return verdicts
 
-    async def _run(self, project: TestProject, ids: list[str], document: Document, repeat: int) -> list[TestOutcome]:
+    async def _run(self, project: ProjectSuite, ids: list[str], document: Document, repeat: int) -> list[CaseOutcome]:
         async with self.sandbox:
             outcomes, error = await asyncio.to_thread(
                 run_tests, project, ids, [document], repeat, self.host.settings.diagnostics.test_timeout
@@ -166,7 +153,7 @@ class TestEvidence:
             log.info("tests of %s did not finish: %s", document.path, error)
         return outcomes
 
-    def _remember(self, outcomes: Sequence[TestOutcome]) -> None:
+    def _remember(self, outcomes: Sequence[CaseOutcome]) -> None:
         """A test that passed in every round of a run has passed before, from now on."""
         for test, runs in by_test(outcomes).items():
             ok = all(r.outcome == "passed" for r in runs)

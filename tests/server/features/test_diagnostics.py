@@ -26,6 +26,7 @@ from winnow.server.features.hints.pipeline import Diagnostics
 from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.lsp.settings import Settings, parse
 from winnow.server.workspace.documents import OpenDocuments
+from winnow.server.workspace.test_projects import ProjectSuites
 
 # --- in process ----------------------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class FakeServer:
         self.workspace_context = FakeWorkspaceContext()
         self.published: list[types.PublishDiagnosticsParams] = []
         self.status = FakeStatus()
+        self.test_projects = ProjectSuites(lambda: [], lambda: "auto")
 
     def interactive_waiting(self) -> bool:
         return False
