@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from winnow.judge.cli import flags
+
+if TYPE_CHECKING:
+    from winnow.judge.training.agreement import AgreementFigures
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Export the run's checkpoint; print what was written and measured (or the report as JSON)."""
     from winnow.judge.training.export import export
 
     report = export(
@@ -44,29 +49,35 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype, name=args.name, verify=not args.no_verify, n_verify=args.verify_examples,
     )
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report.to_dict(), indent=2))
         return 0
-    cal = report["calibration"]
-    print(f"adapter  {report['adapter']} ({report['tensors']} tensors, {report['parameters']:,} parameters, "
-          f"{report['dtype']}, {report['adapter_bytes'] / 1e6:.1f} MB)")
-    print(f"judge    {report['judge']}")
-    print(f"calibration  {cal['method']} T={cal['temperature']:.3f} b={cal['bias']:+.3f} on {cal['n']} validation scores"
-          + (f" (ECE {cal['ece_before']:.3f} → {cal['ece_after']:.3f})" if cal.get("ece_before") is not None else ""))
-    agreement = report.get("agreement")
-    if agreement and agreement.get("n"):
-        def f(key: str, digits: int = 4) -> str:
-            value = agreement.get(key)
-            return "n/a" if value is None else f"{value:.{digits}f}"
-
-        print(
-            f"check    llama.cpp vs transformers+peft on {agreement['n']} validation examples:\n"
-            f"         z: corr {f('corr')}, max |Δz| {f('max_abs_diff', 3)} (bases alone: corr {f('base_corr')}, "
-            f"max |Δz| {f('base_max_abs_diff', 3)}); the adapter moves z by {f('adapter_effect_llama_cpp', 3)} "
-            f"in llama.cpp, {f('adapter_effect_transformers', 3)} in transformers\n"
-            f"         logits: corr {f('logits_corr')} (bases alone {f('base_logits_corr')}); what the adapter "
-            f"adds: corr {f('delta_logits_corr')}"
-        )
-    rec = report["recommended"]
-    print(f"recommended  diagnostics {'on' if rec.get('diagnostics') else 'off'}: {rec.get('reason')}")
+    cal, written = report.calibration, report.adapter_file
+    print(f"adapter  {report.adapter} ({written.tensors} tensors, {written.parameters:,} parameters, "
+          f"{written.dtype}, {report.adapter_bytes / 1e6:.1f} MB)")
+    print(f"judge    {report.judge}")
+    print(f"calibration  {cal.method} T={cal.temperature:.3f} b={cal.bias:+.3f} on {cal.n} validation scores"
+          + (f" (ECE {cal.ece_before:.3f} → {cal.ece_after:.3f})" if cal.ece_before is not None else ""))
+    agreement = report.agreement
+    if agreement is not None and agreement.n and agreement.figures is not None:
+        print(_agreement_lines(agreement.n, agreement.figures))
+    rec = report.recommended
+    diagnostics, reason = (rec.diagnostics, rec.reason) if rec is not None else (None, None)
+    print(f"recommended  diagnostics {'on' if diagnostics else 'off'}: {reason}")
     sys.stdout.flush()
     return 0
+
+
+def _agreement_lines(n: int, a: AgreementFigures) -> str:
+    """The llama.cpp-vs-transformers check, for people."""
+
+    def f(value: float | None, digits: int = 4) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    return (
+        f"check    llama.cpp vs transformers+peft on {n} validation examples:\n"
+        f"         z: corr {f(a.corr)}, max |Δz| {f(a.max_abs_diff, 3)} (bases alone: corr {f(a.base_corr)}, "
+        f"max |Δz| {f(a.base_max_abs_diff, 3)}); the adapter moves z by {f(a.adapter_effect_llama_cpp, 3)} "
+        f"in llama.cpp, {f(a.adapter_effect_transformers, 3)} in transformers\n"
+        f"         logits: corr {f(a.logits_corr)} (bases alone {f(a.base_logits_corr)}); what the adapter "
+        f"adds: corr {f(a.delta_logits_corr)}"
+    )

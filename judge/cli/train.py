@@ -108,6 +108,7 @@ def _add_objective_flags(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train (or resume) the run; with --json, print its summary."""
     from winnow.judge.training.config import TrainConfig
     from winnow.judge.training.loop import train  # torch and friends: only when training
 
@@ -115,6 +116,6 @@ def run(args: argparse.Namespace) -> int:
     given["target_modules"] = [m.strip() for m in args.target_modules.split(",") if m.strip()]
     summary = train(TrainConfig(**given), progress=not args.quiet)
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        print(json.dumps(summary.to_dict(), indent=2, default=str))
     sys.stdout.flush()
     return 0

@@ -11,10 +11,14 @@ Modules, in the order a run uses them:
 - ``training_examples``: labels joined with problems (``TrainingExample``), the split by
   problem, tokenization;
 - ``batching``: which examples go into which optimizer step (per example or per task);
+- ``schedule``: each epoch's plan, the number of steps, warm-up and validations (``Schedule``);
+- ``lora``: the LoRA model, AdamW and the learning rate's warm-up and decay;
 - ``objective``: binary cross-entropy and the within-task pairwise term;
-- ``checkpoint``: the run folder (checkpoints, trainer state, best, log), loading a
+- ``validation``: the validation figures and the one that picks the best checkpoint;
+- ``records``: what a run writes, as typed records (metrics, step log, config, summary);
+- ``checkpoint``: the run folder (checkpoints, ``TrainerState``, best, log), loading a
   trained checkpoint;
-- ``loop``: ``train`` — setup, data, model, loop, summary;
+- ``loop``: ``train`` — configure, data, model, loop, summary;
 - ``export``: a checkpoint → llama.cpp adapter GGUF + ``judge.json``, with ``adapter_gguf``
   (the adapter file) and ``agreement`` (llama.cpp against transformers on the export).
 """

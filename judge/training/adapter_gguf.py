@@ -18,12 +18,18 @@ import json
 import math
 import os
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from winnow.judge.base.errors import WinnowError
+
+if TYPE_CHECKING:
+    from winnow.judge.training.pretrained import GGUFFacts
+
+T = TypeVar("T")
 
 #: Architectures whose Q/K weights llama.cpp's converter permutes (convert_hf_to_gguf.py's LlamaModel).
 PERMUTED_QK_ARCHS = {"llama"}
@@ -47,17 +53,41 @@ def _base_name(peft_key: str) -> tuple[str, str] | None:
     return None
 
 
+@dataclass(frozen=True)
+class AdapterFile:
+    """What ``write_adapter_gguf`` wrote (the manifest's ``training.adapter``, and the export report's)."""
+
+    tensors: int
+    parameters: int
+    rank: int
+    alpha: float
+    dtype: str
+    permuted_qk: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
 def write_adapter_gguf(
-    adapter_dir: str | os.PathLike[str], facts: dict[str, Any], path: str | os.PathLike[str],
+    adapter_dir: str | os.PathLike[str], facts: GGUFFacts, path: str | os.PathLike[str],
     dtype: str = "f32", name: str = "winnow judge LoRA", permute_qk: bool = True,
-) -> dict[str, Any]:
+) -> AdapterFile:
     """Write peft's adapter (``adapter_model.safetensors`` + ``adapter_config.json``) as a
     llama.cpp LoRA GGUF for the base described by ``facts`` (``pretrained.gguf_facts``).
     ``permute_qk=False`` exists only to show what goes wrong without the permutation."""
-    import gguf
-    from safetensors.numpy import load_file
-
     adapter_dir = Path(adapter_dir)
+    r, alpha = _lora_settings(adapter_dir)
+    arch = _required(facts.architecture, "architecture")
+    permute = arch in PERMUTED_QK_ARCHS and permute_qk
+    pairs = _tensor_pairs(adapter_dir, facts, arch, permute)
+    n_params = _write_gguf(Path(path), adapter_dir, pairs, arch, alpha, name, dtype)
+    return AdapterFile(tensors=2 * len(pairs), parameters=n_params, rank=r, alpha=alpha, dtype=dtype,
+                       permuted_qk=permute)
+
+
+def _lora_settings(adapter_dir: Path) -> tuple[int, float]:
+    """(rank, alpha as llama.cpp scales it) of a plain LoRA adapter; anything llama.cpp's
+    adapter cannot express is refused."""
     config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
     if config.get("peft_type", "LORA") != "LORA" or config.get("use_dora"):
         raise WinnowError(f"{adapter_dir}: only plain LoRA adapters can be exported for llama.cpp (no DoRA)")
@@ -69,13 +99,27 @@ def write_adapter_gguf(
     alpha = float(config["lora_alpha"])
     if config.get("use_rslora"):
         alpha = alpha * math.sqrt(r)  # llama.cpp scales by alpha / r; rsLoRA by alpha / sqrt(r)
-    arch = facts["architecture"]
+    return r, alpha
+
+
+def _required(value: T | None, what: str) -> T:
+    if value is None:
+        raise WinnowError(f"the base's GGUF does not say its {what}")
+    return value
+
+
+def _tensor_pairs(adapter_dir: Path, facts: GGUFFacts, arch: str, permute: bool) -> dict[str, dict[str, np.ndarray]]:
+    """{llama.cpp tensor name: {"a": lora_A, "b": lora_B}} in float32, ``lora_B`` of Q and K
+    permuted to llama.cpp's rotary layout when ``permute``."""
+    import gguf
+    from safetensors.numpy import load_file
+
     by_name = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}
     if arch not in by_name:
         raise WinnowError(f"the base's architecture {arch!r} is unknown to the gguf package")
-    tmap = gguf.get_tensor_name_map(by_name[arch], int(facts["n_layers"]))
-    n_head, n_head_kv = int(facts["n_head"]), int(facts["n_head_kv"] or facts["n_head"])
-
+    tmap = gguf.get_tensor_name_map(by_name[arch], int(_required(facts.n_layers, "block count")))
+    n_head = int(_required(facts.n_head, "head count"))
+    n_head_kv = int(facts.n_head_kv or n_head)
     weights = load_file(str(adapter_dir / "adapter_model.safetensors"))
     pairs: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
     for key, value in weights.items():
@@ -87,7 +131,7 @@ def write_adapter_gguf(
         if gguf_name is None:
             raise WinnowError(f"{adapter_dir}: no llama.cpp tensor corresponds to {hf_name}")
         value = value.astype(np.float32)
-        if which == "b" and arch in PERMUTED_QK_ARCHS and permute_qk:
+        if which == "b" and permute:
             if hf_name.endswith("self_attn.q_proj.weight"):
                 value = permute_rows(value, n_head)
             elif hf_name.endswith("self_attn.k_proj.weight"):
@@ -95,8 +139,15 @@ def write_adapter_gguf(
         pairs[gguf_name][which] = value
     if not pairs:
         raise WinnowError(f"{adapter_dir}: the adapter holds no LoRA tensors")
+    return pairs
+
+
+def _write_gguf(out: Path, adapter_dir: Path, pairs: dict[str, dict[str, np.ndarray]], arch: str, alpha: float,
+                name: str, dtype: str) -> int:
+    """Write the adapter GGUF (to a temporary file, then renamed); return its parameter count."""
+    import gguf
+
     np_dtype = {"f32": np.float32, "f16": np.float16}[dtype]
-    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     writer = gguf.GGUFWriter(str(tmp), arch)
@@ -119,10 +170,10 @@ def write_adapter_gguf(
     writer.write_tensors_to_file()
     writer.close()
     os.replace(tmp, out)
-    return {"tensors": 2 * len(pairs), "parameters": int(n_params), "rank": r, "alpha": alpha, "dtype": dtype,
-            "permuted_qk": arch in PERMUTED_QK_ARCHS and permute_qk}
+    return int(n_params)
 
 
 def _tensor_order(name: str) -> tuple[int, str]:
+    """Tensors by layer (the rest first), as llama.cpp's converter writes them."""
     parts = name.split(".")
     return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1, name)

@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import write_json, write_jsonl
@@ -23,6 +23,20 @@ from winnow.judge.training.config import TrainConfig
 from winnow.judge.training.encoding import PromptEncoder
 from winnow.judge.training.environment import require_training_stack, rng_state, set_rng_state
 from winnow.judge.training.pretrained import convert_base, load_base_model
+from winnow.judge.training.records import (
+    CheckpointMetrics,
+    HistoryEntry,
+    JSONObject,
+    RunConfig,
+    StepLog,
+    ValidationFigures,
+    ValidationScore,
+)
+
+if TYPE_CHECKING:
+    import torch
+    from peft import PeftModel
+    from torch.optim.lr_scheduler import LRScheduler
 
 
 @dataclass
@@ -43,15 +57,43 @@ class TrainerState:
     resumed_from: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     examples_seen: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def finish_step(self, micro_batches: int, examples: int, epoch_length: int) -> None:
+        """Count an optimizer step over ``micro_batches`` of the epoch's ``epoch_length``
+        (``examples`` over all processes); past the epoch's last, the next epoch starts."""
+        self.step += 1
+        self.examples_seen += examples
+        self.position += micro_batches
+        if self.position >= epoch_length:
+            self.epoch += 1
+            self.position = 0
+
+    def record_validation(self, figures: ValidationFigures, score: float | None, train_loss: float | None,
+                          elapsed: float) -> bool:
+        """Note a validation: the best so far (by ``score``; None: no figure to compare, the
+        latest counts as best), patience, history; return whether it is the new best."""
+        improved = score is None or self.best_metric is None or score > self.best_metric + 1e-9
+        if improved:
+            self.best_metric, self.best_step = score, self.step
+            self.best_val_auc, self.best_val_pairwise = figures.val_auc, figures.val_pairwise
+            self.bad_evals = 0
+        else:
+            self.bad_evals += 1
+        self.elapsed_s = elapsed
+        self.history.append(
+            HistoryEntry(self.step, train_loss, figures.val_loss, figures.val_auc, figures.val_pairwise)
+        )
+        return improved
+
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainerState:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def from_dict(cls, data: JSONObject) -> TrainerState:
+        names = {f.name for f in fields(cls)} - {"history"}
+        history = [HistoryEntry(**h) for h in data.get("history", [])]
+        return cls(**{k: v for k, v in data.items() if k in names}, history=history)
 
     @classmethod
     def load(cls, checkpoint: Path) -> TrainerState:
@@ -96,8 +138,8 @@ def resolve_checkpoint(run_dir: str | os.PathLike[str], which: str = "best") -> 
     raise WinnowError(f"{run}: no checkpoint {which!r} (use best, last, step-N or a checkpoint folder)")
 
 
-
-def saved_config(checkpoint: Path) -> dict[str, Any]:
+def saved_config(checkpoint: Path) -> JSONObject:
+    """A checkpoint's ``config.json`` as written (a run saved by an older Winnow may lack keys)."""
     return json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
 
 
@@ -114,7 +156,9 @@ def check_resumable(run: Path, cfg: TrainConfig, checkpoint: Path) -> None:
         )
 
 
-def restore(checkpoint: Path, model: Any, optimizer: Any, scheduler: Any) -> TrainerState:
+def restore(
+    checkpoint: Path, model: PeftModel, optimizer: torch.optim.Optimizer, scheduler: LRScheduler
+) -> TrainerState:
     """Load a checkpoint's adapter, optimizer, scheduler and RNG states; return its trainer state."""
     import torch
     from peft import set_peft_model_state_dict
@@ -131,9 +175,10 @@ def restore(checkpoint: Path, model: Any, optimizer: Any, scheduler: Any) -> Tra
     return state
 
 
-def append_log(path: Path, record: dict[str, Any]) -> None:
+def append_log(path: Path, record: StepLog) -> None:
+    """One line of ``log.jsonl``."""
     with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(json.dumps(record.to_dict()) + "\n")
 
 
 def truncate_log(path: Path, step: int) -> None:
@@ -152,11 +197,13 @@ def truncate_log(path: Path, step: int) -> None:
     os.replace(tmp, path)
 
 
-def point_best(run: Path, checkpoint: Path, metrics: dict[str, Any]) -> None:
+def point_best(run: Path, checkpoint: Path, metrics: CheckpointMetrics) -> None:
+    """``best`` (a relative symlink where the file system has them) and ``best.json`` name the
+    best checkpoint; its validation scores are copied beside them for calibration."""
     rel = os.path.relpath(checkpoint, run)
     write_json(run / "best.json", {
-        "checkpoint": rel, "step": metrics.get("step"), "val_auc": metrics.get("val_auc"),
-        "val_pairwise": metrics.get("val_pairwise"), "select": metrics.get("select"),
+        "checkpoint": rel, "step": metrics.step, "val_auc": metrics.validation.val_auc,
+        "val_pairwise": metrics.validation.val_pairwise, "select": metrics.select,
     })
     link = run / "best"
     tmp = run / f".best-{os.getpid()}"
@@ -175,8 +222,8 @@ def point_best(run: Path, checkpoint: Path, metrics: dict[str, Any]) -> None:
 
 
 def save_checkpoint(
-    run: Path, model: Any, optimizer: Any, scheduler: Any, state: TrainerState, config: dict[str, Any],
-    metrics: dict[str, Any], rows: list[dict[str, Any]], improved: bool, keep_last: int = 2,
+    run: Path, model: PeftModel, optimizer: torch.optim.Optimizer, scheduler: LRScheduler, state: TrainerState,
+    config: RunConfig, metrics: CheckpointMetrics, rows: list[ValidationScore], improved: bool, keep_last: int = 2,
 ) -> Path:
     """checkpoints/step-N/{adapter/, optimizer.pt, trainer_state.json, config.json, metrics.json,
     validation_scores.jsonl}, written to a temporary folder and renamed (a kill leaves no half)."""
@@ -193,10 +240,10 @@ def save_checkpoint(
         {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state()},
         tmp / "optimizer.pt",
     )
-    write_json(tmp / "config.json", config)
-    write_json(tmp / "metrics.json", metrics)
+    write_json(tmp / "config.json", config.to_dict())
+    write_json(tmp / "metrics.json", metrics.to_dict())
     write_json(tmp / "trainer_state.json", state.to_dict())
-    write_jsonl(tmp / "validation_scores.jsonl", rows)
+    write_jsonl(tmp / "validation_scores.jsonl", (r.to_dict() for r in rows))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     if improved:
@@ -208,21 +255,21 @@ def save_checkpoint(
     return final
 
 
-def load_checkpoint_model(checkpoint: str | os.PathLike[str]) -> tuple[Any, PromptEncoder, dict[str, Any]]:
-    """(transformers+peft model in eval mode, prompt encoder, run config) of a checkpoint."""
+def load_checkpoint_model(checkpoint: str | os.PathLike[str]) -> tuple[PeftModel, PromptEncoder, JSONObject]:
+    """(transformers+peft model in eval mode, prompt encoder, run config as written) of a checkpoint."""
     require_training_stack()
     from peft import PeftModel
 
     ck = Path(checkpoint)
-    config = json.loads((ck / "config.json").read_text(encoding="utf-8"))
+    config = saved_config(ck)
     base = convert_base(config["base"]["spec"])
     if base.sha256 != config["base"]["sha256"]:
         raise WinnowError(
             f"{ck} was trained on a base with sha256 {config['base']['sha256'][:12]}…, but "
             f"{config['base']['spec']} now resolves to {base.sha256[:12]}…"
         )
-    model, hf_tok = load_base_model(base)
-    model = PeftModel.from_pretrained(model, str(ck / "adapter"))
+    base_model, hf_tok = load_base_model(base)
+    model = PeftModel.from_pretrained(base_model, str(ck / "adapter"))
     model.eval()
     train_cfg = config["train"]
     enc = PromptEncoder(

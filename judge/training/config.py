@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.scoring.judge_prompt import (
@@ -12,6 +11,7 @@ from winnow.judge.scoring.judge_prompt import (
     MAX_TASK_TOKENS,
     SERVED_TEMPLATES,
 )
+from winnow.judge.training.records import JSONObject
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 #: ``example``: steps of ``batch_size × grad_accum`` examples in a seeded order; ``task``: one
@@ -26,11 +26,13 @@ RESUMABLE_CHANGES = {
     "time_budget_s",
 }
 #: What a run saved before a field existed did: such a run resumes only with these settings.
-LEGACY_VALUES: dict[str, Any] = {"select": "auc"}
+LEGACY_VALUES: dict[str, object] = {"select": "auc"}
 
 
 @dataclass
 class TrainConfig:
+    """``winnow train``'s flags (``config.json``'s ``train``)."""
+
     labels: str
     problems: str
     out: str
@@ -67,6 +69,7 @@ class TrainConfig:
     prompt_template: str = JUDGE_TEMPLATE  # the judge prompt trained (and then served): v2 body only, v1 whole candidate
 
     def validate(self) -> None:
+        """Refuse settings no run can use, naming the flag."""
         checks = [
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.lr > 0, "--lr must be positive"),
@@ -94,19 +97,19 @@ class TrainConfig:
             if not ok:
                 raise WinnowError(message)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: JSONObject) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> dict[str, object]:
         """The settings that decide what is learned: a resumed run must have the same."""
         return {k: v for k, v in self.to_dict().items() if k not in RESUMABLE_CHANGES}
 
-    def changes_from(self, saved: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    def changes_from(self, saved: JSONObject) -> dict[str, tuple[object, object]]:
         """{field: (saved, now)} for every identity setting that differs from a saved config
         (a field the saved run predates counts as what that run did)."""
         defaults = {f.name: f.default for f in fields(self)}

@@ -8,7 +8,7 @@ logsumexp(logits[no ids]) at the last position, as ``Judge`` computes it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,10 +18,15 @@ from winnow.judge.scoring.judge_prompt import (
     JUDGE_TEMPLATE,
     MAX_CANDIDATE_TOKENS,
     MAX_TASK_TOKENS,
+    TokenRuns,
     answer_token_ids,
     judge_token_runs,
 )
 from winnow.judge.training.pretrained import HFTokenizer
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
 
 
 class PromptEncoder:
@@ -29,7 +34,7 @@ class PromptEncoder:
 
     def __init__(
         self,
-        hf_tokenizer: Any,
+        hf_tokenizer: PreTrainedTokenizerBase,
         chat_template: str | None,
         bos: int | None,
         max_task_tokens: int = MAX_TASK_TOKENS,
@@ -47,7 +52,7 @@ class PromptEncoder:
         pad = getattr(hf_tokenizer, "pad_token_id", None)
         self.pad_id = int(pad) if pad is not None else 0
 
-    def runs(self, task: str, candidate: str, language: str = "python") -> Any:
+    def runs(self, task: str, candidate: str, language: str = "python") -> TokenRuns:
         return judge_token_runs(
             self.tok, self.chat_template, task, candidate, self.bos, language=language,
             max_task_tokens=self.max_task_tokens, max_candidate_tokens=self.max_candidate_tokens,
@@ -55,11 +60,15 @@ class PromptEncoder:
         )
 
     def encode(self, task: str, candidate: str, language: str = "python") -> list[int]:
+        """The whole prompt's ids (prefix + branch), as the judge scores it."""
         r = self.runs(task, candidate, language)
         return r.prefix + r.branch
 
 
-def batch_z(model: Any, sequences: Sequence[Sequence[int]], yes_ids: Sequence[int], no_ids: Sequence[int], pad_id: int) -> Any:
+def batch_z(
+    model: torch.nn.Module, sequences: Sequence[Sequence[int]], yes_ids: Sequence[int], no_ids: Sequence[int],
+    pad_id: int,
+) -> torch.Tensor:
     """z = logsumexp(logits[yes]) − logsumexp(logits[no]) after each sequence (right-padded
     batch; the LM head runs only at the positions that are some row's last token)."""
     import torch
@@ -91,7 +100,7 @@ def batch_z(model: Any, sequences: Sequence[Sequence[int]], yes_ids: Sequence[in
     return yes - no
 
 
-def last_logits(model: Any, sequence: Sequence[int]) -> np.ndarray:
+def last_logits(model: torch.nn.Module, sequence: Sequence[int]) -> np.ndarray:
     """The whole vocabulary's logits after ``sequence`` (float64, no gradients)."""
     import torch
 
@@ -102,7 +111,7 @@ def last_logits(model: Any, sequence: Sequence[int]) -> np.ndarray:
 
 
 def score_sequences(
-    model: Any, encoder: PromptEncoder, sequences: Sequence[Sequence[int]], batch_size: int = 4,
+    model: torch.nn.Module, encoder: PromptEncoder, sequences: Sequence[Sequence[int]], batch_size: int = 4,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """z for every sequence (no gradients; batches of similar length)."""

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import platform
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from winnow.judge.base.errors import WinnowError
+
+if TYPE_CHECKING:
+    import torch
+
+
+class _RngStateRequired(TypedDict):
+    python: tuple[Any, ...]  # random.getstate()'s own (untyped) tuple
+    numpy: dict[str, Any] | tuple[Any, ...]  # np.random.get_state()'s, as numpy types it
+    torch: torch.Tensor
+
+
+class RngState(_RngStateRequired, total=False):
+    """Every RNG a run draws from (saved in ``optimizer.pt``); ``cuda`` only where there is one."""
+
+    cuda: list[torch.Tensor]
 
 
 def require_training_stack() -> None:
@@ -40,6 +55,7 @@ def versions() -> dict[str, str]:
 
 
 def set_seed_all(seed: int) -> None:
+    """Seed Python's, numpy's and torch's RNGs (the split, the data order and LoRA's init)."""
     import torch
 
     random.seed(seed)
@@ -47,17 +63,18 @@ def set_seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def rng_state() -> dict[str, Any]:
+def rng_state() -> RngState:
     """Every RNG a run draws from, so that a resumed run is the run that would have been."""
     import torch
 
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state: RngState = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: RngState) -> None:
+    """Put back what ``rng_state`` saved."""
     import torch
 
     random.setstate(state["python"])

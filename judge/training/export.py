@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl
+from winnow.judge.scoring.calibration import Calibration
 from winnow.judge.scoring.judge_prompt import SERVED_TEMPLATES
 from winnow.judge.scoring.manifest import (
     HELD_OUT_METRICS,
@@ -29,8 +30,9 @@ from winnow.judge.scoring.manifest import (
     TrainingRecord,
 )
 from winnow.judge.scoring.verdict import VerdictModel
-from winnow.judge.training.adapter_gguf import write_adapter_gguf
-from winnow.judge.training.agreement import verify_examples, verify_export
+from winnow.judge.training.adapter_gguf import AdapterFile, write_adapter_gguf
+from winnow.judge.training.agreement import Agreement, verify_examples, verify_export
+from winnow.judge.training.records import CheckpointMetrics, JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,46 @@ def _recommended(evaluation: HeldOutEvaluation | None, with_verdict: bool = Fals
     return rec
 
 
+@dataclass(frozen=True)
+class TrainedCheckpoint:
+    """The checkpoint an export reads: its folder, its run config as written (runs saved by an
+    older Winnow lack some keys), its metrics, and the base GGUF it was trained on."""
+
+    path: Path
+    config: JSONObject
+    metrics: CheckpointMetrics
+    gguf_path: str
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export wrote and measured (``export_report.json``, and ``winnow export``'s output)."""
+
+    judge: str
+    adapter: str
+    adapter_bytes: int
+    checkpoint: str
+    calibration: Calibration
+    recommended: Recommendation | None
+    adapter_file: AdapterFile
+    #: the llama.cpp-vs-transformers check (None: not run)
+    agreement: Agreement | None
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "judge": self.judge,
+            "adapter": self.adapter,
+            "adapter_bytes": self.adapter_bytes,
+            "checkpoint": self.checkpoint,
+            "calibration": self.calibration.to_dict(),
+            "recommended": self.recommended.to_dict() if self.recommended else {},
+            **self.adapter_file.to_dict(),
+        }
+        if self.agreement is not None:
+            out["agreement"] = self.agreement.to_dict()
+        return out
+
+
 def export(
     run_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -98,34 +140,59 @@ def export(
     name: str | None = None,
     verify: bool = True,
     n_verify: int = 8,
-) -> dict[str, Any]:
+) -> ExportReport:
     """Write OUT/adapter.gguf and OUT/judge.json (and OUT/export_report.json); return the report."""
-    from winnow.judge.llm.model_files import sha256_file
-    from winnow.judge.scoring.calibration import fit
     from winnow.judge.training.pretrained import gguf_facts
 
-    run = Path(run_dir)
-    ck, config, metrics, gguf_path = _trained_checkpoint(run, checkpoint)
-    out = Path(out_dir)
+    run, out = Path(run_dir), Path(out_dir)
+    trained = _trained_checkpoint(run, checkpoint)
     out.mkdir(parents=True, exist_ok=True)
     adapter_path = out / "adapter.gguf"
-    previous = _previous_agreement(out / "judge.json")
-    previous_verdict = _previous_verdict(out / "judge.json")
-    written = write_adapter_gguf(ck / "adapter", gguf_facts(gguf_path), adapter_path, dtype,
-                                 name=name or f"winnow judge LoRA ({run.name} {ck.name})")
+    # What the judge.json about to be replaced measured or fitted for its adapter.
+    previous_agreement = _previous_section(out / "judge.json", "training", "agreement")
+    previous_verdict = _previous_section(out / "judge.json", "verdict")
+    written = write_adapter_gguf(trained.path / "adapter", gguf_facts(trained.gguf_path), adapter_path, dtype,
+                                 name=name or f"winnow judge LoRA ({run.name} {trained.path.name})")
+    calibration = _fit_calibration(trained.path)
+    manifest = _manifest(run, trained, adapter_path, written, calibration, _evaluation(eval_metrics, eval_split),
+                         name, previous_verdict)
+    manifest_path = manifest.save(out / "judge.json")
+    adapter_bytes = adapter_path.stat().st_size
+    agreement = _record_agreement(manifest, manifest_path, trained.path, run, n_verify if verify else None,
+                                  previous_agreement)
+    report = ExportReport(
+        judge=str(manifest_path), adapter=str(adapter_path), adapter_bytes=adapter_bytes,
+        checkpoint=str(trained.path), calibration=calibration, recommended=manifest.recommended, adapter_file=written, agreement=agreement,
+    )
+    (out / "export_report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def _fit_calibration(ck: Path) -> Calibration:
+    """Temperature and bias fitted on the checkpoint's validation scores (identity without any)."""
+    from winnow.judge.scoring.calibration import fit
 
     scores_path = ck / "validation_scores.jsonl"
-    rows = list(read_jsonl(scores_path)) if scores_path.is_file() else []
-    calibration = fit([r["z"] for r in rows], [int(r["label"]) for r in rows])
-    evaluation = _evaluation(eval_metrics, eval_split)
+    rows = list(read_jsonl(scores_path)) if scores_path.is_file() else []  # z and label of each
+    return fit([r["z"] for r in rows], [int(r["label"]) for r in rows])
+
+
+def _manifest(run: Path, trained: TrainedCheckpoint, adapter_path: Path, written: AdapterFile,
+              calibration: Calibration, evaluation: HeldOutEvaluation | None, name: str | None,
+              previous_verdict: tuple[str, JSONObject] | None) -> JudgeManifest:
+    """The judge's manifest: calibration, the held-out figures and what they switch on, a
+    verdict fitted for this very adapter, provenance."""
+    from winnow.judge.llm.model_files import sha256_file
+
+    ck, config = trained.path, trained.config
     adapter_sha = sha256_file(adapter_path)
     # A verdict fitted (`winnow combine`) for this very adapter stays with it.
     verdict = (
-        VerdictModel.from_dict(previous_verdict[1])
+        VerdictModel.from_dict(dict(previous_verdict[1]))
         if previous_verdict and previous_verdict[0] == adapter_sha else None
     )
     base, train_cfg = config["base"], config["train"]
-    manifest = JudgeManifest(
+    return JudgeManifest(
         name=name or f"LoRA judge on the {base['spec']} base ({ck.name} of {run.name})",
         base_model=base["spec"],
         base_sha256=base["sha256"],
@@ -135,37 +202,22 @@ def export(
         evaluation=evaluation,
         recommended=_recommended(evaluation, with_verdict=verdict is not None),
         verdict=verdict,
-        training=_training_record(run, ck, config, metrics, written),
+        training=_training_record(run, trained, written),
         max_task_tokens=int(train_cfg.get("max_task_tokens", 512)),
         max_candidate_tokens=int(train_cfg.get("max_candidate_tokens", 768)),
         prompt_template=config["prompt_template"],
     )
-    manifest_path = manifest.save(out / "judge.json")
-    report: dict[str, Any] = {
-        "judge": str(manifest_path),
-        "adapter": str(adapter_path),
-        "adapter_bytes": adapter_path.stat().st_size,
-        "checkpoint": str(ck),
-        "calibration": calibration.to_dict(),
-        "recommended": manifest.recommended.to_dict() if manifest.recommended else {},
-        **written,
-    }
-    agreement = _record_agreement(manifest, manifest_path, ck, run, n_verify if verify else None, previous)
-    if agreement is not None:
-        report["agreement"] = agreement
-    (out / "export_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return report
 
 
-def _trained_checkpoint(run: Path, checkpoint: str) -> tuple[Path, dict[str, Any], dict[str, Any], str]:
-    """(checkpoint folder, its config, its metrics, the base GGUF's path), refused when the
-    prompt template or the base it was trained on is not what this Winnow serves."""
+def _trained_checkpoint(run: Path, checkpoint: str) -> TrainedCheckpoint:
+    """The checkpoint to export, refused when the prompt template or the base it was trained
+    on is not what this Winnow serves."""
     from winnow.judge.llm.model_files import resolve
-    from winnow.judge.training.checkpoint import resolve_checkpoint
+    from winnow.judge.training.checkpoint import resolve_checkpoint, saved_config
 
     ck = resolve_checkpoint(run, checkpoint)
-    config = json.loads((ck / "config.json").read_text(encoding="utf-8"))
-    metrics = json.loads((ck / "metrics.json").read_text(encoding="utf-8"))
+    config = saved_config(ck)
+    metrics = CheckpointMetrics.from_dict(json.loads((ck / "metrics.json").read_text(encoding="utf-8")))
     if config.get("prompt_template") not in SERVED_TEMPLATES:
         raise WinnowError(
             f"{ck} was trained with prompt {config.get('prompt_template')!r}, this Winnow serves "
@@ -178,68 +230,64 @@ def _trained_checkpoint(run: Path, checkpoint: str) -> tuple[Path, dict[str, Any
             f"{ck} was trained on a base with sha256 {base['sha256'][:12]}…, but {base['spec']} now resolves "
             f"to {info.sha256[:12]}…: export needs the base it was trained on"
         )
-    return ck, config, metrics, info.path
+    return TrainedCheckpoint(ck, config, metrics, info.path)
 
 
-def _training_record(run: Path, ck: Path, config: dict[str, Any], metrics: dict[str, Any],
-                     written: dict[str, Any]) -> TrainingRecord:
+def _training_record(run: Path, trained: TrainedCheckpoint, written: AdapterFile) -> TrainingRecord:
     """The manifest's provenance section: run, checkpoint, validation figures, data, settings."""
-    train_cfg = config["train"]
+    config, metrics = trained.config, trained.metrics
+    train_cfg, data = config["train"], config.get("data", {})
     return TrainingRecord(
         run=str(run.resolve()),
-        checkpoint=ck.name,
-        step=metrics.get("step"),
-        val_auc=metrics.get("val_auc"),
-        val_loss=metrics.get("val_loss"),
-        val_accuracy=metrics.get("val_accuracy"),
-        n_val=metrics.get("n_val"),
-        data={k: v for k, v in config.get("data", {}).items() if k != "val_problems"},
-        val_problems=config.get("data", {}).get("val_problems"),
+        checkpoint=trained.path.name,
+        step=metrics.step,
+        val_auc=metrics.validation.val_auc,
+        val_loss=metrics.validation.val_loss,
+        val_accuracy=metrics.validation.val_accuracy,
+        n_val=metrics.validation.n_val,
+        data={k: v for k, v in data.items() if k != "val_problems"},
+        val_problems=data.get("val_problems"),
         hyperparameters={k: train_cfg.get(k) for k in (
             "epochs", "lr", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "batch_size",
             "grad_accum", "val_fraction", "seed", "warmup", "max_steps", "batching", "task_max",
             "pairwise_weight", "select")},
         schedule=config.get("schedule"),
-        elapsed_s=metrics.get("elapsed_s"),
+        elapsed_s=metrics.elapsed_s,
         versions=config.get("versions"),
-        adapter=written,
+        adapter=written.to_dict(),
         # Not a field Winnow reads: kept as an extra key, where the manifests on disk have it
         # (after the typed fields, and written even when it is null).
-        extra={"val_pairwise": metrics.get("val_pairwise")},
+        extra={"val_pairwise": metrics.validation.val_pairwise},
     )
 
 
 def _record_agreement(manifest: JudgeManifest, manifest_path: Path, ck: Path, run: Path, n_verify: int | None,
-                      previous: tuple[str, dict[str, Any]] | None) -> dict[str, Any] | None:
+                      previous: tuple[str, JSONObject] | None) -> Agreement | None:
     """Check llama.cpp against transformers (``n_verify`` examples; None: no check) and write
     the figures into the manifest; return the check's report."""
     if n_verify is not None:
         agreement = verify_export(ck, manifest_path, verify_examples(run, n_verify))
-        manifest = JudgeManifest.load(str(manifest_path))
-        manifest.training.agreement = {k: v for k, v in agreement.items() if not k.startswith("z_")}
-        manifest.save(manifest_path)
+        checked = JudgeManifest.load(str(manifest_path))
+        checked.training = checked.training or TrainingRecord()  # export wrote it: always there
+        checked.training.agreement = agreement.manifest_dict()
+        checked.save(manifest_path)
         return agreement
-    if previous is not None and previous[0] == manifest.adapter_sha256:
+    if previous is not None and previous[0] == manifest.adapter_sha256 and manifest.training is not None:
         # Re-exported (e.g. to add held-out figures) without a new check: the adapter is the
         # same file, so the agreement measured before still holds.
-        manifest.training.agreement = previous[1]
+        manifest.training.agreement = dict(previous[1])
         manifest.save(manifest_path)
     return None
 
 
-def _previous_agreement(path: Path) -> tuple[str, dict[str, Any]] | None:
+def _previous_section(path: Path, *keys: str) -> tuple[str, JSONObject] | None:
+    """(adapter sha256, the section at ``keys``) of the judge.json an export is about to
+    replace; None where there is none."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        agreement = data["training"]["agreement"]
-        return str(data["adapter_sha256"]), dict(agreement)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _previous_verdict(path: Path) -> tuple[str, dict[str, Any]] | None:
-    """(adapter sha256, verdict section) of the judge.json an export is about to replace."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return str(data["adapter_sha256"]), dict(data["verdict"])
+        section = data
+        for key in keys:
+            section = section[key]
+        return str(data["adapter_sha256"]), dict(section)
     except (OSError, ValueError, KeyError, TypeError):
         return None

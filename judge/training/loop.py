@@ -1,4 +1,4 @@
-"""The training loop: setup → data → model → loop (steps, validation, checkpoints) → summary.
+"""The training loop: configure → load data → build model → loop (steps, validation, checkpoints) → save.
 
 AdamW with linear warm-up and decay, gradient accumulation over micro-batches, binary
 cross-entropy on the judge's z with ``pos_weight`` = negatives / positives (plus, with
@@ -8,6 +8,11 @@ cross-entropy on the judge's z with ``pos_weight`` = negatives / positives (plus
 best one by ``--select``, early stopping after ``patience`` validations without a better
 one. A killed run resumes from its last checkpoint. ``accelerate launch`` spreads it
 over GPUs.
+
+What a run fixes before its first step is a frozen ``Run`` (its ``RunContext``, data,
+plans, schedule, model and config, made in that order by ``train``); what changes as it
+trains is its ``TrainerState`` (what a checkpoint saves) and, within ``_loop``, the
+steps' losses since the last validation.
 """
 
 from __future__ import annotations
@@ -17,16 +22,16 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl, write_json
-from winnow.judge.evaluation.metrics import roc_auc, task_pairs, within_task_pairwise
-from winnow.judge.training.batching import Plan, example_plan, micro_batches, step_at, task_plan
+from winnow.judge.evaluation.metrics import task_pairs
+from winnow.judge.training.batching import micro_batches, step_at
 from winnow.judge.training.checkpoint import (
     TrainerState,
     append_log,
@@ -40,48 +45,31 @@ from winnow.judge.training.checkpoint import (
 from winnow.judge.training.config import TrainConfig
 from winnow.judge.training.encoding import batch_z, score_sequences
 from winnow.judge.training.environment import require_training_stack, set_seed_all, versions
-from winnow.judge.training.objective import bce, pairwise_loss, pairwise_surrogate
+from winnow.judge.training.lora import Trainable, build_trainable
+from winnow.judge.training.objective import pairwise_loss, pairwise_surrogate
 from winnow.judge.training.pretrained import check_base_tokenizer, convert_base, load_base_model
+from winnow.judge.training.records import CheckpointMetrics, RunConfig, RunSummary, StepLog
+from winnow.judge.training.schedule import EpochPlans, Schedule, plan_schedule
 from winnow.judge.training.training_examples import Prepared, load_examples, prepare, write_verify_examples
+from winnow.judge.training.validation import selection_score, validate, validation_line
+
+if TYPE_CHECKING:
+    import torch
+    from accelerate import Accelerator
+    from tqdm import tqdm
+    from transformers import PreTrainedModel
 
 
-@dataclass
-class Schedule:
-    """How long a run is and how often it validates (recorded in its config)."""
-
-    pos_weight: float
-    steps_per_epoch: int
-    total_steps: int
-    warmup_steps: int
-    eval_every: int
-    world_size: int
-    batching: str
-    #: examples per optimizer step (with task batching: at most, over all processes)
-    effective_batch: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class _Run:
-    """What one training run holds while it trains."""
+@dataclass(frozen=True)
+class RunContext:
+    """Where and how a run trains: its settings, accelerate's view of the processes, its
+    folder, and the checkpoint it resumes from (None: a fresh run)."""
 
     cfg: TrainConfig
-    accelerator: Any
+    accelerator: Accelerator
     dir: Path
     say: Callable[[str], None]
-    resume_from: Path | None = None
-    prep: Prepared | None = None
-    schedule: Schedule | None = None
-    model: Any = None
-    optimizer: Any = None
-    scheduler: Any = None
-    params: list[Any] = field(default_factory=list)
-    state: TrainerState = field(default_factory=TrainerState)
-    config: dict[str, Any] = field(default_factory=dict)
-    plans: dict[int, Plan] = field(default_factory=dict)
-    bar: Any = None
+    resume_from: Path | None
 
     @property
     def main(self) -> bool:
@@ -96,240 +84,185 @@ class _Run:
         return int(self.accelerator.num_processes)
 
     def note(self, message: str) -> None:
+        """Say it once (from the main process)."""
         if self.main:
             self.say(message)
 
-    def plan(self, epoch: int) -> Plan:
-        """This process's steps of one epoch (seeded: the same on resume)."""
-        if epoch not in self.plans:
-            cfg, train = self.cfg, self.prep.train  # type: ignore[union-attr]
-            if cfg.batching == "task":
-                self.plans[epoch] = task_plan(
-                    [e.problem_id for e in train], [e.label for e in train], cfg.task_max, cfg.batch_size,
-                    cfg.seed, epoch, self.rank, self.world,
-                )
-            else:
-                self.plans[epoch] = example_plan(
-                    len(train), cfg.batch_size, cfg.grad_accum, cfg.seed, epoch, self.rank, self.world
-                )
-        return self.plans[epoch]
+
+@dataclass(frozen=True)
+class Run:
+    """Everything a run fixes before its first step."""
+
+    ctx: RunContext
+    data: Prepared
+    plans: EpochPlans
+    schedule: Schedule
+    #: the LoRA model as built (what a checkpoint saves), AdamW and the learning-rate schedule
+    trainable: Trainable
+    #: the model and optimizer as accelerate prepared them (what the steps go through)
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    config: RunConfig
 
 
-def train(cfg: TrainConfig, progress: bool = True, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+def train(cfg: TrainConfig, progress: bool = True, say: Callable[[str], None] | None = None) -> RunSummary:
     """Run (or resume) a training run; return its summary (also in ``DIR/run.json``)."""
     cfg.validate()
     require_training_stack()
-    run = _setup(cfg, say)
-    finished = _finished_summary(run)
+    ctx = _configure(cfg, say)
+    finished = _finished_summary(ctx)
     if finished is not None:
         return finished
-    _load_data(run)
-    _plan_schedule(run)
-    _build_model(run)
-    _start(run)
-    last_metrics = _loop(run, progress)
-    return _finish(run, last_metrics)
+    data, base_model = _load_data(ctx)
+    plans = EpochPlans(cfg, data.train, ctx.rank, ctx.world)
+    schedule = plan_schedule(cfg, len(data.train), data.summary.train_positive, len(plans[0]), ctx.world)
+    trainable, state = _build_model(ctx, base_model, schedule)
+    model, optimizer = ctx.accelerator.prepare(trainable.model, trainable.optimizer)
+    config = _start(ctx, data, schedule)
+    run = Run(ctx, data, plans, schedule, trainable, model, optimizer, config)
+    last_metrics = _loop(run, state, progress)
+    return _finish(run, state, last_metrics)
 
 
-# --- setup, data, model -------------------------------------------------------------------------
+# --- configure, data, model ---------------------------------------------------------------------
 
 
-def _setup(cfg: TrainConfig, say: Callable[[str], None] | None) -> _Run:
+def _configure(cfg: TrainConfig, say: Callable[[str], None] | None) -> RunContext:
     """The accelerator, and the checkpoint to resume from (refused if its settings differ)."""
     import torch
     from accelerate import Accelerator
 
-    run = _Run(cfg, Accelerator(mixed_precision=cfg.mixed_precision), Path(cfg.out),
-               say or (lambda m: print(m, file=sys.stderr)))
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    run_dir = Path(cfg.out)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    found = checkpoints(run.dir)
+    found = checkpoints(run_dir)
     if cfg.resume and not found:
-        raise WinnowError(f"--resume: {run.dir} holds no checkpoint to resume from")
-    run.resume_from = found[-1] if found else None
-    if run.resume_from is not None:
-        check_resumable(run.dir, cfg, run.resume_from)
-    return run
+        raise WinnowError(f"--resume: {run_dir} holds no checkpoint to resume from")
+    resume_from = found[-1] if found else None
+    if resume_from is not None:
+        check_resumable(run_dir, cfg, resume_from)
+    return RunContext(cfg, accelerator, run_dir, say or (lambda m: print(m, file=sys.stderr)), resume_from)
 
 
-def _finished_summary(run: _Run) -> dict[str, Any] | None:
+def _finished_summary(ctx: RunContext) -> RunSummary | None:
     """A finished run's summary: it is not trained again."""
-    finished = run.dir / "run.json"
-    if run.resume_from is None or not finished.is_file():
+    finished = ctx.dir / "run.json"
+    if ctx.resume_from is None or not finished.is_file():
         return None
     summary = json.loads(finished.read_text(encoding="utf-8"))
     if not summary.get("finished"):
         return None
-    run.note(f"{run.dir} holds a finished run (best {summary.get('best_checkpoint')}); nothing to do")
-    return dict(summary)
+    ctx.note(f"{ctx.dir} holds a finished run (best {summary.get('best_checkpoint')}); nothing to do")
+    return RunSummary.from_dict(summary)
 
 
-def _load_data(run: _Run) -> None:
-    """Labelled examples, the base (converted once, tokenizer checked), the tokenized split."""
+def _load_data(ctx: RunContext) -> tuple[Prepared, PreTrainedModel]:
+    """Labelled examples, the base (converted once, tokenizer checked), the tokenized split;
+    the base model comes with them (its tokenizer is what tokenizes)."""
     from winnow.judge.dataset.problems import problems_by_id
 
-    cfg = run.cfg
+    cfg = ctx.cfg
     examples = load_examples(read_jsonl(cfg.labels), problems_by_id(cfg.problems), cfg.labels)
-    with run.accelerator.main_process_first():
-        base = convert_base(cfg.base, say=run.note)
-    check_base_tokenizer(base, cfg.base, cfg.allow_tokenizer_mismatch, run.note)
+    with ctx.accelerator.main_process_first():
+        base = convert_base(cfg.base, say=ctx.note)
+    check_base_tokenizer(base, cfg.base, cfg.allow_tokenizer_mismatch, ctx.note)
     set_seed_all(cfg.seed)
-    run.model, hf_tok = load_base_model(base)
-    run.prep = prepare(cfg, hf_tok, base, examples)
-    if run.resume_from is not None:
-        saved_data = saved_config(run.resume_from)["data"]
-        if saved_data.get("examples_sha256") != run.prep.data["examples_sha256"]:
+    base_model, hf_tok = load_base_model(base)
+    data = prepare(cfg, hf_tok, base, examples)
+    if ctx.resume_from is not None:
+        saved_data = saved_config(ctx.resume_from)["data"]  # as the checkpoint's config.json holds it
+        if saved_data.get("examples_sha256") != data.summary.examples_sha256:
             raise WinnowError(
-                f"{run.dir} was trained on other labels ({saved_data.get('labels_path')}): "
+                f"{ctx.dir} was trained on other labels ({saved_data.get('labels_path')}): "
                 "resume with the same labels or train into a new --out folder"
             )
+    return data, base_model
 
 
-def _plan_schedule(run: _Run) -> None:
-    cfg, prep = run.cfg, run.prep
-    assert prep is not None
-    n_pos = prep.data["train_positive"]
-    steps_per_epoch = len(run.plan(0))
-    total_steps = steps_per_epoch * cfg.epochs
-    if cfg.max_steps:
-        total_steps = min(total_steps, cfg.max_steps)
-    per_step = cfg.task_max if cfg.batching == "task" else cfg.batch_size * cfg.grad_accum
-    run.schedule = Schedule(
-        pos_weight=(len(prep.train) - n_pos) / n_pos,
-        steps_per_epoch=steps_per_epoch,
-        total_steps=total_steps,
-        warmup_steps=int(round(cfg.warmup * total_steps)),
-        eval_every=cfg.eval_every or max(1, steps_per_epoch // 2),
-        world_size=run.world,
-        batching=cfg.batching,
-        effective_batch=per_step * run.world,
-    )
+def _build_model(ctx: RunContext, base_model: PreTrainedModel, schedule: Schedule) -> tuple[Trainable, TrainerState]:
+    """LoRA on the base, AdamW and the schedule; a resumed run's states restored (and its
+    log cut back to its checkpoint)."""
+    trainable = build_trainable(base_model, ctx.cfg, schedule)
+    if ctx.resume_from is None:
+        return trainable, TrainerState()
+    state = restore(ctx.resume_from, trainable.model, trainable.optimizer, trainable.scheduler)
+    if not state.examples_seen:  # a checkpoint from before the counter
+        state.examples_seen = state.step * schedule.effective_batch
+    ctx.note(f"resuming {ctx.dir} from {ctx.resume_from.name} (step {state.step} of {schedule.total_steps})")
+    truncate_log(ctx.dir / "log.jsonl", state.step)
+    return trainable, state
 
 
-def _lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
-    def f(step: int) -> float:
-        if warmup and step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return f
-
-
-def _build_model(run: _Run) -> None:
-    """LoRA on the base, AdamW and the schedule; a resumed run's states restored."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    cfg, sched = run.cfg, run.schedule
-    assert sched is not None
-    layers = None
-    if cfg.lora_layers:  # only the top layers learn: the lower ones run forward with no graph to keep
-        n = int(run.model.config.num_hidden_layers)
-        layers = list(range(max(0, n - cfg.lora_layers), n))
-    lora = LoraConfig(
-        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM",
-        layers_to_transform=layers,
-    )
-    model = get_peft_model(run.model, lora)
-    model.train()
-    run.params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(run.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    run.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(sched.total_steps, sched.warmup_steps))
-    if run.resume_from is not None:
-        run.state = restore(run.resume_from, model, optimizer, run.scheduler)
-        if not run.state.examples_seen:  # a checkpoint from before the counter
-            run.state.examples_seen = run.state.step * sched.effective_batch
-        run.note(f"resuming {run.dir} from {run.resume_from.name} (step {run.state.step} of {sched.total_steps})")
-        truncate_log(run.dir / "log.jsonl", run.state.step)
-    run.model, run.optimizer = run.accelerator.prepare(model, optimizer)
-
-
-def _start(run: _Run) -> None:
-    """The run's config (arguments, base, data, schedule, versions) and a first word."""
-    cfg, prep, sched = run.cfg, run.prep, run.schedule
-    assert prep is not None and sched is not None
-    base, enc = prep.base, prep.encoder
-    run.config = {
-        "train": cfg.to_dict(),
-        "prompt_template": cfg.prompt_template,
-        "base": {"spec": base.spec, "gguf_path": base.gguf_path, "sha256": base.sha256, "converted_dir": base.dir,
-                 "architecture": base.facts.get("architecture"), "n_layers": base.facts.get("n_layers"),
-                 "n_head": base.facts.get("n_head"), "n_head_kv": base.facts.get("n_head_kv"),
-                 "bos": base.bos, "tokenizer_check": base.tokenizer_check},
-        "answer_ids": {"yes": enc.yes_ids, "no": enc.no_ids},
-        "data": prep.data,
-        "schedule": sched.to_dict(),
-        "versions": versions(),
-        "command": sys.argv,
-    }
-    if not run.main:
-        return
-    run.dir.mkdir(parents=True, exist_ok=True)
-    write_json(run.dir / "config.json", run.config)
-    write_verify_examples(run.dir / "verify_examples.jsonl", prep.val or prep.train)
+def _start(ctx: RunContext, data: Prepared, schedule: Schedule) -> RunConfig:
+    """The run's config (arguments, base, data, schedule, versions), written with the
+    examples export verifies on, and a first word."""
+    cfg = ctx.cfg
+    config = RunConfig(cfg, data.base, data.encoder.yes_ids, data.encoder.no_ids, data.summary, schedule,
+                       versions(), sys.argv)
+    if not ctx.main:
+        return config
+    ctx.dir.mkdir(parents=True, exist_ok=True)
+    write_json(ctx.dir / "config.json", config.to_dict())
+    write_verify_examples(ctx.dir / "verify_examples.jsonl", data.val or data.train)
     unit = (f"one task (at most {cfg.task_max} candidates)" if cfg.batching == "task"
-            else f"{sched.effective_batch} examples")
-    run.note(
-        f"training on {len(prep.train)} candidates of {prep.data['train_problems']} problems "
-        f"({prep.data['train_positive']} passing), validating on {len(prep.val)} of "
-        f"{len(prep.data['val_problems'])} problems; {sched.total_steps} steps of {unit}, "
-        f"validation every {sched.eval_every}"
+            else f"{schedule.effective_batch} examples")
+    summary = data.summary
+    ctx.note(
+        f"training on {len(data.train)} candidates of {summary.train_problems} problems "
+        f"({summary.train_positive} passing), validating on {len(data.val)} of "
+        f"{len(summary.val_problems)} problems; {schedule.total_steps} steps of {unit}, "
+        f"validation every {schedule.eval_every}"
     )
+    return config
 
 
 # --- the loop -----------------------------------------------------------------------------------
 
 
-def _loop(run: _Run, progress: bool) -> dict[str, Any]:
-    """Steps until the schedule ends or early stopping; return the last validation's metrics."""
+def _loop(run: Run, state: TrainerState, progress: bool) -> CheckpointMetrics | None:
+    """Steps until the schedule ends, early stopping or the time budget; return the last
+    validation's metrics (None: this session validated nothing)."""
     from tqdm import tqdm
 
-    sched, state = run.schedule, run.state
-    assert sched is not None
-    run.bar = tqdm(total=sched.total_steps, initial=state.step, desc="train", unit="step", file=sys.stderr,
-                   disable=not (progress and run.main), dynamic_ncols=True)
+    ctx, sched = run.ctx, run.schedule
+    bar = tqdm(total=sched.total_steps, initial=state.step, desc="train", unit="step", file=sys.stderr,
+               disable=not (progress and ctx.main), dynamic_ncols=True)
     started = time.perf_counter()
     elapsed_before = float(state.elapsed_s)
-    window: list[float] = []
-    last_metrics: dict[str, Any] = {}
+    window: list[float] = []  # the steps' losses since the last validation
+    last_metrics: CheckpointMetrics | None = None
     try:
         while state.step < sched.total_steps:
-            plan = run.plan(state.epoch)
+            plan = run.plans[state.epoch]
             step = plan[step_at(plan, state.position)]
             loss, pair = _train_step(run, step)
-            state.step += 1
-            state.examples_seen += sum(len(b) for b in step) * run.world
-            state.position += len(step)
-            if state.position >= micro_batches(plan):
-                state.epoch += 1
-                state.position = 0
+            state.finish_step(len(step), sum(len(b) for b in step) * ctx.world, micro_batches(plan))
             window.append(loss)
             elapsed = elapsed_before + time.perf_counter() - started
-            _log_step(run, loss, pair, elapsed, window, last_metrics)
-            budget = run.cfg.time_budget_s
+            _log_step(run, state, bar, loss, pair, elapsed, window, last_metrics)
+            budget = ctx.cfg.time_budget_s
             over_budget = budget is not None and elapsed >= budget
             if state.step % sched.eval_every == 0 or state.step >= sched.total_steps or over_budget:
-                last_metrics, stop = _evaluate(run, window, elapsed)
+                last_metrics, stop = _evaluate(run, state, bar, window, elapsed)
                 window = []
                 if stop:
                     break
             if over_budget:
-                run.note(f"time budget of {budget:g} s reached at step {state.step}; the best checkpoint stays")
+                ctx.note(f"time budget of {budget:g} s reached at step {state.step}; the best checkpoint stays")
                 break
     finally:
-        run.bar.close()
+        bar.close()
     return last_metrics
 
 
-def _train_step(run: _Run, step: list[list[int]]) -> tuple[float, float | None]:
+def _train_step(run: Run, step: list[list[int]]) -> tuple[float, float | None]:
     """One optimizer step over the step's micro-batches; (its loss, its pairwise term or None)."""
     import torch
     import torch.nn.functional as F
 
-    cfg, acc, model, prep = run.cfg, run.accelerator, run.model, run.prep
-    assert prep is not None and run.schedule is not None
-    train, enc = prep.train, prep.encoder
+    cfg, acc, model = run.ctx.cfg, run.ctx.accelerator, run.model
+    train, enc = run.data.train, run.data.encoder
     flat = [i for batch in step for i in batch]
     pairs = task_pairs([train[i].problem_id for i in flat], [train[i].label for i in flat]) if cfg.pairwise_weight else []
     z_ref = None
@@ -342,7 +275,7 @@ def _train_step(run: _Run, step: list[list[int]]) -> tuple[float, float | None]:
         live = list(range(offset, offset + len(batch)))
         offset += len(batch)
         sync = k == len(step) - 1
-        with acc.no_sync(model) if (run.world > 1 and not sync) else contextlib.nullcontext():
+        with acc.no_sync(model) if (run.ctx.world > 1 and not sync) else contextlib.nullcontext():
             y = torch.tensor([float(train[i].label) for i in batch], device=acc.device)
             with acc.autocast():
                 z = batch_z(model, [train[i].ids for i in batch], enc.yes_ids, enc.no_ids, enc.pad_id)
@@ -354,9 +287,9 @@ def _train_step(run: _Run, step: list[list[int]]) -> tuple[float, float | None]:
             acc.backward(objective)
             total += float(loss.detach()) * share
     if cfg.max_grad_norm:
-        acc.clip_grad_norm_(run.params, cfg.max_grad_norm)
+        acc.clip_grad_norm_(run.trainable.params, cfg.max_grad_norm)
     run.optimizer.step()
-    run.scheduler.step()
+    run.trainable.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
     if z_ref is None:
         return total, None
@@ -364,138 +297,66 @@ def _train_step(run: _Run, step: list[list[int]]) -> tuple[float, float | None]:
     return total + cfg.pairwise_weight * pair, pair
 
 
-def _log_step(run: _Run, loss: float, pair: float | None, elapsed: float, window: list[float],
-              last: dict[str, Any]) -> None:
-    state = run.state
-    if run.main:
-        record = {"step": state.step, "epoch": state.epoch, "loss": round(loss, 5),
-                  "lr": run.scheduler.get_last_lr()[0], "elapsed_s": round(elapsed, 1)}
-        if pair is not None:
-            record["pairwise"] = round(pair, 5)
-        append_log(run.dir / "log.jsonl", record)
-    run.bar.update(1)
-    shown = {k: f"{last[k]:.3f}" for k in ("val_auc", "val_pairwise") if last.get(k) is not None}
-    run.bar.set_postfix(loss=f"{np.mean(window[-20:]):.3f}", **shown)
+def _log_step(run: Run, state: TrainerState, bar: tqdm, loss: float, pair: float | None, elapsed: float,
+              window: list[float], last: CheckpointMetrics | None) -> None:
+    """The step's line in ``log.jsonl``, and the progress bar (with the last validation's figures)."""
+    if run.ctx.main:
+        append_log(run.ctx.dir / "log.jsonl", StepLog(
+            step=state.step, epoch=state.epoch, loss=round(loss, 5), lr=float(run.trainable.scheduler.get_last_lr()[0]),
+            elapsed_s=round(elapsed, 1), pairwise=round(pair, 5) if pair is not None else None,
+        ))
+    bar.update(1)
+    figures = {"val_auc": last.validation.val_auc, "val_pairwise": last.validation.val_pairwise} if last else {}
+    shown = {k: f"{v:.3f}" for k, v in figures.items() if v is not None}
+    bar.set_postfix(loss=f"{np.mean(window[-20:]):.3f}", **shown)
 
 
 # --- validation and checkpoints -------------------------------------------------------------------
 
 
-def _validate(run: _Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Validation loss, log-loss, ROC-AUC, within-task pairwise accuracy, accuracy; the z of every example."""
-    from accelerate.utils import gather_object
-
-    prep, sched = run.prep, run.schedule
-    assert prep is not None and sched is not None
-    val = prep.val
-    if not val:
-        return {"val_loss": None, "val_auc": None, "val_pairwise": None, "val_accuracy": None, "n_val": 0}, []
-    mine = list(range(run.rank, len(val), run.world))
-    z = score_sequences(run.model, prep.encoder, [val[i].ids for i in mine], run.cfg.eval_batch_size)
-    pairs = list(zip(mine, z.tolist(), strict=True))
-    if run.world > 1:
-        pairs = gather_object(pairs)
-    z_all = np.zeros(len(val))
-    for i, value in pairs:
-        z_all[i] = value
-    y = np.array([e.label for e in val])
-    metrics = {
-        "val_loss": bce(z_all, y, sched.pos_weight),
-        "val_logloss": bce(z_all, y, 1.0),
-        "val_auc": roc_auc(y.tolist(), z_all.tolist()),
-        "val_pairwise": within_task_pairwise([e.problem_id for e in val], y.tolist(), z_all.tolist()),
-        "val_accuracy": float(np.mean((z_all > 0).astype(int) == y)),
-        "n_val": len(val),
-    }
-    rows = [
-        {"problem_id": e.problem_id, "candidate_id": e.candidate_id, "z": float(v), "label": e.label}
-        for e, v in zip(val, z_all, strict=True)
-    ]
-    return metrics, rows
-
-
-def selection_score(metrics: dict[str, Any], select: str) -> tuple[float | None, str | None]:
-    """(score, its name) that picks the best checkpoint: the ``select`` metric, else the other
-    validation figure, else −validation loss; (None, None) without validation."""
-    order = ("val_pairwise", "val_auc") if select == "pairwise" else ("val_auc",)
-    for key in order:
-        if metrics.get(key) is not None:
-            return float(metrics[key]), key
-    if metrics.get("val_loss") is not None:
-        return -float(metrics["val_loss"]), "-val_loss"
-    return None, None
-
-
-def _evaluate(run: _Run, window: list[float], elapsed: float) -> tuple[dict[str, Any], bool]:
+def _evaluate(run: Run, state: TrainerState, bar: tqdm, window: list[float],
+              elapsed: float) -> tuple[CheckpointMetrics, bool]:
     """Validate, update the best and patience, write a checkpoint; (metrics, stop early?)."""
-    cfg, state = run.cfg, run.state
-    assert run.schedule is not None
-    metrics, rows = _validate(run)
-    metrics |= {
-        "step": state.step, "epoch": state.epoch, "lr": run.scheduler.get_last_lr()[0],
-        "train_loss": float(np.mean(window)) if window else None,
-        "examples_seen": state.examples_seen, "elapsed_s": round(elapsed, 1),
-    }
-    score, selected_by = selection_score(metrics, cfg.select)
-    improved = score is None or state.best_metric is None or score > state.best_metric + 1e-9
-    if improved:
-        state.best_metric, state.best_step = score, state.step
-        state.best_val_auc, state.best_val_pairwise = metrics["val_auc"], metrics["val_pairwise"]
-        state.bad_evals = 0
-    else:
-        state.bad_evals += 1
+    ctx, cfg = run.ctx, run.ctx.cfg
+    figures, rows = validate(run.model, run.data.encoder, run.data.val, cfg.eval_batch_size,
+                             run.schedule.pos_weight, ctx.rank, ctx.world)
+    lr = float(run.trainable.scheduler.get_last_lr()[0])
+    train_loss = float(np.mean(window)) if window else None
+    score, selected_by = selection_score(figures, cfg.select)
+    improved = state.record_validation(figures, score, train_loss, elapsed)
     stop = cfg.patience > 0 and state.bad_evals >= cfg.patience and state.step < run.schedule.total_steps
     state.stopped_early = stop
-    state.elapsed_s = elapsed
-    state.history.append({k: metrics[k] for k in ("step", "train_loss", "val_loss", "val_auc", "val_pairwise")})
-    metrics |= {"best_step": state.best_step, "best_val_auc": state.best_val_auc,
-                "best_val_pairwise": state.best_val_pairwise, "select": cfg.select, "selected_by": selected_by}
-    if run.main:
-        save_checkpoint(run.dir, run.accelerator.unwrap_model(run.model), run.optimizer, run.scheduler, state,
-                        run.config, metrics, rows, improved)
-    run.accelerator.wait_for_everyone()
-    if run.main:
-        run.bar.write(_validation_line(metrics, improved, state.best_step), file=sys.stderr)
+    metrics = CheckpointMetrics(
+        figures, step=state.step, epoch=state.epoch, lr=lr, train_loss=train_loss,
+        examples_seen=state.examples_seen, elapsed_s=round(elapsed, 1), best_step=state.best_step,
+        best_val_auc=state.best_val_auc, best_val_pairwise=state.best_val_pairwise, select=cfg.select,
+        selected_by=selected_by,
+    )
+    if ctx.main:
+        save_checkpoint(ctx.dir, run.trainable.model, run.optimizer, run.trainable.scheduler, state, run.config,
+                        metrics, rows, improved)
+    ctx.accelerator.wait_for_everyone()
+    if ctx.main:
+        bar.write(validation_line(metrics, improved), file=sys.stderr)
     if stop:
         name = {"val_pairwise": "pairwise accuracy", "val_auc": "AUC"}.get(selected_by or "", "loss")
-        run.note(f"early stop: validation {name} did not improve for {cfg.patience} validations")
+        ctx.note(f"early stop: validation {name} did not improve for {cfg.patience} validations")
     return metrics, stop
 
 
-def _validation_line(metrics: dict[str, Any], improved: bool, best_step: int | None) -> str:
-    auc, pairwise = metrics["val_auc"], metrics["val_pairwise"]
-    return (
-        f"step {metrics['step']}: train loss {metrics['train_loss']:.4f}"
-        + (f", val loss {metrics['val_loss']:.4f}" if metrics["val_loss"] is not None else "")
-        + (f", val AUC {auc:.3f}" if auc is not None else "")
-        + (f", val pairwise {pairwise:.3f}" if pairwise is not None else "")
-        + (" (best)" if improved else f" (best: step {best_step})")
-    )
-
-
-def _finish(run: _Run, last_metrics: dict[str, Any]) -> dict[str, Any]:
+def _finish(run: Run, state: TrainerState, last_metrics: CheckpointMetrics | None) -> RunSummary:
     """The run's summary, in ``run.json``."""
-    state, sched, prep = run.state, run.schedule, run.prep
-    assert sched is not None and prep is not None
-    summary = {
-        "finished": True,
-        "steps": state.step,
-        "total_steps": sched.total_steps,
-        "stopped_early": state.stopped_early,
-        "best_checkpoint": f"checkpoints/step-{state.best_step}",
-        "best_step": state.best_step,
-        "select": run.cfg.select,
-        "best_val_auc": state.best_val_auc,
-        "best_val_pairwise": state.best_val_pairwise,
-        "last_metrics": last_metrics,
-        "elapsed_s": round(float(state.elapsed_s), 1),
-        "resumed_from": state.resumed_from,
-        "data": prep.data,
-    }
-    if run.main:
-        write_json(run.dir / "run.json", summary)
+    ctx = run.ctx
+    summary = RunSummary(
+        steps=state.step, total_steps=run.schedule.total_steps, stopped_early=state.stopped_early,
+        best_step=state.best_step, select=ctx.cfg.select, best_val_auc=state.best_val_auc,
+        best_val_pairwise=state.best_val_pairwise, last_metrics=last_metrics,
+        elapsed_s=round(float(state.elapsed_s), 1), resumed_from=state.resumed_from, data=run.data.summary,
+    )
+    if ctx.main:
+        write_json(ctx.dir / "run.json", summary.to_dict())
         figures = [f"{name} {value:.3f}" for name, value in (
             ("val pairwise", state.best_val_pairwise), ("val AUC", state.best_val_auc)) if value is not None]
-        run.note(f"done: best checkpoint step {state.best_step}"
-                 + (f" ({', '.join(figures)})" if figures else "") + f"; {run.dir}/best")
+        ctx.note(f"done: best checkpoint step {state.best_step}"
+                 + (f" ({', '.join(figures)})" if figures else "") + f"; {ctx.dir}/best")
     return summary

@@ -14,9 +14,12 @@ and a pair with both contributes once, in full.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 def bce(z: np.ndarray, y: np.ndarray, pos_weight: float = 1.0) -> float:
@@ -30,7 +33,7 @@ def bce(z: np.ndarray, y: np.ndarray, pos_weight: float = 1.0) -> float:
     return float(np.mean(-(pos_weight * y * log_sig + (1 - y) * log_one_minus)))
 
 
-def pairwise_loss(z: Any, pairs: Sequence[tuple[int, int]]) -> Any:
+def pairwise_loss(z: torch.Tensor, pairs: Sequence[tuple[int, int]]) -> torch.Tensor:
     """mean over pairs of softplus(z[fail] − z[pass]) (a torch scalar; 0 without pairs)."""
     import torch
     import torch.nn.functional as F
@@ -42,7 +45,9 @@ def pairwise_loss(z: Any, pairs: Sequence[tuple[int, int]]) -> Any:
     return F.softplus(z[f] - z[p]).mean()
 
 
-def pairwise_surrogate(z_live: Any, live: Sequence[int], z_ref: Any, pairs: Sequence[tuple[int, int]]) -> Any:
+def pairwise_surrogate(
+    z_live: torch.Tensor, live: Sequence[int], z_ref: torch.Tensor, pairs: Sequence[tuple[int, int]]
+) -> torch.Tensor:
     """The pairwise term for one micro-batch: ``z_live`` are the z of the step's candidates
     at positions ``live``, ``z_ref`` every candidate's reference z. Summed over the step's
     micro-batches, its gradient is that of ``pairwise_loss`` over the whole step."""

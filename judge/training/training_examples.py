@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +22,12 @@ from winnow.judge.llm.model_files import sha256_file
 from winnow.judge.training.config import TrainConfig
 from winnow.judge.training.encoding import PromptEncoder
 from winnow.judge.training.pretrained import ConvertedBase
+from winnow.judge.training.records import DataSummary, JSONObject, VerifyExample
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from winnow.judge.dataset.problems import Problem
 
 
 def sha256_text(text: str) -> str:
@@ -30,6 +36,8 @@ def sha256_text(text: str) -> str:
 
 @dataclass
 class TrainingExample:
+    """A labelled candidate with its task; ``ids`` is its judge prompt, set by ``prepare``."""
+
     problem_id: str
     candidate_id: str
     label: int
@@ -46,7 +54,9 @@ def is_heldout(problem_id: str) -> bool:
     return number is not None and number in HUMANEVAL_HELDOUT
 
 
-def load_examples(labels: Iterable[dict[str, Any]], problems: dict[str, Any], where: str = "labels") -> list[TrainingExample]:
+def load_examples(
+    labels: Iterable[JSONObject], problems: Mapping[str, Problem], where: str = "labels"
+) -> list[TrainingExample]:
     """Labelled candidates joined with their problems (positive = passed); the first record
     of a (problem, candidate) pair wins. Held-out HumanEval problems are refused."""
     out: list[TrainingExample] = []
@@ -97,13 +107,14 @@ def split_by_problem(problem_ids: Iterable[str], val_fraction: float, seed: int)
 
 
 def examples_digest(examples: Sequence[TrainingExample]) -> str:
+    """A hash of what the examples say (ids, label, task, code): a resume on other labels is refused."""
     h = hashlib.sha256()
     for e in sorted(examples, key=lambda e: (e.problem_id, e.candidate_id)):
         h.update(f"{e.problem_id}\0{e.candidate_id}\0{e.label}\0{sha256_text(e.task)}\0{sha256_text(e.code)}\n".encode())
     return h.hexdigest()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prepared:
     """Examples split by problem and tokenized, with what the run config records about them."""
 
@@ -111,10 +122,12 @@ class Prepared:
     encoder: PromptEncoder
     train: list[TrainingExample]
     val: list[TrainingExample]
-    data: dict[str, Any]
+    summary: DataSummary
 
 
-def prepare(cfg: TrainConfig, hf_tokenizer: Any, base: ConvertedBase, examples: list[TrainingExample]) -> Prepared:
+def prepare(
+    cfg: TrainConfig, hf_tokenizer: PreTrainedTokenizerBase, base: ConvertedBase, examples: list[TrainingExample]
+) -> Prepared:
     """Examples split by problem and tokenized with the serving prompt."""
     train_ids, val_ids = split_by_problem((e.problem_id for e in examples), cfg.val_fraction, cfg.seed)
     val_set = set(val_ids)
@@ -136,28 +149,27 @@ def prepare(cfg: TrainConfig, hf_tokenizer: Any, base: ConvertedBase, examples: 
             "a judge needs both (add `winnow augment` candidates, whose references pass)"
         )
     lengths = [len(e.ids) for e in examples]
-    data = {
-        "labels_path": str(cfg.labels),
-        "labels_sha256": sha256_file(cfg.labels),
-        "examples_sha256": examples_digest(examples),
-        "problems_sha256": sha256_text(
+    summary = DataSummary(
+        labels_path=str(cfg.labels),
+        labels_sha256=sha256_file(cfg.labels),
+        examples_sha256=examples_digest(examples),
+        problems_sha256=sha256_text(
             "\n".join(sorted({f"{e.problem_id}\0{sha256_text(e.task)}" for e in examples}))
         ),
-        "n_examples": len(examples),
-        "n_train": len(train),
-        "n_val": len(val),
-        "train_positive": n_pos,
-        "train_negative": len(train) - n_pos,
-        "val_positive": sum(e.label for e in val),
-        "val_negative": len(val) - sum(e.label for e in val),
-        "train_problems": len(train_ids),
-        "val_problems": val_ids,
-        "truncated_examples": cut,
-        "tokens_mean": round(float(np.mean(lengths)), 1),
-        "tokens_max": int(max(lengths)),
-    }
-    return Prepared(base, encoder, train, val, data)
-
+        n_examples=len(examples),
+        n_train=len(train),
+        n_val=len(val),
+        train_positive=n_pos,
+        train_negative=len(train) - n_pos,
+        val_positive=sum(e.label for e in val),
+        val_negative=len(val) - sum(e.label for e in val),
+        train_problems=len(train_ids),
+        val_problems=val_ids,
+        truncated_examples=cut,
+        tokens_mean=round(float(np.mean(lengths)), 1),
+        tokens_max=int(max(lengths)),
+    )
+    return Prepared(base, encoder, train, val, summary)
 
 
 def write_verify_examples(path: Path, examples: Sequence[TrainingExample], n: int = 12) -> None:
@@ -166,7 +178,5 @@ def write_verify_examples(path: Path, examples: Sequence[TrainingExample], n: in
     neg = [e for e in examples if not e.label][: n - len(pos)]
     chosen = sorted(pos + neg, key=lambda e: len(e.ids))
     write_jsonl(path, (
-        {"problem_id": e.problem_id, "candidate_id": e.candidate_id, "label": e.label, "task": e.task,
-         "code": e.code, "language": e.language}
-        for e in chosen
+        VerifyExample(e.problem_id, e.candidate_id, e.label, e.task, e.code, e.language).to_dict() for e in chosen
     ))

@@ -80,7 +80,7 @@ def trained_run(tiny_data: tuple[Path, Path], converted, tmp_path_factory: pytes
         val_fraction=0.0, epochs=6, eval_every=3, lora_dropout=0.0, seed=0,
     )
     summary = train(cfg, progress=False)
-    assert summary["finished"] and summary["steps"] == 6
+    assert summary.finished and summary.steps == 6
     return out
 
 
@@ -216,6 +216,51 @@ def test_a_run_saved_before_prompt_existed_resumes_only_with_its_prompt(tmp_path
     check_resumable(tmp_path, TrainConfig(labels="l", problems="p", out="o", prompt_template="winnow-judge-v1"), tmp_path)
 
 
+def test_run_records_write_their_files_keys_and_read_them_back() -> None:
+    from winnow.judge.training.checkpoint import TrainerState
+    from winnow.judge.training.records import (
+        CheckpointMetrics,
+        DataSummary,
+        RunSummary,
+        StepLog,
+        ValidationFigures,
+    )
+
+    figures = ValidationFigures(0.6, 0.7, 0.75, 1.0, 0.5, 2)
+    metrics = CheckpointMetrics(figures, 3, 1, 1e-4, 0.69, 24, 12.3, 3, 0.75, 1.0, "pairwise", "val_pairwise")
+    written = metrics.to_dict()
+    assert list(written) == [
+        "val_loss", "val_logloss", "val_auc", "val_pairwise", "val_accuracy", "n_val", "step", "epoch", "lr",
+        "train_loss", "examples_seen", "elapsed_s", "best_step", "best_val_auc", "best_val_pairwise", "select",
+        "selected_by",
+    ]
+    assert CheckpointMetrics.from_dict(json.loads(json.dumps(written))) == metrics
+    # Without a validation split there is no log-loss; a step without the pairwise term logs none.
+    assert list(ValidationFigures.without_split().to_dict()) == ["val_loss", "val_auc", "val_pairwise", "val_accuracy", "n_val"]
+    assert list(StepLog(1, 0, 0.5, 1e-4, 1.0).to_dict()) == ["step", "epoch", "loss", "lr", "elapsed_s"]
+    # A checkpoint saved before --select and the pairwise figure existed still reads.
+    legacy = {k: v for k, v in written.items() if k not in ("val_pairwise", "best_val_pairwise", "select", "selected_by")}
+    old = CheckpointMetrics.from_dict(legacy)
+    assert old.select is None and old.validation.val_pairwise is None and old.step == 3
+    data = DataSummary("l.jsonl", "a", "b", "c", 8, 6, 2, 3, 3, 1, 1, 3, ["tiny/add"], 0, 50.5, 60)
+    summary = RunSummary(3, 3, False, 3, "pairwise", 0.75, 1.0, metrics, 12.3, ["step-2"], data)
+    assert summary.to_dict()["best_checkpoint"] == "checkpoints/step-3" and summary.to_dict()["finished"] is True
+    assert RunSummary.from_dict(json.loads(json.dumps(summary.to_dict()))) == summary
+
+    state = TrainerState()
+    state.finish_step(2, 8, epoch_length=2)
+    assert (state.step, state.epoch, state.position, state.examples_seen) == (1, 1, 0, 8)
+    assert state.record_validation(figures, 0.75, 0.69, 12.3) and state.best_step == 1
+    state.finish_step(1, 4, epoch_length=2)
+    assert not state.record_validation(figures, 0.70, 0.6, 13.0) and (state.bad_evals, state.best_step) == (1, 1)
+    saved = json.loads(json.dumps(state.to_dict()))
+    assert saved["history"][1] == {"step": 2, "train_loss": 0.6, "val_loss": 0.6, "val_auc": 0.75, "val_pairwise": 1.0}
+    assert TrainerState.from_dict(saved) == state
+    for entry in saved["history"]:  # a state saved before the pairwise figure
+        del entry["val_pairwise"]
+    assert TrainerState.from_dict(saved).history[0].val_pairwise is None
+
+
 def test_pairwise_surrogate_accumulates_the_full_gradient(torch_stack) -> None:  # type: ignore[no-untyped-def]
     """Micro-batches that split a task's pairs still accumulate the whole pairwise term's gradient."""
     import torch
@@ -268,7 +313,7 @@ def test_converted_weights_permute_back_to_the_gguf(converted) -> None:  # type:
     hf = load_file(str(Path(converted.dir) / "model.safetensors"))
     reader = gguf.GGUFReader(converted.gguf_path)
     tensors = {t.name: t for t in reader.tensors}
-    n_head, n_head_kv = converted.facts["n_head"], converted.facts["n_head_kv"]
+    n_head, n_head_kv = converted.facts.n_head, converted.facts.n_head_kv
     for hf_name, gguf_name, heads in (
         ("model.layers.0.self_attn.q_proj.weight", "blk.0.attn_q.weight", n_head),
         ("model.layers.0.self_attn.k_proj.weight", "blk.0.attn_k.weight", n_head_kv),
@@ -360,7 +405,7 @@ def test_task_batching_with_the_pairwise_term_trains(tiny_data: tuple[Path, Path
         epochs=2, eval_every=3, lora_dropout=0.0, seed=0, batching="task", task_max=4, pairwise_weight=1.0,
     )
     summary = train(cfg, progress=False)
-    assert summary["finished"] and summary["steps"] == 6 and summary["select"] == "pairwise"
+    assert summary.finished and summary.steps == 6 and summary.select == "pairwise"
     log = list(read_jsonl(out / "log.jsonl"))
     assert [r["step"] for r in log] == list(range(1, 7))
     assert all(np.isfinite(r["loss"]) and np.isfinite(r["pairwise"]) and r["loss"] > r["pairwise"] for r in log)
@@ -399,16 +444,17 @@ def test_export_loads_in_llama_cpp_and_matches_transformers(strong_run: Path, tm
     from winnow.judge.training.export import export
 
     report = export(strong_run, tmp_path / "judge", checkpoint="last", n_verify=8)
-    names = {t.name for t in gguf.GGUFReader(report["adapter"]).tensors}
+    names = {t.name for t in gguf.GGUFReader(report.adapter).tensors}
     assert {"blk.0.attn_q.weight.lora_a", "blk.0.attn_k.weight.lora_b", "blk.29.ffn_down.weight.lora_b"} <= names
     assert len(names) == 30 * 7 * 2
     manifest = JudgeManifest.load(tmp_path / "judge" / "judge.json")
     assert manifest.adapter == "adapter.gguf" and manifest.recommended.diagnostics is False
     assert manifest.training.agreement["n"] == 8
-    a = report["agreement"]
-    print("agreement:", {k: v for k, v in a.items() if not k.startswith("z_")})
+    assert report.agreement is not None and report.agreement.figures is not None
+    a = report.agreement.figures
+    print("agreement:", report.agreement.manifest_dict())
     # The adapter changes llama.cpp's scores ...
-    assert a["adapter_effect_llama_cpp"] > 0.3
+    assert a.adapter_effect_llama_cpp > 0.3
     # ... the way it changes transformers'. Measured with this adapter (the bases alone: logits
     # corr 0.9995, z corr 0.969, max |Δz| 0.106):
     #                        logits corr   adapter-delta logits corr   z corr   max |Δz|
@@ -418,14 +464,14 @@ def test_export_loads_in_llama_cpp_and_matches_transformers(strong_run: Path, tm
     # adapter effect 3.89 (llama.cpp) vs 3.84 (transformers). Each bound is relative to the
     # bases' own disagreement measured in this run (1 - base corr: the CPU's Q4_1 noise), so
     # it holds on any CPU; the ratio each bound allows, for this export / without the permute:
-    base_noise = 1.0 - a["base_logits_corr"]
-    assert 1.0 - a["logits_corr"] <= 2.5 * base_noise  # ratio ~1.0 / 4.0
-    assert 1.0 - a["delta_logits_corr"] <= 25.0 * base_noise  # ratio 16 / 38
+    base_noise = 1.0 - a.base_logits_corr
+    assert 1.0 - a.logits_corr <= 2.5 * base_noise  # ratio ~1.0 / 4.0
+    assert 1.0 - a.delta_logits_corr <= 25.0 * base_noise  # ratio 16 / 38
     # z over 8 examples is coarse (ratio 2.3 here, 5.4 on the other CPU, 7.1 without the
     # permute): a guard against a broken export; the logits rows above tell the permute apart.
-    assert 1.0 - a["corr"] <= 8.0 * (1.0 - a["base_corr"])
-    assert a["max_abs_diff"] <= 6.0 * a["base_max_abs_diff"]  # ratio 2.2 / 5.6
-    effect_cpp, effect_hf = a["adapter_effect_llama_cpp"], a["adapter_effect_transformers"]
+    assert 1.0 - a.corr <= 8.0 * (1.0 - a.base_corr)
+    assert a.max_abs_diff <= 6.0 * a.base_max_abs_diff  # ratio 2.2 / 5.6
+    effect_cpp, effect_hf = a.adapter_effect_llama_cpp, a.adapter_effect_transformers
     assert abs(effect_cpp - effect_hf) <= 0.25 * effect_hf  # 1.3% apart on the other CPU
     judge = Judge.load(str(tmp_path / "judge" / "judge.json"))
     try:
