@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import sys
 import time
 from collections import Counter
@@ -42,7 +43,18 @@ from winnow.judge.hints.policy import (
     judged_functions,
 )
 
-GROUPS = {"calibration": CALIBRATION_MODULES, "held-out stdlib": HELD_OUT_MODULES, "third-party": THIRD_PARTY_MODULES}
+#: networkx modules whose shipped tests reach them (networkx/algorithms/**/tests).
+NETWORKX_MODULES = (
+    "networkx.algorithms.dag", "networkx.algorithms.cycles", "networkx.algorithms.simple_paths",
+    "networkx.algorithms.components.connected", "networkx.algorithms.shortest_paths.unweighted",
+    "networkx.algorithms.cluster", "networkx.algorithms.isolate", "networkx.algorithms.triads",
+)  # fmt: skip
+GROUPS = {
+    "calibration": CALIBRATION_MODULES, "held-out stdlib": HELD_OUT_MODULES, "third-party": THIRD_PARTY_MODULES,
+    "networkx": NETWORKX_MODULES,
+}  # fmt: skip
+#: The groups a run measures unless told otherwise (``--groups``).
+DEFAULT_GROUPS = ("calibration", "held-out stdlib", "third-party", "networkx")
 
 
 @dataclass
@@ -60,6 +72,11 @@ class ModuleFigures:
     detected_total: int = 0
     detected_functions: list[str] = field(default_factory=list)
     open_to_last_hint_s: float = 0.0
+    reached: int = 0  # judged functions the project's tests reach (its coverage map)
+    changed_reached: int = 0
+    detected_reached: int = 0
+    edit_to_hint_s: dict[str, list[float]] = field(default_factory=dict)  # kind → seconds from edit to its hint
+    map_s: float | None = None  # seconds to map the module's tests
     error: str = ""
 
 
@@ -76,11 +93,16 @@ class Session:
         self.args = args
         self.client = LanguageClient("winnow-bench-hints", "1")
         self.diagnostics: dict[str, list[types.Diagnostic]] = {}
+        self.first_seen: dict[tuple[str, int | None, str], float] = {}  # (uri, version, function) → time
         self.pid: int | None = None
 
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def on_diagnostics(ls: Any, params: types.PublishDiagnosticsParams) -> None:
             self.diagnostics[params.uri] = list(params.diagnostics)
+            now = time.perf_counter()
+            for d in params.diagnostics:
+                if isinstance(d.data, dict):
+                    self.first_seen.setdefault((params.uri, params.version, d.data["function"]), now)
 
         for method in (types.WINDOW_SHOW_MESSAGE, types.WINDOW_LOG_MESSAGE, types.PROGRESS,
                        types.WINDOW_WORK_DONE_PROGRESS_CREATE, "winnow/status"):
@@ -88,6 +110,7 @@ class Session:
 
     def settings(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(TRUST_ALL)
+        out.setdefault("diagnostics", {})["tests"] = self.args.tests == "on"
         if self.args.judge is not None:
             out["judge"] = self.args.judge
         if self.args.probes is not None:
@@ -122,6 +145,19 @@ class Session:
             raise TimeoutError(f"no hints for {uri} version {version} within {timeout:.0f} s")
         return {d.data["function"]: kind_of(d.data) for d in self.diagnostics.get(uri, []) if isinstance(d.data, dict)}
 
+    async def mapped(self, path: str, timeout: float) -> dict[str, Any] | None:
+        """Until the server mapped the tests of the module at ``path`` (None: it has none)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            diag = (await self.stats())["diagnostics"]
+            found = diag.get("test_maps", {}).get(path)
+            if found is not None:
+                return found
+            if path not in diag.get("test_maps_building", []) and time.monotonic() > deadline - timeout + 5:
+                return None  # nothing is being mapped: no tests, or nothing of it may run
+            await asyncio.sleep(0.2)
+        return None
+
     async def stop(self) -> None:
         try:
             await asyncio.wait_for(self.client.shutdown_async(None), timeout=30)
@@ -148,6 +184,13 @@ async def measure_module(session: Session, module: str, group: str, args: argpar
     )
     hints = await session.hints_for(uri, 1, args.timeout)
     figures.open_to_last_hint_s = round(time.perf_counter() - t0, 2)
+    reached: set[str] = set()
+    if args.tests == "on":
+        found = await session.mapped(str(path), args.timeout)
+        if found is not None and not found.get("error"):
+            reached = set(found["reached"])
+            figures.map_s = found["seconds"]
+    figures.reached = sum(s.qualname in reached for s in sites)
     examples = {s.qualname for s in sites if ">>>" in (s.docstring or "")}
     figures.with_examples = len(examples)
     for function, kind in hints.items():
@@ -161,6 +204,8 @@ async def measure_module(session: Session, module: str, group: str, args: argpar
         version += 1
         figures.changed += 1
         figures.changed_with_examples += site.qualname in examples
+        figures.changed_reached += site.qualname in reached
+        t_edit = time.perf_counter()
         session.client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -172,9 +217,22 @@ async def measure_module(session: Session, module: str, group: str, args: argpar
             figures.detected[kind] += 1
             figures.detected_total += 1
             figures.detected_with_examples += site.qualname in examples
+            figures.detected_reached += site.qualname in reached
             figures.detected_functions.append(f"{site.qualname}: {kind}")
+            seen = session.first_seen.get((uri, version, site.qualname))
+            if seen is not None:
+                figures.edit_to_hint_s.setdefault(kind, []).append(round(seen - t_edit, 3))
     session.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
     return figures
+
+
+def _timings(values: list[float]) -> dict[str, float | int] | None:
+    """Median and p95 of edit-to-hint seconds (None without any)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {"n": len(ordered), "median": round(statistics.median(ordered), 2),
+            "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2)}  # fmt: skip
 
 
 def summarise(rows: list[ModuleFigures]) -> dict[str, Any]:
@@ -202,14 +260,24 @@ def summarise(rows: list[ModuleFigures]) -> dict[str, Any]:
             "detection_rate_with_examples": rate(sum(r.detected_with_examples for r in items), changed_ex),
             "detected_by_kind": dict(sum((r.detected for r in items), Counter())),
             "max_open_to_last_hint_s": max((r.open_to_last_hint_s for r in items), default=None),
+            "reached": sum(r.reached for r in items),
+            "reached_share": rate(sum(r.reached for r in items), functions),
+            "detection_rate_reached": rate(sum(r.detected_reached for r in items), sum(r.changed_reached for r in items)),
+            "edit_to_hint_s": _timings([t for r in items for t in r.edit_to_hint_s.get("test", [])]),
+            "edit_to_hint_s_by_kind": {
+                kind: _timings([t for r in items for t in r.edit_to_hint_s.get(kind, [])])
+                for kind in sorted({k for r in items for k in r.edit_to_hint_s})
+            },
+            "max_map_s": max((r.map_s for r in items if r.map_s is not None), default=None),
             "skipped": {r.module: r.error for r in rows if r.group == group and r.error},
         }
     return out
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    groups = args.groups or list(DEFAULT_GROUPS)
     plan = [(m, "selected") for m in args.modules] if args.modules else [
-        (m, g) for g, mods in GROUPS.items() for m in mods
+        (m, g) for g, mods in GROUPS.items() if g in groups for m in mods
     ]
     session = Session(args)
     await session.start()
@@ -243,6 +311,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="which bug each function gets (default: 0)")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for one document's hints")
     parser.add_argument("--server-cmd", nargs="+", default=None, help="server command (default: this Python's winnow lsp)")
+    parser.add_argument("--tests", choices=("on", "off"), default="on",
+                        help="winnow.diagnostics.tests: the project's own tests as evidence (default: on)")
+    parser.add_argument("--groups", nargs="+", choices=list(GROUPS), default=None,
+                        help=f"which groups (default: {', '.join(DEFAULT_GROUPS)})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -256,6 +328,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{group:18} {g['functions']:>9} {g['false_alarms']:>5} ({g['false_alarm_rate']}) "
               f"{g['detection_rate']!s:>11} {g['detection_rate_with_examples']!s:>16} {g['max_open_to_last_hint_s']!s:>9} s")
         print(f"  false alarms by kind {g['false_alarms_by_kind']}; detections by kind {g['detected_by_kind']}")
+        if g["reached"]:
+            print(f"  tests reach {g['reached']} ({g['reached_share']}); bugs found among those {g['detection_rate_reached']}; "
+                  f"edit to test hint {g['edit_to_hint_s']}")
         for module, why in g["skipped"].items():
             print(f"  skipped {module}: {why}")
     return 0

@@ -216,6 +216,9 @@ def report_markdown(report: FunctionReport) -> str:
             + (f", {off_type} returned off their annotation" if off_type else "")
             + (f" (failures by source: {', '.join(f'{k} {v}' for k, v in sorted(origins.items()))})" if origins else "")
         )
+    if report.dropped:
+        lines.append(f"- {report.dropped} of those failures happened before your edit too: not counted "
+                     "(`winnow.diagnostics.crashes`)")
     if report.tests is not None:
         lines.append(tests_line(report.tests))
     if report.p_correct is not None:

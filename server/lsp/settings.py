@@ -15,6 +15,7 @@ from typing import Any
 SEVERITIES = ("error", "warning", "information", "hint")
 JUDGE_MODES = ("auto", "on", "off")
 TEST_RUNNERS = ("auto", "pytest", "unittest")
+CRASH_RULES = ("edit", "absolute")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class DiagnosticSettings:
     tests: bool = True
     test_runner: str = "auto"
     test_timeout: int = 60
+    # A crash on an input nobody wrote down speaks when the edit introduced it (the version the
+    # document started from did not fail so on the same input), or always ("absolute").
+    crashes: str = "edit"
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "diagnostics.tests": ("bool",),
     "diagnostics.testRunner": ("enum", TEST_RUNNERS),
     "diagnostics.testTimeout": ("int", 5, 600),
+    "diagnostics.crashes": ("enum", CRASH_RULES),
     "context.enabled": ("bool",),
     "context.maxTokens": ("int", 0, 2048),
     "context.maxFiles": ("int", 1, 200_000),

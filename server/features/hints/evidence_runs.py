@@ -45,10 +45,14 @@ class EvidenceRuns:
         self.cache: OrderedDict[str, ModuleEvidence] = OrderedDict()
         self.runs = 0
 
-    async def gather(self, snap: Snapshot, sites: Sequence[FunctionSite], reported: set[str]) -> ModuleEvidence:
-        """What ``sites`` of ``snap`` do in the sandbox. The functions edited since the last
-        report (content hashes not in ``reported``) run first: a run cut short by its time
-        budget still reports on what the user just changed."""
+    async def gather(
+        self, snap: Snapshot, sites: Sequence[FunctionSite], reported: set[str], text: str | None = None
+    ) -> ModuleEvidence:
+        """What ``sites`` of ``snap`` (of ``text``, when given: the version the document started
+        from) do in the sandbox. The functions edited since the last report (content hashes not
+        in ``reported``) run first: a run cut short by its time budget still reports on what
+        the user just changed."""
+        text = snap.text if text is None else text
         settings = self.host.settings.diagnostics
         way = document_evidence(snap.language)
         if not sites or way is None:
@@ -60,12 +64,12 @@ class EvidenceRuns:
             self._refused(verdict, path)
             return ModuleEvidence("off", error=verdict.why)
         calls = (
-            self._call_sites(snap.text, path, sites)
+            self._call_sites(text, path, sites)
             if way.takes_call_sites and settings.call_sites and settings.probes
             else {}
         )
         # Another file's new call of a function here is a new input: part of the key.
-        key = text_hash(snap.text + repr(sorted(calls.items())))
+        key = text_hash(text + repr(sorted(calls.items())))
         key += f":{settings.examples}:{settings.probes}:{settings.typed_inputs}"
         cached = self.cache.get(key)
         if cached is not None:
@@ -83,7 +87,7 @@ class EvidenceRuns:
         )  # fmt: skip
         ordered = sorted(sites, key=lambda s: s.content_hash in reported)
         async with self.sandbox:
-            result = await asyncio.to_thread(way.collect, snap.text, path, ordered, request)
+            result = await asyncio.to_thread(way.collect, text, path, ordered, request)
         self.runs += 1
         if result.status == "error":
             log.info("evidence run of %s failed: %s", snap.uri, result.error)

@@ -33,9 +33,10 @@ from lsprotocol import types
 
 from winnow.judge.evidence.module_evidence import ModuleEvidence
 from winnow.judge.evidence.project_tests.verdicts import FunctionTests
+from winnow.judge.hints.edits import relations
 from winnow.judge.hints.policy import Hint, HintPolicy, may_speak_of
 from winnow.judge.scoring.manifest import JudgeManifest
-from winnow.judge.sites import FunctionSite, backend
+from winnow.judge.sites import FunctionSite, backend, functions
 from winnow.server.features import convert
 from winnow.server.features.hints.evidence_runs import EvidenceRuns
 from winnow.server.features.hints.judging import JudgeScores
@@ -167,13 +168,16 @@ class Diagnostics:
         evidence = await self.evidence.gather(snap, sites, set(self.reports.of(uri)))
         if stale():
             return
-        self._decide(uri, sites, evidence, tests)
+        related = await self._relative(snap, sites, evidence)
+        if stale():
+            return
+        self._decide(uri, sites, evidence, tests, related)
         self._present(uri, snap, sites)
         if self.judge_threshold() is not None:  # the judge's scores change the reports: again
             retry = lambda: self.schedule(uri, RETRY_DELAY_S)  # noqa: E731
             if not await self.judge.score(uri, snap, sites, self.reports.of(uri), stale, self.active, retry) or stale():
                 return
-            self._decide(uri, sites, evidence, tests)
+            self._decide(uri, sites, evidence, tests, related)
             self._present(uri, snap, sites)
         self.done[uri] = snap.version
 
@@ -199,9 +203,28 @@ class Diagnostics:
         extra = [s for s in function_sites(snap) if s.qualname in tests and s.qualname not in known and not s.is_stub]
         return sorted([*sites, *extra], key=lambda s: s.start_line)
 
+    async def _relative(
+        self, snap: Snapshot, sites: list[FunctionSite], evidence: ModuleEvidence
+    ) -> dict[str, dict[tuple[str, str, str], str]] | None:
+        """Under the edit-relative rule, how each probe failure relates to the version the
+        document started from (its evidence run too, cached); None under the absolute rule."""
+        if self.host.settings.diagnostics.crashes != "edit":
+            return None
+        base = self.tests.bases.get(snap.uri)
+        if base is None or not any(f.probes for f in evidence.functions.values()):
+            return relations(evidence, None, sites, {})
+        base_sites = {s.qualname: s for s in functions(base, snap.language) if may_speak_of(s)}
+        if base == snap.text:
+            before = evidence
+        else:
+            wanted = [base_sites[s.qualname] for s in sites if s.qualname in base_sites]
+            before = await self.evidence.gather(snap, wanted, set(), text=base)
+        return relations(evidence, before, sites, base_sites)
+
     def _decide(
         self, uri: str, sites: list[FunctionSite], evidence: ModuleEvidence | None,
         tests: dict[str, FunctionTests] | None = None,
+        related: dict[str, dict[tuple[str, str, str], str]] | None = None,
     ) -> None:
         """Each function's report. Without ``evidence`` (the tests came first), a function keeps
         what the last run of its content found."""
@@ -217,7 +240,7 @@ class Diagnostics:
         judge = self.host.models.judge_info()
         figures = convert.judge_quality(judge) if judge is not None else ""
         severity = self.host.settings.diagnostics.severity
-        self.reports.set(uri, decide(sites, evidence, policy, self.judge.scores, severity, figures, tests or {}))
+        self.reports.set(uri, decide(sites, evidence, policy, self.judge.scores, severity, figures, tests or {}, related))
 
     def _present(self, uri: str, snap: Snapshot, sites: list[FunctionSite]) -> None:
         known = self.reports.of(uri)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from winnow.judge.evidence.module_evidence import FunctionEvidence, ModuleEvidence
 from winnow.judge.evidence.project_tests.verdicts import FunctionTests
+from winnow.judge.hints.edits import introduced_only
 from winnow.judge.hints.policy import Hint, HintPolicy, hint_for
 from winnow.judge.sites import FunctionSite, backend
 
@@ -23,6 +24,7 @@ class FunctionReport:
     p_correct: float | None
     hint: Hint | None
     tests: FunctionTests | None = None
+    dropped: int = 0  # probe failures the version before had too (edit-relative rule): not counted
 
 
 def doc_comment(site: FunctionSite) -> str:
@@ -39,17 +41,24 @@ def decide(
     severity: str,
     figures: str,
     tests: Mapping[str, FunctionTests] | None = None,
+    related: Mapping[str, Mapping[tuple[str, str, str], str]] | None = None,
 ) -> dict[str, FunctionReport]:
     """Each function's report, by content hash: its evidence, its tests' verdict (``tests``, by
     qualname), the judge's score (``scores``, by content hash) and the hint ``policy`` gives
-    them, if any."""
+    them, if any. With ``related`` (edit-relative crashes, ``judge.hints.edits``), a probe
+    failure the version before failed the same way says nothing."""
     reports: dict[str, FunctionReport] = {}
     for site in sites:
         ev = evidence.functions.get(site.qualname) or FunctionEvidence(site.qualname)
+        if related is not None:
+            ev = introduced_only(ev, related.get(site.qualname, {}))
         p = scores.get(site.content_hash)
         own = (tests or {}).get(site.qualname)
         hint = hint_for(ev, policy, p, figures, severity, doc=doc_comment(site), tests=own)
-        reports[site.content_hash] = FunctionReport(site, ev, evidence.status, evidence.error, p, hint, own)
+        reports[site.content_hash] = FunctionReport(
+            site, ev, evidence.status, evidence.error, p, hint, own,
+            dropped=len((evidence.functions.get(site.qualname) or ev).probes) - len(ev.probes),
+        )  # fmt: skip
     return reports
 
 

@@ -322,7 +322,9 @@ URI_E2E = "file:///winnow-tests/hints.py"
 SOURCE_E2E = module(GCD, DIVIDE, documented("fine"))
 # The shipped judge's calibrated policy (read from its manifest, before any model loads);
 # the judge's own hints are off here, since what a 135M judge says of these is not the point.
-E2E_SETTINGS = FAST | {"judge": "default", "diagnostics": {"judge": "off"}}
+# The crash in ``ratio`` is there as the document opens: only the absolute rule lets it speak
+# (the default speaks of crashes an edit introduced: test_a_crash_speaks_when_the_edit_introduced_it).
+E2E_SETTINGS = FAST | {"judge": "default", "diagnostics": {"judge": "off", "crashes": "absolute"}}
 
 
 @pytest_lsp.fixture(config=HOLD_LOAD_CONFIG, scope="module")
@@ -398,3 +400,39 @@ async def test_a_correct_module_of_the_calibration_list_gets_none_in_the_real_se
     await finished(client, path.as_uri(), 1)
     assert published(client, path.as_uri()) == []
     assert (await stats(client))["diagnostics"]["sandbox_runs"] == runs + 1  # it ran, and said nothing
+
+
+GUARDED = DIVIDE.replace("    return a / b\n", "    return a / b if b else 0.0\n")
+
+
+@pytest_lsp.fixture(config=HOLD_LOAD_CONFIG)
+async def edit_rule_client(lsp_client: LanguageClient):
+    await start(lsp_client, FAST | {"judge": "default", "diagnostics": {"judge": "off"}}, wait_ready=False)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(300)
+async def test_a_crash_speaks_when_the_edit_introduced_it(edit_rule_client: LanguageClient):
+    """Under the default (edit-relative) rule: the crash a module opened with says nothing; the
+    same crash introduced by an edit (the guard removed) is a hint; the hover says which."""
+    client = edit_rule_client
+    plain = "file:///winnow-tests/plain.py"
+    open_doc(client, plain, module(DIVIDE))
+    await finished(client, plain, 1)
+    assert published(client, plain) == []  # it crashed on ratio(6, 0) before any edit: not the edit's doing
+    ratio_line = module(DIVIDE).split("\n").index("def ratio(a, b):")
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=plain), position=types.Position(ratio_line, 5))
+    )
+    assert hover is not None and "happened before your edit too: not counted" in hover.contents.value
+
+    guarded = "file:///winnow-tests/guarded.py"
+    open_doc(client, guarded, module(GUARDED))
+    await finished(client, guarded, 1)
+    assert published(client, guarded) == []
+    replace_all(client, guarded, module(DIVIDE), 2)  # the edit removes the guard
+    await finished(client, guarded, 2)
+    [d] = published(client, guarded)
+    assert d.data["kind"] == "crash" and "raised ZeroDivisionError" in d.message
