@@ -111,6 +111,8 @@ class Session:
     def settings(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(TRUST_ALL)
         out.setdefault("diagnostics", {})["tests"] = self.args.tests == "on"
+        if self.args.crashes is not None:
+            out["diagnostics"]["crashes"] = self.args.crashes
         if self.args.judge is not None:
             out["judge"] = self.args.judge
         if self.args.probes is not None:
@@ -313,6 +315,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server-cmd", nargs="+", default=None, help="server command (default: this Python's winnow lsp)")
     parser.add_argument("--tests", choices=("on", "off"), default="on",
                         help="winnow.diagnostics.tests: the project's own tests as evidence (default: on)")
+    parser.add_argument("--crashes", choices=("edit", "absolute"), default=None,
+                        help="winnow.diagnostics.crashes: the rule for crashes on invented inputs (default: the server's)")
     parser.add_argument("--groups", nargs="+", choices=list(GROUPS), default=None,
                         help=f"which groups (default: {', '.join(DEFAULT_GROUPS)})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
