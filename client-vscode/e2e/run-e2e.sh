@@ -5,7 +5,11 @@
 # state, types in a Python file, waits for Winnow's ghost text, accepts it with
 # Tab, saves, and checks the file on disk; then opens a Java file, takes
 # "Implement with Winnow" from the lightbulb on a stub method, saves, and checks
-# that the file still parses (tree-sitter, through $WINNOW_PYTHON).
+# that the file still parses (tree-sitter, through $WINNOW_PYTHON). Then, in a
+# second code-server with workspace trust on and the folder not trusted
+# (Restricted Mode), checks that a module whose docstring example fails gets no
+# hint, and that trusting the folder through the UI brings the hint from the
+# same server process (no restart).
 #
 # Needs: Node 20 with its headers (/usr/include/node, for the native modules),
 # g++/make/python3 (node-gyp), Debian's chromium, ripgrep and libkrb5-dev (run

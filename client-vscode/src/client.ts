@@ -17,11 +17,14 @@ import { readServerSettings } from './config';
 import { CLIENT_NAME, CONFIG_SECTION, LANGUAGES } from './constants';
 import { describeError } from './python';
 import { buildServerLaunch } from './server';
+import type { ServerSettings } from './settings';
 
 export interface ClientOptions {
   readonly python: string;
   readonly cwd?: string | undefined;
   readonly outputChannel: vscode.LogOutputChannel;
+  /** The settings the server starts with (src/config.ts, `readServerSettings`). */
+  readonly initializationOptions: ServerSettings;
 }
 
 export function createLanguageClient(options: ClientOptions): LanguageClient {
@@ -40,7 +43,7 @@ export function createLanguageClient(options: ClientOptions): LanguageClient {
       { scheme: 'file', language },
       { scheme: 'untitled', language },
     ]),
-    initializationOptions: readServerSettings(),
+    initializationOptions: options.initializationOptions,
     outputChannel: options.outputChannel,
     traceOutputChannel: options.outputChannel,
     // A server that fails to initialize is not retried: the controller reports it once.

@@ -8,9 +8,10 @@ import { CONFIG_SECTION } from './constants';
 import {
   SERVER_SETTING_KEYS,
   isExplicitlySet,
-  toServerSettings,
+  serverSettingsUnderTrust,
   type FlatSettings,
   type ServerSettings,
+  type WorkspaceTrust,
 } from './settings';
 
 /**
@@ -29,9 +30,23 @@ export function readFlatSettings(scope?: vscode.ConfigurationScope): FlatSetting
   return flat;
 }
 
-/** The object sent as `initializationOptions` and in `workspace/didChangeConfiguration`. */
+/** Whether the workspace is trusted, and its folders on disk. */
+export function readWorkspaceTrust(): WorkspaceTrust {
+  return {
+    trusted: vscode.workspace.isTrusted,
+    folders: (vscode.workspace.workspaceFolders ?? [])
+      .filter((folder) => folder.uri.scheme === 'file')
+      .map((folder) => folder.uri.fsPath),
+  };
+}
+
+/**
+ * The object sent as `initializationOptions` and in `workspace/didChangeConfiguration`:
+ * the user's settings as workspace trust allows them (Restricted Mode: nothing runs;
+ * trusted: the workspace's folders are trusted folders).
+ */
 export function readServerSettings(scope?: vscode.ConfigurationScope): ServerSettings {
-  return toServerSettings(readFlatSettings(scope));
+  return serverSettingsUnderTrust(readFlatSettings(scope), readWorkspaceTrust());
 }
 
 /** The raw `winnow.pythonPath` value, if set. */

@@ -9,7 +9,7 @@
  */
 
 /** Languages whose files the server serves (inline completion everywhere; functions, code
- * actions and hints for these: judge/base/code_sites.py). package.json's activation events
+ * actions and hints for these: judge/sites/). package.json's activation events
  * name the same list (a test checks it). */
 export const LANGUAGES = ['python', 'java'] as const;
 

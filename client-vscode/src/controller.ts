@@ -17,6 +17,7 @@ import {
   type ResolvedInterpreter,
 } from './python';
 import { pythonFromExtension } from './pythonExtension';
+import type { ServerSettings } from './settings';
 import { parseStatus } from './status';
 import type { StatusBar } from './statusBar';
 
@@ -60,14 +61,21 @@ export class ServerController implements vscode.Disposable {
     return this.enqueue(() => this.doStop());
   }
 
-  /** Send the current settings to the running server (`workspace/didChangeConfiguration`). */
-  async pushSettings(): Promise<void> {
+  /**
+   * Send the current settings to the running server (`workspace/didChangeConfiguration`):
+   * after a change of settings that needs no restart, of workspace trust or of the
+   * workspace's folders. A server still starting gets them once it has started.
+   */
+  async pushSettings(reason = 'settings changed'): Promise<void> {
     const client = this.runningClient;
     if (!client) {
       return;
     }
-    const settings = readServerSettings();
-    this.output.info(`Sending settings to the server: ${JSON.stringify(settings)}`);
+    await this.sendSettings(client, readServerSettings(), reason);
+  }
+
+  private async sendSettings(client: LanguageClient, settings: ServerSettings, reason: string): Promise<void> {
+    this.output.info(`Sending settings to the server (${reason}): ${JSON.stringify(settings)}`);
     await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [CONFIG_SECTION]: settings } });
   }
 
@@ -120,7 +128,13 @@ export class ServerController implements vscode.Disposable {
       return;
     }
 
-    const client = createLanguageClient({ python: interpreter.command, cwd: folder?.uri.fsPath, outputChannel: this.output });
+    const initialSettings = readServerSettings();
+    const client = createLanguageClient({
+      python: interpreter.command,
+      cwd: folder?.uri.fsPath,
+      outputChannel: this.output,
+      initializationOptions: initialSettings,
+    });
     let statusSeen = false;
     // One handler per method: a second onNotification for the same method would replace this one.
     client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
@@ -153,6 +167,12 @@ export class ServerController implements vscode.Disposable {
     }
     if (!statusSeen && this.client === client) {
       this.statusBar.showClientPhase({ phase: 'running', python: interpreter.command });
+    }
+    // Trust granted (or settings changed) while the server started: pushSettings found no
+    // running client then, so send what the server has not seen.
+    const current = readServerSettings();
+    if (this.client === client && client.isRunning() && JSON.stringify(current) !== JSON.stringify(initialSettings)) {
+      await this.sendSettings(client, current, 'changed while the server started');
     }
   }
 

@@ -31,6 +31,9 @@ export const SERVER_SETTING_KEYS = [
   'diagnostics.judge',
   'diagnostics.threshold',
   'diagnostics.severity',
+  'diagnostics.tests',
+  'diagnostics.testRunner',
+  'diagnostics.testTimeout',
   'context.enabled',
   'context.maxTokens',
   'context.maxFiles',
@@ -132,4 +135,51 @@ export function needsRestart(affects: (fullKey: string) => boolean): boolean {
 /** Whether a change reaches the running server as `workspace/didChangeConfiguration`. */
 export function affectsServerSettings(affects: (fullKey: string) => boolean): boolean {
   return SERVER_SETTING_KEYS.some((key) => affects(`winnow.${key}`));
+}
+
+/** What VS Code says about the workspace's trust, as the settings mapping needs it. */
+export interface WorkspaceTrust {
+  /** `vscode.workspace.isTrusted`: false in Restricted Mode. */
+  readonly trusted: boolean;
+  /** The workspace folders on disk (their `fsPath`s), in VS Code's order. */
+  readonly folders: readonly string[];
+}
+
+/** The strings of a `winnow.trustedFolders` value, trimmed; blanks and non-strings dropped. */
+function folderList(value: unknown): string[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  return value.filter((item): item is string => typeof item === 'string' && item.trim().length > 0).map((item) => item.trim());
+}
+
+/**
+ * The flat settings as workspace trust allows them (docs/settings.md, `trustedFolders`):
+ *
+ * - Restricted Mode (`trusted` false): `diagnostics.runCode` is false and `trustedFolders`
+ *   empty, whatever the user set, so the server runs none of the workspace's code;
+ * - trusted: `trustedFolders` is the workspace's folders followed by the user's own
+ *   `winnow.trustedFolders` (duplicates, blank entries and non-strings dropped: the server
+ *   rejects a whole list that holds one bad entry, the workspace's folders with it), and
+ *   `diagnostics.runCode` stays as the user set it.
+ *
+ * Keys come back without the `winnow.` prefix. Pure: the caller reads `isTrusted` and the
+ * folders from VS Code.
+ */
+export function applyWorkspaceTrust(flat: FlatSettings, trust: WorkspaceTrust): FlatSettings {
+  const result: Record<string, unknown> = {};
+  for (const [rawKey, value] of Object.entries(flat)) {
+    result[stripPrefix(rawKey)] = value;
+  }
+  if (!trust.trusted) {
+    return { ...result, 'diagnostics.runCode': false, trustedFolders: [] };
+  }
+  const folders = [...folderList([...trust.folders]), ...folderList(result['trustedFolders'])];
+  result['trustedFolders'] = [...new Set(folders)];
+  return result;
+}
+
+/** The server's settings object under workspace trust: `toServerSettings(applyWorkspaceTrust(…))`. */
+export function serverSettingsUnderTrust(flat: FlatSettings, trust: WorkspaceTrust): ServerSettings {
+  return toServerSettings(applyWorkspaceTrust(flat, trust));
 }

@@ -13,6 +13,10 @@ export interface WinnowStatus {
   readonly message: string;
   readonly lastLatencyMs: number | null;
   readonly judge: boolean;
+  /** Whether the workspace's code runs (hints, examples, tests); null: not checked yet. */
+  readonly runsCode: boolean | null;
+  /** Why not, or under what sandbox it runs (e.g. "runs your code under bwrap (…)"); may be empty. */
+  readonly codeNote: string;
 }
 
 /** What the client knows before (or instead of) the server's own status. */
@@ -46,11 +50,15 @@ export function parseStatus(params: unknown): WinnowStatus | undefined {
   const message = params['message'];
   const latency = params['lastLatencyMs'];
   const judge = params['judge'];
+  const runsCode = params['runsCode'];
+  const codeNote = params['codeNote'];
   return {
     state: state as ServerState,
     message: typeof message === 'string' ? message : '',
     lastLatencyMs: typeof latency === 'number' && Number.isFinite(latency) && latency >= 0 ? latency : null,
     judge: judge === true,
+    runsCode: typeof runsCode === 'boolean' ? runsCode : null,
+    codeNote: typeof codeNote === 'string' ? codeNote.trim() : '',
   };
 }
 
@@ -65,8 +73,36 @@ export function formatLatency(ms: number): string {
 
 const CLICK_HINT = 'Click for Winnow stats.';
 
-/** Status bar text for a server status. Codicons: `$(name)`, `~spin` animates. */
-export function serverStatusView(status: WinnowStatus): StatusView {
+/** The tooltip's line in Restricted Mode (`vscode.workspace.isTrusted` false). */
+export const RESTRICTED_MODE_NOTE =
+  "Restricted Mode: Winnow runs none of this workspace's code; trust the workspace to turn hints on.";
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * The tooltip's lines on running the workspace's code: Restricted Mode first when the
+ * workspace is untrusted; then what the server said (`runsCode`, `codeNote`). In Restricted
+ * Mode the server's "off" is the extension's own doing (it sends `diagnostics.runCode:
+ * false`), so only a server that still says it runs code is shown there.
+ */
+export function codeLines(status: Pick<WinnowStatus, 'runsCode' | 'codeNote'> | undefined, trusted: boolean): string[] {
+  const lines = trusted ? [] : [RESTRICTED_MODE_NOTE];
+  const note = status?.codeNote.replace(/[\s.]+$/, '') ?? '';
+  if (status?.runsCode === true) {
+    lines.push(note ? `${capitalized(note)}.` : 'Runs your code in the sandbox.');
+  } else if (status?.runsCode === false && trusted) {
+    lines.push(note ? `Runs none of your code: ${note}.` : 'Runs none of your code.');
+  }
+  return lines;
+}
+
+/**
+ * Status bar text for a server status. Codicons: `$(name)`, `~spin` animates. `trusted`:
+ * whether VS Code trusts the workspace (false: Restricted Mode, said in the tooltip).
+ */
+export function serverStatusView(status: WinnowStatus, trusted = true): StatusView {
   const judgeText = status.judge ? 'judge on' : 'judge off';
   const latency = status.lastLatencyMs === null ? undefined : formatLatency(status.lastLatencyMs);
   const parts: string[] = [];
@@ -104,24 +140,33 @@ export function serverStatusView(status: WinnowStatus): StatusView {
     `Winnow: ${status.state}${status.message ? ` — ${status.message}` : ''}`,
     `Last latency: ${latency ?? 'none yet'}`,
     status.judge ? 'Judge: on (candidates ranked by the judge)' : 'Judge: off (candidates ranked by log-prob)',
+    ...codeLines(status, trusted),
     CLICK_HINT,
   ].join('\n');
   return { text: `${icon} ${parts.join(' · ')}`, tooltip, kind };
 }
 
 /** Status bar text while the client itself is starting, stopped or failed. */
-export function clientPhaseView(phase: ClientPhase): StatusView {
+export function clientPhaseView(phase: ClientPhase, trusted = true): StatusView {
   switch (phase.phase) {
     case 'starting':
       return {
         text: '$(sync~spin) Winnow: starting',
-        tooltip: `Starting the Winnow server${phase.python ? ` with ${phase.python}` : ''}.\n${CLICK_HINT}`,
+        tooltip: [
+          `Starting the Winnow server${phase.python ? ` with ${phase.python}` : ''}.`,
+          ...codeLines(undefined, trusted),
+          CLICK_HINT,
+        ].join('\n'),
         kind: 'busy',
       };
     case 'running':
       return {
         text: '$(check) Winnow',
-        tooltip: `The Winnow server is running${phase.python ? ` with ${phase.python}` : ''}; it has not reported its status yet.\n${CLICK_HINT}`,
+        tooltip: [
+          `The Winnow server is running${phase.python ? ` with ${phase.python}` : ''}; it has not reported its status yet.`,
+          ...codeLines(undefined, trusted),
+          CLICK_HINT,
+        ].join('\n'),
         kind: 'normal',
       };
     case 'stopped':

@@ -8,8 +8,12 @@ import { clientPhaseView, serverStatusView, type ClientPhase, type StatusView, t
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
+  /** What is shown, so that a change of workspace trust can repaint it. */
+  private shown: { readonly status: WinnowStatus } | { readonly phase: ClientPhase } = { phase: { phase: 'starting' } };
+  private trusted: boolean;
 
-  constructor() {
+  constructor(trusted: boolean) {
+    this.trusted = trusted;
     this.item = vscode.window.createStatusBarItem('winnow.status', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'Winnow';
     this.item.command = CLIENT_COMMANDS.showStats;
@@ -18,11 +22,27 @@ export class StatusBar implements vscode.Disposable {
   }
 
   showServerStatus(status: WinnowStatus): void {
-    this.paint(serverStatusView(status));
+    this.shown = { status };
+    this.repaint();
   }
 
   showClientPhase(phase: ClientPhase): void {
-    this.paint(clientPhaseView(phase));
+    this.shown = { phase };
+    this.repaint();
+  }
+
+  /** Whether VS Code trusts the workspace (the tooltip says Restricted Mode when not). */
+  setTrusted(trusted: boolean): void {
+    this.trusted = trusted;
+    this.repaint();
+  }
+
+  private repaint(): void {
+    this.paint(
+      'status' in this.shown
+        ? serverStatusView(this.shown.status, this.trusted)
+        : clientPhaseView(this.shown.phase, this.trusted),
+    );
   }
 
   private paint(view: StatusView): void {

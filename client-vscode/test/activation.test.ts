@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 
 import { CLIENT_COMMANDS, SERVER_COMMANDS } from '../src/constants';
-import { createFakeVscode, installFakeVscode, type FakeVscode } from './fakeVscode';
+import { RESTRICTED_MODE_NOTE } from '../src/status';
+import { createFakeVscode, installFakeVscode, type FakeVscode, type FakeWorkspace } from './fakeVscode';
 import { PACKAGE_ROOT } from './paths';
 
 const BUNDLE = path.join(PACKAGE_ROOT, 'dist', 'extension.js');
@@ -65,9 +66,9 @@ describe('the bundled extension in a fake VS Code', () => {
       : [];
   const received = (method: string) => logged().filter((entry) => entry.message?.method === method);
 
-  function activate(settings: Record<string, unknown>): void {
+  function activate(settings: Record<string, unknown>, workspace: FakeWorkspace = {}): void {
     assert.ok(fs.existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run bundle\` first`);
-    fake = createFakeVscode(settings);
+    fake = createFakeVscode(settings, workspace);
     uninstall = installFakeVscode(fake);
     delete require.cache[BUNDLE];
     // A fresh copy per test (the bundle keeps module state): require() after clearing the cache.
@@ -108,8 +109,10 @@ describe('the bundled extension in a fake VS Code', () => {
     const first = logged()[0];
     assert.deepEqual(first?.argv, ['lsp'], 'the server is started as `-m winnow.cli lsp` with no extra arguments');
     const [initialize] = received('initialize');
+    // A trusted workspace with no folder open: no folder to trust (the list is sent all the same).
     assert.deepEqual(initialize?.message?.params?.['initializationOptions'], {
       candidates: 7,
+      trustedFolders: [],
       diagnostics: { threshold: 0.3, severity: 'hint' },
     });
 
@@ -123,7 +126,7 @@ describe('the bundled extension in a fake VS Code', () => {
       return changes.length > 0 ? changes : undefined;
     });
     assert.deepEqual(change?.message?.params, {
-      settings: { winnow: { candidates: 9, diagnostics: { threshold: 0.3, severity: 'hint' } } },
+      settings: { winnow: { candidates: 9, trustedFolders: [], diagnostics: { threshold: 0.3, severity: 'hint' } } },
     });
     assert.equal(received('initialize').length, 1, 'no restart for winnow.candidates');
 
@@ -144,6 +147,7 @@ describe('the bundled extension in a fake VS Code', () => {
     assert.deepEqual(received('initialize')[1]?.message?.params?.['initializationOptions'], {
       judge: 'none',
       candidates: 9,
+      trustedFolders: [],
       diagnostics: { threshold: 0.3, severity: 'hint' },
     });
 
@@ -156,6 +160,93 @@ describe('the bundled extension in a fake VS Code', () => {
       fake.messages.filter((m) => m.level === 'error'),
       [],
       'no error messages were shown',
+    );
+  });
+
+  test('Restricted Mode runs nothing; granting trust and changing folders resend the settings, with no restart', async () => {
+    const folder = fs.mkdtempSync(path.join(tmp, 'repo-'));
+    const other = fs.mkdtempSync(path.join(tmp, 'lib-'));
+    activate(
+      { pythonPath: PYTHON, 'diagnostics.runCode': true, trustedFolders: ['/home/me/code'], candidates: 2 },
+      { trusted: false, folders: [folder] },
+    );
+    const [initialize] = await waitFor('initialize', () => {
+      const entries = received('initialize');
+      return entries.length > 0 ? entries : undefined;
+    });
+    assert.deepEqual(initialize?.message?.params?.['initializationOptions'], {
+      candidates: 2,
+      trustedFolders: [],
+      diagnostics: { runCode: false },
+    });
+    // The server's status arrives; the tooltip says Restricted Mode, not the server's "off".
+    await waitFor('the loading status', () => fake.statusTexts.includes('$(sync~spin) Winnow: loading · judge on'));
+    const restrictedTooltip = fake.statusTooltips.at(-1) ?? '';
+    assert.ok(restrictedTooltip.includes(RESTRICTED_MODE_NOTE), restrictedTooltip);
+    assert.doesNotMatch(restrictedTooltip, /Runs (your|none)/);
+    assert.equal(received('workspace/didChangeConfiguration').length, 0);
+
+    // Trust: the same server gets the workspace's folder and the user's own, and runCode as the user set it.
+    fake.grantTrust();
+    const [granted] = await waitFor('didChangeConfiguration after the grant', () => {
+      const changes = received('workspace/didChangeConfiguration');
+      return changes.length > 0 ? changes : undefined;
+    });
+    assert.deepEqual(granted?.message?.params, {
+      settings: { winnow: { candidates: 2, trustedFolders: [folder, '/home/me/code'], diagnostics: { runCode: true } } },
+    });
+    assert.equal(granted?.pid, initialize?.pid);
+    await waitFor('the tooltip to follow the server', () =>
+      (fake.statusTooltips.at(-1) ?? '').includes('Runs your code under a fake sandbox.'),
+    );
+    assert.doesNotMatch(fake.statusTooltips.at(-1) ?? '', /Restricted Mode/);
+
+    // Another folder: it is trusted too.
+    fake.setWorkspaceFolders([folder, other]);
+    const changes = await waitFor('didChangeConfiguration after the folder change', () => {
+      const entries = received('workspace/didChangeConfiguration');
+      return entries.length > 1 ? entries : undefined;
+    });
+    assert.deepEqual(changes[1]?.message?.params, {
+      settings: {
+        winnow: { candidates: 2, trustedFolders: [folder, other, '/home/me/code'], diagnostics: { runCode: true } },
+      },
+    });
+    assert.equal(received('initialize').length, 1, 'no restart');
+    assert.ok(fake.logLines.some((line) => line.includes('Sending settings to the server (workspace trusted)')));
+    assert.deepEqual(
+      fake.messages.filter((m) => m.level === 'error'),
+      [],
+    );
+  });
+
+  test('trust granted while the server starts reaches it once it has started', async () => {
+    process.env['WINNOW_FAKE_INITIALIZE_DELAY_S'] = '1.5';
+    const folder = fs.mkdtempSync(path.join(tmp, 'repo-'));
+    activate({ pythonPath: PYTHON }, { trusted: false, folders: [folder] });
+    const [initialize] = await waitFor('initialize', () => {
+      const entries = received('initialize');
+      return entries.length > 0 ? entries : undefined;
+    });
+    assert.deepEqual(initialize?.message?.params?.['initializationOptions'], {
+      trustedFolders: [],
+      diagnostics: { runCode: false },
+    });
+    // The server has not answered initialize yet: no running client to notify now.
+    fake.grantTrust();
+    const [change] = await waitFor('didChangeConfiguration once started', () => {
+      const entries = received('workspace/didChangeConfiguration');
+      return entries.length > 0 ? entries : undefined;
+    });
+    assert.deepEqual(change?.message?.params, { settings: { winnow: { trustedFolders: [folder] } } });
+    assert.ok(
+      fake.logLines.some((line) => line.includes('Sending settings to the server (changed while the server started)')),
+      fake.logLines.join('\n'),
+    );
+    assert.equal(received('workspace/didChangeConfiguration').length, 1, 'sent once');
+    assert.equal(received('initialize').length, 1);
+    await waitFor('the tooltip to follow the server', () =>
+      (fake.statusTooltips.at(-1) ?? '').includes('Runs your code under a fake sandbox.'),
     );
   });
 

@@ -79,16 +79,49 @@ export interface FakeVscode {
   readonly commands: Map<string, (...args: unknown[]) => unknown>;
   /** Every text the status bar item showed, in order. */
   readonly statusTexts: string[];
+  /** Every tooltip the status bar item showed, in order. */
+  readonly statusTooltips: string[];
   /** Every line written to an output channel. */
   readonly logLines: string[];
   readonly messages: FakeMessage[];
   /** Fire `workspace.onDidChangeConfiguration` for these full keys (e.g. `winnow.candidates`). */
   changeSettings(changes: Record<string, unknown>): void;
+  /** Trust the workspace: `workspace.isTrusted` becomes true and `onDidGrantWorkspaceTrust` fires. */
+  grantTrust(): void;
+  /** Replace the workspace folders (paths on disk) and fire `onDidChangeWorkspaceFolders`. */
+  setWorkspaceFolders(paths: readonly string[]): void;
 }
 
-export function createFakeVscode(settings: Record<string, unknown>): FakeVscode {
+export interface FakeWorkspace {
+  /** `workspace.isTrusted` (default true: VS Code with trust off, or a trusted folder). */
+  readonly trusted?: boolean;
+  /** The workspace folders, as paths on disk (default: none open). */
+  readonly folders?: readonly string[];
+}
+
+/** A `file:` Uri, as far as the extension and the language client read one. */
+function fileUri(fsPath: string): Record<string, unknown> {
+  return {
+    scheme: 'file',
+    authority: '',
+    path: fsPath,
+    fsPath,
+    query: '',
+    fragment: '',
+    toString: () => `file://${fsPath.split('/').map(encodeURIComponent).join('/')}`,
+  };
+}
+
+export function createFakeVscode(settings: Record<string, unknown>, workspaceState: FakeWorkspace = {}): FakeVscode {
   const commands = new Map<string, (...args: unknown[]) => unknown>();
   const statusTexts: string[] = [];
+  const statusTooltips: string[] = [];
+  let trusted = workspaceState.trusted ?? true;
+  const folderObjects = (paths: readonly string[]) =>
+    paths.map((fsPath, index) => ({ uri: fileUri(fsPath), name: fsPath.split('/').pop() ?? fsPath, index }));
+  let folders = workspaceState.folders === undefined ? undefined : folderObjects(workspaceState.folders);
+  const trustGranted = new EventEmitter<void>();
+  const foldersChanged = new EventEmitter<{ added: unknown[]; removed: unknown[] }>();
   const logLines: string[] = [];
   const messages: FakeMessage[] = [];
   const configurationChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
@@ -119,6 +152,9 @@ export function createFakeVscode(settings: Record<string, unknown>): FakeVscode 
         target[key as string] = value;
         if (key === 'text') {
           statusTexts.push(String(value));
+        }
+        if (key === 'tooltip') {
+          statusTooltips.push(String(value));
         }
         return true;
       },
@@ -172,7 +208,13 @@ export function createFakeVscode(settings: Record<string, unknown>): FakeVscode 
     }),
     workspace: withFallback({
       getConfiguration,
-      workspaceFolders: undefined,
+      get isTrusted() {
+        return trusted;
+      },
+      get workspaceFolders() {
+        return folders;
+      },
+      onDidGrantWorkspaceTrust: trustGranted.event,
       textDocuments: [],
       notebookDocuments: [],
       onDidChangeConfiguration: configurationChanged.event,
@@ -181,7 +223,7 @@ export function createFakeVscode(settings: Record<string, unknown>): FakeVscode 
       onDidChangeTextDocument: noEvent,
       onDidSaveTextDocument: noEvent,
       onWillSaveTextDocument: noEvent,
-      onDidChangeWorkspaceFolders: noEvent,
+      onDidChangeWorkspaceFolders: foldersChanged.event,
       onDidOpenNotebookDocument: noEvent,
       onDidCloseNotebookDocument: noEvent,
       onDidChangeNotebookDocument: noEvent,
@@ -212,6 +254,7 @@ export function createFakeVscode(settings: Record<string, unknown>): FakeVscode 
     settings,
     commands,
     statusTexts,
+    statusTooltips,
     logLines,
     messages,
     changeSettings(changes) {
@@ -222,6 +265,15 @@ export function createFakeVscode(settings: Record<string, unknown>): FakeVscode 
       configurationChanged.fire({
         affectsConfiguration: (section: string) => keys.some((key) => key === section || key.startsWith(`${section}.`)),
       });
+    },
+    grantTrust() {
+      trusted = true;
+      trustGranted.fire();
+    },
+    setWorkspaceFolders(paths) {
+      const removed = folders ?? [];
+      folders = folderObjects(paths);
+      foldersChanged.fire({ added: folders, removed });
     },
   };
 }

@@ -10,7 +10,9 @@ import {
   RESTART_SETTING_KEYS,
   SERVER_SETTING_KEYS,
   affectsServerSettings,
+  applyWorkspaceTrust,
   needsRestart,
+  serverSettingsUnderTrust,
   toServerSettings,
 } from '../src/settings';
 import { PACKAGE_ROOT, REPO_ROOT } from './paths';
@@ -21,6 +23,7 @@ interface PropertySchema {
   minimum?: number;
   maximum?: number;
   enum?: unknown[];
+  items?: { type?: string };
   markdownDescription?: string;
   description?: string;
 }
@@ -78,7 +81,7 @@ function expectedSchema(docType: string): Pick<PropertySchema, 'type' | 'minimum
   if (lowerBound) {
     return { type: lowerBound[1], minimum: Number(lowerBound[2]) };
   }
-  assert.match(docType, /^(string|boolean|integer|number)$/, `unparsed type column: ${docType}`);
+  assert.match(docType, /^(string|boolean|integer|number|array)$/, `unparsed type column: ${docType}`);
   return { type: docType };
 }
 
@@ -102,6 +105,11 @@ describe('package.json settings follow docs/settings.md', () => {
       assert.equal(property.minimum, expected.minimum);
       assert.equal(property.maximum, expected.maximum);
       assert.deepEqual(property.enum, expected.enum);
+      if (expected.type === 'array') {
+        // The only array setting so far (trustedFolders) is a list of paths; the server
+        // rejects anything but non-empty strings.
+        assert.deepEqual(property.items, { type: 'string' }, `winnow.${row.path}: items`);
+      }
       assert.deepEqual(property.default, row.default);
       const description = property.markdownDescription ?? property.description ?? '';
       const meaning = row.meaning.charAt(0).toUpperCase() + row.meaning.slice(1);
@@ -135,11 +143,12 @@ describe('toServerSettings', () => {
       maxTokens: 64,
       debounceMs: 150,
       threads: 0,
+      trustedFolders: [],
       inlineCompletion: { enabled: true, candidates: 3 },
       codeActions: { enabled: true },
       diagnostics: {
         enabled: true, runCode: true, examples: true, probes: 24, typedInputs: true, callSites: true, judge: 'off',
-        threshold: 0.5, severity: 'warning',
+        threshold: 0.5, severity: 'warning', tests: true, testRunner: 'auto', testTimeout: 60,
       },
       context: { enabled: true, maxTokens: 128, maxFiles: 5000 },
     });
@@ -176,6 +185,93 @@ describe('toServerSettings', () => {
 
   test('an empty record maps to an empty object', () => {
     assert.deepEqual(toServerSettings({}), {});
+  });
+
+  test('an array value (trustedFolders) passes as an array, not as a nested object', () => {
+    assert.deepEqual(toServerSettings({ trustedFolders: ['/a', '/b'] }), { trustedFolders: ['/a', '/b'] });
+  });
+});
+
+describe('workspace trust decides what the server may run', () => {
+  const untrusted = { trusted: false, folders: ['/work/repo'] };
+  const trusted = { trusted: true, folders: ['/work/repo', '/work/lib'] };
+
+  test('Restricted Mode: runCode false and no trusted folders, whatever the user set', () => {
+    assert.deepEqual(
+      serverSettingsUnderTrust(
+        { 'diagnostics.runCode': true, trustedFolders: ['/home/me/code', '/'], 'diagnostics.severity': 'hint', candidates: 3 },
+        untrusted,
+      ),
+      { candidates: 3, trustedFolders: [], diagnostics: { runCode: false, severity: 'hint' } },
+    );
+  });
+
+  test('Restricted Mode with nothing set still sends runCode false and an empty list', () => {
+    assert.deepEqual(serverSettingsUnderTrust({}, untrusted), { diagnostics: { runCode: false }, trustedFolders: [] });
+    assert.deepEqual(serverSettingsUnderTrust({}, { trusted: false, folders: [] }), {
+      diagnostics: { runCode: false },
+      trustedFolders: [],
+    });
+  });
+
+  test("trusted: the workspace's folders, then the user's own, without duplicates", () => {
+    assert.deepEqual(serverSettingsUnderTrust({ trustedFolders: ['/home/me/code', '/work/lib'] }, trusted), {
+      trustedFolders: ['/work/repo', '/work/lib', '/home/me/code'],
+    });
+  });
+
+  test("trusted: runCode stays the user's (off stays off; unset stays unset, the server's default)", () => {
+    assert.deepEqual(serverSettingsUnderTrust({ 'diagnostics.runCode': false }, trusted), {
+      trustedFolders: ['/work/repo', '/work/lib'],
+      diagnostics: { runCode: false },
+    });
+    assert.deepEqual(serverSettingsUnderTrust({}, trusted), { trustedFolders: ['/work/repo', '/work/lib'] });
+  });
+
+  test('trusted with no folder open and nothing set: an explicit empty list', () => {
+    assert.deepEqual(serverSettingsUnderTrust({}, { trusted: true, folders: [] }), { trustedFolders: [] });
+    assert.deepEqual(serverSettingsUnderTrust({ trustedFolders: ['~/code'] }, { trusted: true, folders: [] }), {
+      trustedFolders: ['~/code'],
+    });
+  });
+
+  test("blank entries and non-strings in the user's list are dropped (the server would reject the whole list)", () => {
+    assert.deepEqual(
+      serverSettingsUnderTrust({ trustedFolders: ['  /srv/x  ', '', '   ', 3, null, '/srv/x'] }, trusted),
+      { trustedFolders: ['/work/repo', '/work/lib', '/srv/x'] },
+    );
+    assert.deepEqual(serverSettingsUnderTrust({ trustedFolders: '/not/a/list' }, trusted), {
+      trustedFolders: ['/work/repo', '/work/lib'],
+    });
+  });
+
+  test('keys with the winnow. prefix are read the same way and come back without it', () => {
+    assert.deepEqual(applyWorkspaceTrust({ 'winnow.trustedFolders': ['/x'], 'winnow.candidates': 2 }, trusted), {
+      trustedFolders: ['/work/repo', '/work/lib', '/x'],
+      candidates: 2,
+    });
+    assert.deepEqual(applyWorkspaceTrust({ 'winnow.diagnostics.runCode': true }, untrusted), {
+      'diagnostics.runCode': false,
+      trustedFolders: [],
+    });
+  });
+
+  test('the input record is left as it was', () => {
+    const flat = { trustedFolders: ['/x'], 'diagnostics.runCode': true };
+    applyWorkspaceTrust(flat, untrusted);
+    applyWorkspaceTrust(flat, trusted);
+    assert.deepEqual(flat, { trustedFolders: ['/x'], 'diagnostics.runCode': true });
+  });
+
+  test('package.json restricts winnow.trustedFolders and winnow.pythonPath in untrusted workspaces', () => {
+    const capabilities = (packageJson as unknown as {
+      capabilities: { untrustedWorkspaces: { supported: unknown; restrictedConfigurations: string[] } };
+    }).capabilities;
+    assert.equal(capabilities.untrustedWorkspaces.supported, 'limited');
+    assert.deepEqual([...capabilities.untrustedWorkspaces.restrictedConfigurations].sort(), [
+      'winnow.pythonPath',
+      'winnow.trustedFolders',
+    ]);
   });
 });
 

@@ -1,34 +1,67 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { clientPhaseView, formatLatency, parseStatus, serverStatusView, type WinnowStatus } from '../src/status';
+import {
+  RESTRICTED_MODE_NOTE,
+  clientPhaseView,
+  formatLatency,
+  parseStatus,
+  serverStatusView,
+  type WinnowStatus,
+} from '../src/status';
 
 const status = (overrides: Partial<WinnowStatus>): WinnowStatus => ({
   state: 'ready',
   message: '',
   lastLatencyMs: null,
   judge: true,
+  runsCode: null,
+  codeNote: '',
   ...overrides,
 });
 
+const BWRAP_NOTE = 'runs your code under bwrap (your files read-only, no network)';
+const RESTRICTED =
+  "Restricted Mode: Winnow runs none of this workspace's code; trust the workspace to turn hints on";
+
 describe('parseStatus', () => {
   test('accepts the documented payload', () => {
-    assert.deepEqual(parseStatus({ state: 'ready', message: 'models loaded', lastLatencyMs: 412.5, judge: true }), {
+    assert.deepEqual(
+      parseStatus({
+        state: 'ready',
+        message: 'models loaded',
+        lastLatencyMs: 412.5,
+        judge: true,
+        runsCode: true,
+        codeNote: BWRAP_NOTE,
+      }),
+      { state: 'ready', message: 'models loaded', lastLatencyMs: 412.5, judge: true, runsCode: true, codeNote: BWRAP_NOTE },
+    );
+    assert.deepEqual(parseStatus({ state: 'ready', runsCode: false, codeNote: 'running your code is off' }), {
       state: 'ready',
-      message: 'models loaded',
-      lastLatencyMs: 412.5,
-      judge: true,
+      message: '',
+      lastLatencyMs: null,
+      judge: false,
+      runsCode: false,
+      codeNote: 'running your code is off',
     });
   });
 
   test('fills in missing or odd optional fields', () => {
-    assert.deepEqual(parseStatus({ state: 'loading' }), { state: 'loading', message: '', lastLatencyMs: null, judge: false });
-    assert.deepEqual(parseStatus({ state: 'generating', message: 3, lastLatencyMs: -1, judge: 'yes' }), {
-      state: 'generating',
+    assert.deepEqual(parseStatus({ state: 'loading' }), {
+      state: 'loading',
       message: '',
       lastLatencyMs: null,
       judge: false,
+      runsCode: null,
+      codeNote: '',
     });
+    assert.deepEqual(
+      parseStatus({ state: 'generating', message: 3, lastLatencyMs: -1, judge: 'yes', runsCode: 'no', codeNote: 7 }),
+      { state: 'generating', message: '', lastLatencyMs: null, judge: false, runsCode: null, codeNote: '' },
+    );
+    // An older server without the fields, and runsCode null (not checked yet), read the same.
+    assert.equal(parseStatus({ state: 'ready', runsCode: null })?.runsCode, null);
   });
 
   test('rejects payloads without a known state', () => {
@@ -81,6 +114,72 @@ describe('status bar text', () => {
     const failed = clientPhaseView({ phase: 'failed', message: 'cannot import winnow.server' });
     assert.equal(failed.kind, 'error');
     assert.match(failed.tooltip, /cannot import winnow\.server/);
+  });
+});
+
+describe('the tooltip says whether Winnow runs your code, and why not', () => {
+  test('the Restricted Mode sentence is the documented one', () => {
+    assert.equal(RESTRICTED_MODE_NOTE, `${RESTRICTED}.`);
+  });
+
+  test('trusted, and the server runs code: the sandbox it runs under', () => {
+    const view = serverStatusView(status({ runsCode: true, codeNote: BWRAP_NOTE }), true);
+    assert.match(view.tooltip, /^Runs your code under bwrap \(your files read-only, no network\)\.$/m);
+    assert.doesNotMatch(view.tooltip, /Restricted Mode/);
+    assert.equal(view.text, '$(check) Winnow · judge on', 'the text stays short');
+  });
+
+  test('trusted, and the server runs none: its reason', () => {
+    const untrustedFolder = serverStatusView(
+      status({ runsCode: false, codeNote: '/tmp/x is not in a trusted folder (VS Code: trust the workspace)' }),
+      true,
+    );
+    assert.match(
+      untrustedFolder.tooltip,
+      /^Runs none of your code: \/tmp\/x is not in a trusted folder \(VS Code: trust the workspace\)\.$/m,
+    );
+    const noSandbox = serverStatusView(status({ runsCode: false, codeNote: 'no sandbox keeps your files read-only here.' }));
+    assert.match(noSandbox.tooltip, /^Runs none of your code: no sandbox keeps your files read-only here\.$/m, 'one period');
+    assert.match(serverStatusView(status({ runsCode: false })).tooltip, /^Runs none of your code\.$/m);
+  });
+
+  test('not checked yet: no line about it', () => {
+    const view = serverStatusView(status({ runsCode: null }));
+    assert.doesNotMatch(view.tooltip, /your code|Restricted Mode/);
+  });
+
+  test("Restricted Mode: says so, and not the server's own 'off' (the extension turned it off)", () => {
+    for (const runsCode of [null, false] as const) {
+      const view = serverStatusView(
+        status({ runsCode, codeNote: runsCode === false ? 'running your code is off (winnow.diagnostics.runCode)' : '' }),
+        false,
+      );
+      assert.ok(view.tooltip.includes(RESTRICTED), view.tooltip);
+      assert.doesNotMatch(view.tooltip, /winnow\.diagnostics\.runCode|Runs none/);
+      assert.equal(view.kind, 'normal');
+    }
+  });
+
+  test('Restricted Mode, yet the server says it runs code (a stale status): both are shown', () => {
+    const view = serverStatusView(status({ runsCode: true, codeNote: BWRAP_NOTE }), false);
+    assert.ok(view.tooltip.includes(RESTRICTED));
+    assert.match(view.tooltip, /Runs your code under bwrap/);
+  });
+
+  test('the lines sit before the click hint, in every state', () => {
+    for (const state of ['loading', 'ready', 'generating', 'error'] as const) {
+      const lines = serverStatusView(status({ state, runsCode: true, codeNote: BWRAP_NOTE }), false).tooltip.split('\n');
+      assert.equal(lines.at(-1), 'Click for Winnow stats.');
+      assert.equal(lines.at(-3), RESTRICTED_MODE_NOTE);
+      assert.match(lines.at(-2) ?? '', /^Runs your code under bwrap/);
+    }
+  });
+
+  test('while the client starts, Restricted Mode shows already', () => {
+    assert.ok(clientPhaseView({ phase: 'starting' }, false).tooltip.includes(RESTRICTED));
+    assert.ok(clientPhaseView({ phase: 'running', python: '/usr/bin/python3' }, false).tooltip.includes(RESTRICTED));
+    assert.doesNotMatch(clientPhaseView({ phase: 'starting' }, true).tooltip, /Restricted Mode/);
+    assert.doesNotMatch(clientPhaseView({ phase: 'starting' }).tooltip, /Restricted Mode/);
   });
 });
 

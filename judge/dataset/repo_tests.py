@@ -21,7 +21,7 @@ import re
 import secrets
 import textwrap
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -30,25 +30,15 @@ from winnow.judge.dataset.mining import MinedFunction
 from winnow.judge.dataset.records import LabelRecord
 from winnow.judge.evidence.drivers import driver_path
 from winnow.judge.evidence.module_evidence import driver_source, module_identity, site_dirs
+from winnow.judge.evidence.project_tests.project import find_test_files
 from winnow.judge.sandbox.limits import SandboxLimits
 from winnow.judge.sandbox.results import marked_records
 from winnow.judge.sandbox.run import run_python
 
 DRIVER_PATH = driver_path("tests_driver")
-TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
-SKIP = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 MAX_TEST_FILES = 2  # per function: the test files that name it most
 DEFAULT_TIMEOUT_S = 60.0
 LIMITS = SandboxLimits(memory_mb=4096, nofile=512, nproc=64, output_tail_bytes=200_000, tmpfs_mb=128)
-
-
-def find_test_files(root: Path) -> Iterator[Path]:
-    """``test_*.py`` and ``*_test.py`` files under ``root`` (hidden folders and builds left out)."""
-    for here, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP and not d.endswith(".dist-info"))
-        for name in sorted(files):
-            if TEST_FILE.match(name):
-                yield Path(here) / name
 
 
 @dataclass
@@ -63,7 +53,7 @@ class SuiteIndex:
         base = Path(root).resolve()
         folder = base if base.is_dir() else base.parent
         files = []
-        for path in find_test_files(folder):
+        for path in map(Path, find_test_files(str(folder))):
             try:
                 files.append((path, path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError):
@@ -121,7 +111,7 @@ def _program_head() -> str:
     return driver_source() + "\n" + DRIVER_PATH.read_text(encoding="utf-8")
 
 
-def run_candidates(
+def suite_runs(
     fn: MinedFunction, codes: Sequence[str], tests: Sequence[str], root: Path, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> list[SuiteRun]:
     """Run ``tests`` against ``fn``'s module with ``fn`` replaced by each of ``codes``: one
@@ -143,7 +133,7 @@ def run_candidates(
         "site_dirs": site_dirs(), "tests": list(tests), "rootdir": rootdir, "function": fn.name,
         "timeout_s": timeout_s, "candidates": candidates,
     }  # fmt: skip
-    program = _program_head() + f"\nrun_tests(json.loads({json.dumps(json.dumps(payload))}))\n"
+    program = _program_head() + f"\nrun_mined_tests(json.loads({json.dumps(json.dumps(payload))}))\n"
     budget = 30.0 + (timeout_s + 2.0) * len(candidates)
     result = run_python(program, timeout_s=budget, limits=LIMITS, read_only=[rootdir, *paths])
     records = {int(r.get("index", -1)): r for r in marked_records(result.stdout_tail, marker)}
@@ -163,8 +153,8 @@ def run_candidates(
 
 
 def run_suite(fn: MinedFunction, code: str, tests: Sequence[str], root: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> SuiteRun:
-    """``run_candidates`` for one candidate."""
-    return run_candidates(fn, [code], tests, root, timeout_s)[0]
+    """``suite_runs`` for one candidate."""
+    return suite_runs(fn, [code], tests, root, timeout_s)[0]
 
 
 def label_by_tests(
@@ -186,7 +176,7 @@ def label_by_tests(
         return records, "not called"
     rel = [os.path.relpath(t, index.root) for t in tests]
     others = [r for r in records if r is not canonical]
-    verdicts = dict(zip(map(id, others), run_candidates(fn, [r["code"] for r in others], tests, index.root, timeout_s), strict=True))
+    verdicts = dict(zip(map(id, others), suite_runs(fn, [r["code"] for r in others], tests, index.root, timeout_s), strict=True))
     out: list[LabelRecord] = []
     for r in records:
         run = base if r is canonical else verdicts[id(r)]

@@ -191,7 +191,7 @@ def python_syntax_error(code: str) -> str | None:
     return None
 
 
-def undefined_names(code: str) -> list[str]:
+def pyflakes_undefined(code: str) -> list[str]:
     """Names pyflakes reports as undefined (a strong sign of a broken candidate)."""
     from pyflakes import api as pyflakes_api
     from pyflakes import messages
@@ -250,7 +250,7 @@ class Python:
         return python_syntax_error(code)
 
     def undefined_names(self, code: str) -> list[str]:
-        return undefined_names(code)
+        return pyflakes_undefined(code)
 
     def judge_task(self, source: str, site: FunctionSite, helpers: str = "") -> str:
         return python_judge_task(site, module_imports(source), helpers)

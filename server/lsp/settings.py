@@ -149,9 +149,9 @@ def _check(path: str, value: Any) -> tuple[bool, Any, str]:
     if kind == "enum":
         ok = isinstance(value, str) and value.strip().lower() in rule[1]
         return ok, value.strip().lower() if ok else value, "one of " + ", ".join(f'"{v}"' for v in rule[1])
-    if kind == "paths":
-        ok = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
-        return ok, tuple(v.strip() for v in value) if ok else value, "a list of folder paths"
+    if kind == "paths":  # blank entries are dropped, not a reason to lose the others
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return ok, tuple(v.strip() for v in value if v.strip()) if ok else value, "a list of folder paths"
     raise AssertionError(kind)  # pragma: no cover
 
 

@@ -1,10 +1,10 @@
 """Whose code may run: a document's code runs (its hints' examples and inputs, ranking by
 examples, its tests) only when all three say yes:
 
-1. the user did not turn running code off (``diagnostics.runCode``);
-2. the document lies in a trusted folder (``trustedFolders``: VS Code's extension sends the
+1. the document lies in a trusted folder (``trustedFolders``: VS Code's extension sends the
    workspace's folders there once the workspace is trusted, and nothing in Restricted Mode;
    Neovim and Emacs users list their folders; docs/sandbox.md, "Workspace trust");
+2. the user did not turn running code off (``diagnostics.runCode``);
 3. a sandbox keeps the user's files read-only and the network unreachable here
    (``winnow.judge.sandbox``): never a weaker one.
 
@@ -55,8 +55,6 @@ def is_trusted(path: str | None, folders: Iterable[str]) -> bool:
 
 def may_run(path: str | None, run_code: bool, folders: Iterable[str]) -> RunVerdict:
     """The verdict on a document at ``path`` under the settings ``run_code`` and ``folders``."""
-    if not run_code:
-        return RunVerdict(False, "off", "running your code is off (winnow.diagnostics.runCode)")
     if not is_trusted(path, folders):
         where = os.path.dirname(path) if path else "this document"
         return RunVerdict(
@@ -64,6 +62,8 @@ def may_run(path: str | None, run_code: bool, folders: Iterable[str]) -> RunVerd
             f"{where} is not in a trusted folder (VS Code: trust the workspace; other editors: "
             "add it to winnow.trustedFolders)",
         )  # fmt: skip
+    if not run_code:
+        return RunVerdict(False, "off", "running your code is off (winnow.diagnostics.runCode)")
     iso = isolation()
     if not iso.strong:
         return RunVerdict(False, "no-sandbox", iso.why_not_strong())

@@ -53,12 +53,12 @@ ENVIRONMENT_ERRORS = (
 _marker = ""
 
 
-def emit(record: Json) -> None:
+def _emit(record: Json) -> None:
     sys.__stdout__.write("\n" + _marker + " " + json.dumps(record) + "\n")
     sys.__stdout__.flush()
 
 
-def serve(documents: list[Json]) -> None:
+def _serve(documents: list[Json]) -> None:
     """Every import of a document's module, a fresh one included, gets the editor's text."""
     for doc in documents:
         loader = driver_loading.DocumentLoader(doc["name"], doc["path"], doc["source"], bool(doc.get("is_package")))
@@ -83,7 +83,7 @@ def _frames(tb: traceback.StackSummary | list[traceback.FrameSummary]) -> list[s
     return [f"{f.filename}:{f.lineno} in {f.name}" for f in list(tb)[-4:]]
 
 
-def outcome_record(test_id: str, outcome: str, message: str = "", file: str = "", line: int = 0,
+def _outcome_record(test_id: str, outcome: str, message: str = "", file: str = "", line: int = 0,
                    frames: list[str] | None = None, exc: str = "") -> Json:  # fmt: skip
     return {
         "id": test_id, "outcome": outcome, "message": message[:400], "file": file, "line": line,
@@ -112,7 +112,7 @@ def _module_name(path: str) -> tuple[str, str]:
     return ".".join(parts), folder
 
 
-def unittest_suite(tests: list[str], by_file: bool) -> unittest.TestSuite:
+def _unittest_suite(tests: list[str], by_file: bool) -> unittest.TestSuite:
     """The tests of ``tests`` (files, or ids ``pkg.module.Class.method``), loaded as unittest does."""
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
@@ -150,7 +150,7 @@ class Recorder(unittest.TestResult):
         file, line = _where_in(frames, self.test_files | ({os.path.realpath(own)} if own else set()))
         name = exc_type.__name__ if exc_type is not None else ""
         message = f"{name}: {exc}" if str(exc) else name
-        self.records.append(outcome_record(test.id(), outcome, message, file, line, _frames(frames), name))
+        self.records.append(_outcome_record(test.id(), outcome, message, file, line, _frames(frames), name))
 
     def addFailure(self, test: unittest.TestCase, err: Any) -> None:  # noqa: N802
         self._fail(test, err, "failed")
@@ -164,22 +164,22 @@ class Recorder(unittest.TestResult):
 
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:  # noqa: N802
         self._ok = False
-        self.records.append(outcome_record(test.id(), "skipped", reason))
+        self.records.append(_outcome_record(test.id(), "skipped", reason))
 
     def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802
         if self._ok:
-            self.records.append(outcome_record(test.id(), "passed"))
+            self.records.append(_outcome_record(test.id(), "passed"))
         if self.cov is not None:
             self.cov.switch_context("")
         super().stopTest(test)
 
 
-def run_unittest(tests: list[str], by_file: bool, cov: Any, test_files: set[str]) -> list[Json]:
+def _run_unittest(tests: list[str], by_file: bool, cov: Any, test_files: set[str]) -> list[Json]:
     try:
-        suite = unittest_suite(tests, by_file)
+        suite = _unittest_suite(tests, by_file)
     except Exception as exc:  # a test module that does not import: no evidence, said so
         name = type(exc).__name__
-        return [outcome_record(t, "error", f"{name}: {exc}", exc=name) | {"environment": True} for t in tests]
+        return [_outcome_record(t, "error", f"{name}: {exc}", exc=name) | {"environment": True} for t in tests]
     result = Recorder(cov, test_files)
     suite.run(result)
     return result.records
@@ -210,14 +210,14 @@ class PytestRecorder:
 
     def pytest_collectreport(self, report: Any) -> None:
         if report.failed:  # a test file that does not import: its tests give no evidence
-            self.records[report.nodeid] = outcome_record(report.nodeid, "error", str(report.longrepr)[-300:],
+            self.records[report.nodeid] = _outcome_record(report.nodeid, "error", str(report.longrepr)[-300:],
                                                          exc="ImportError")  # fmt: skip
 
     def _record(self, report: Any) -> Json:
         if report.passed:
-            return outcome_record(report.nodeid, "passed")
+            return _outcome_record(report.nodeid, "passed")
         if report.skipped:
-            return outcome_record(report.nodeid, "skipped")
+            return _outcome_record(report.nodeid, "skipped")
         crash = getattr(report.longrepr, "reprcrash", None)
         message = getattr(crash, "message", "") or str(report.longrepr)[-300:]
         file, line = os.path.join(self.rootdir, report.location[0]), (report.location[1] or 0) + 1
@@ -235,10 +235,10 @@ class PytestRecorder:
         outcome = "failed" if report.when == "call" and message.startswith(("AssertionError", "assert")) else "error"
         if report.when == "call" and outcome == "error" and "Error" not in message.split(":", 1)[0]:
             outcome = "failed"
-        return outcome_record(report.nodeid, outcome, message, file, line, frames, _exception_name(message))
+        return _outcome_record(report.nodeid, outcome, message, file, line, frames, _exception_name(message))
 
 
-def run_pytest(tests: list[str], rootdir: str, cov: Any) -> list[Json]:
+def _run_pytest(tests: list[str], rootdir: str, cov: Any) -> list[Json]:
     import pytest
 
     recorder = PytestRecorder(cov, rootdir)
@@ -248,28 +248,28 @@ def run_pytest(tests: list[str], rootdir: str, cov: Any) -> list[Json]:
     return list(recorder.records.values())
 
 
-def run_suite(payload: Json, tests: list[str], by_file: bool, cov: Any = None) -> list[Json]:
+def _run_suite(payload: Json, tests: list[str], by_file: bool, cov: Any = None) -> list[Json]:
     test_files = {os.path.realpath(t.split("::")[0]) for t in tests if t.endswith(".py") or "::" in t}
     if payload["runner"] == "pytest":
-        return run_pytest(tests, payload["rootdir"], cov)
-    return run_unittest(tests, by_file, cov, test_files)
+        return _run_pytest(tests, payload["rootdir"], cov)
+    return _run_unittest(tests, by_file, cov, test_files)
 
 
 # --- the modes ----------------------------------------------------------------------------------
 
 
-def run_map(payload: Json) -> None:
+def _run_map(payload: Json) -> None:
     """The test files under coverage, one context per test: which lines each test ran."""
     import coverage
 
     cov = coverage.Coverage(data_file=None, config_file=False, include=payload["measure"], branch=False)
     cov.start()
     try:
-        records = run_suite(payload, payload["tests"], by_file=True, cov=cov)
+        records = _run_suite(payload, payload["tests"], by_file=True, cov=cov)
     finally:
         cov.stop()
     for record in records:
-        emit({"test": record | {"round": 0}})
+        _emit({"test": record | {"round": 0}})
     ids = sorted({r["id"] for r in records})
     index = {test_id: i for i, test_id in enumerate(ids)}
     data = cov.get_data()
@@ -279,14 +279,14 @@ def run_map(payload: Json) -> None:
         lines[os.path.realpath(file)] = {
             str(n): sorted({index[c] for c in contexts if c in index}) for n, contexts in by_line.items()
         }
-    emit({"lines": lines, "ids": ids})
+    _emit({"lines": lines, "ids": ids})
 
 
-def run_tests(payload: Json) -> None:
+def _run_tests(payload: Json) -> None:
     """The test ids, ``repeat`` times, against the documents as the editor has them."""
     for round_no in range(int(payload.get("repeat", 1))):
-        for record in run_suite(payload, payload["tests"], by_file=False):
-            emit({"test": record | {"round": round_no}})
+        for record in _run_suite(payload, payload["tests"], by_file=False):
+            _emit({"test": record | {"round": round_no}})
 
 
 def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
@@ -294,8 +294,8 @@ def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     try:
-        serve([candidate])
-        records = run_suite(payload, payload["tests"], by_file=False)
+        _serve([candidate])
+        records = _run_suite(payload, payload["tests"], by_file=False)
         failed = [r["id"] for r in records if r["outcome"] != "passed"]
         result: Json = {"passed": sum(r["outcome"] == "passed" for r in records), "total": len(records), "failed": failed}
     except BaseException as exc:  # a candidate that does not even import fails every test
@@ -305,7 +305,7 @@ def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
     os._exit(0)
 
 
-def run_candidates(payload: Json) -> None:
+def _run_candidates(payload: Json) -> None:
     """Each candidate (an edited module text) in a forked child against the same tests."""
     if payload["runner"] == "pytest":
         import pytest  # noqa: F401  # once, before the forks
@@ -331,19 +331,19 @@ def run_candidates(payload: Json) -> None:
             result = json.loads(data) if data else {"passed": 0, "total": len(payload["tests"]), "error": "the run died"}
         except json.JSONDecodeError:
             result = {"passed": 0, "total": len(payload["tests"]), "error": "unreadable result"}
-        emit({"candidate": index, "timeout": timed_out, **result})
+        _emit({"candidate": index, "timeout": timed_out, **result})
 
 
 def main(payload: Json) -> None:
     global _marker
     _marker = payload["marker"]
     driver_loading.add_paths(payload)  # the working folder stays the sandbox's own: writable
-    serve(payload.get("documents", []))
+    _serve(payload.get("documents", []))
     mode = payload["mode"]
     if mode == "map":
-        run_map(payload)
+        _run_map(payload)
     elif mode == "run":
-        run_tests(payload)
+        _run_tests(payload)
     else:
-        run_candidates(payload)
-    emit({"done": True})
+        _run_candidates(payload)
+    _emit({"done": True})

@@ -2,12 +2,13 @@
 function replaced by it, run the repository's test files that name it under pytest, and
 report pytest's exit code and how often the tests called the function.
 
-Sent to the sandbox after the evidence driver, whose ``load`` serves the edited module text
-under the module's own name, so every ``import`` of it (the tests' included) gets the
-candidate. pytest is imported once; each candidate then runs in a forked child (a fresh
-module state, its own wall-clock limit, its output discarded), so a batch pays for the
-interpreter and pytest once. Prints one line per candidate: the payload's marker, a space,
-then ``{"index": i, "exit": N | null, "calls": N, "timeout": bool}``.
+Sent to the sandbox after the module driver's program (``repo_tests``), which holds
+``driver_loading``: its ``load`` serves the edited module text under the module's own name,
+so every ``import`` of it (the tests' included) gets the candidate. pytest is imported once;
+each candidate then runs in a forked child (a fresh module state, its own wall-clock limit,
+its output discarded), so a batch pays for the interpreter and pytest once. Prints one line
+per candidate: the payload's marker, a space, then
+``{"index": i, "exit": N | null, "calls": N, "timeout": bool}``.
 """
 
 import json
@@ -15,20 +16,27 @@ import os
 import signal
 import sys
 import time
+import types
+from collections.abc import Callable
 from typing import Any
 
-try:  # in the sandbox the evidence driver's text precedes this one
-    add_paths, load  # type: ignore[used-before-def]  # noqa: B018
-except NameError:  # imported as part of the package (tests)
-    from winnow.judge.evidence.drivers.module_driver import add_paths, load
+try:  # in the sandbox, the module driver's program holds it; as a script, it lies beside this file
+    import driver_loading
+except ImportError:  # imported as part of the package (tests)
+    from winnow.judge.evidence.drivers import driver_loading
+
+#: The JSON objects this driver reads and writes: its payload, a candidate, a record.
+Json = dict[str, Any]
+#: A ``sys.setprofile`` hook.
+ProfileHook = Callable[[types.FrameType, str, object], None]
 
 
-def call_counter(path: str, name: str, first: int, last: int) -> tuple[Any, list[int]]:
+def call_counter(path: str, name: str, first: int, last: int) -> tuple[ProfileHook, list[int]]:
     """A profile hook that counts calls of the function ``name`` defined in ``path`` between
     lines ``first`` and ``last``: a test file that never calls it cannot label it."""
     count = [0]
 
-    def hook(frame: Any, event: str, arg: Any) -> None:
+    def hook(frame: types.FrameType, event: str, arg: object) -> None:
         code = frame.f_code
         if event == "call" and code.co_name == name and code.co_filename == path and first <= code.co_firstlineno <= last:
             count[0] += 1
@@ -36,16 +44,16 @@ def call_counter(path: str, name: str, first: int, last: int) -> tuple[Any, list
     return hook, count
 
 
-def run_one(payload: dict[str, Any], candidate: dict[str, Any]) -> dict[str, Any]:
+def run_one(payload: Json, candidate: Json) -> Json:
     """One candidate, in this process: load the edited module, run the tests, count calls."""
     import threading
 
     import pytest
 
     hook, count = call_counter(payload["path"], payload["function"], candidate["first_line"], candidate["last_line"])
-    record: dict[str, Any] = {"exit": None, "calls": 0}
+    record: Json = {"exit": None, "calls": 0}
     try:
-        load({**payload, "source": candidate["source"]})
+        driver_loading.load({**payload, "source": candidate["source"]})
         sys.setprofile(hook)
         threading.setprofile(hook)
         try:
@@ -62,7 +70,7 @@ def run_one(payload: dict[str, Any], candidate: dict[str, Any]) -> dict[str, Any
     return record
 
 
-def _in_child(payload: dict[str, Any], candidate: dict[str, Any], out: int) -> None:
+def _in_child(payload: Json, candidate: Json, out: int) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -74,7 +82,7 @@ def _in_child(payload: dict[str, Any], candidate: dict[str, Any], out: int) -> N
     os._exit(0)
 
 
-def run_forked(payload: dict[str, Any], candidate: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+def run_forked(payload: Json, candidate: Json, timeout_s: float) -> Json:
     """``run_one`` in a forked child, killed after ``timeout_s``."""
     read_end, write_end = os.pipe()
     sys.stdout.flush()
@@ -106,8 +114,8 @@ def run_forked(payload: dict[str, Any], candidate: dict[str, Any], timeout_s: fl
     return record
 
 
-def run_tests(payload: dict[str, Any]) -> None:
-    add_paths(payload)  # once, in the parent: the children inherit them
+def run_mined_tests(payload: Json) -> None:
+    driver_loading.add_paths(payload)  # once, in the parent: the children inherit them
     import pytest  # noqa: F401  # once, before the forks
 
     shared = {**payload, "sys_path": [], "site_dirs": []}
@@ -117,4 +125,4 @@ def run_tests(payload: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__" and len(sys.argv) > 1:
-    run_tests(json.loads(open(sys.argv[1], encoding="utf-8").read()))
+    run_mined_tests(json.loads(open(sys.argv[1], encoding="utf-8").read()))

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 MAP_FORMAT = "winnow-test-map/1"
 
 
-def fingerprint(module_text: str, files: Sequence[str]) -> str:
+def map_fingerprint(module_text: str, files: Sequence[str]) -> str:
     """What a map depends on: the module's text and each test file's size and time."""
     digest = hashlib.sha256((MAP_FORMAT + module_text).encode("utf-8", "surrogatepass"))
     for path in sorted(files):
@@ -61,7 +61,7 @@ def module_map(project: ProjectSuite, module_path: str, text: str, sites: Sequen
     """The tests of ``project`` that reach each function of the module at ``module_path``
     (``text``: as it is on disk), from the cache or built now."""
     files = files_for_module(project.test_files, module_identity(module_path).name, [s.name for s in sites])
-    print_ = fingerprint(text, files)
+    print_ = map_fingerprint(text, files)
     found = cached_map(module_path, print_)
     if found is not None:
         return found

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Folders never searched for tests (environments, caches, builds, vendored code).
-SKIP_DIRS = frozenset({
+NEVER_SEARCHED = frozenset({
     "node_modules", "__pycache__", "site-packages", "dist-packages", ".venv", "venv", "env", ".tox", ".nox",
     "build", "dist", ".git", ".hg", ".mypy_cache", ".pytest_cache", ".ruff_cache", "target", ".eggs",
 })  # fmt: skip
 #: The most test files a project's discovery keeps (a bigger tree is searched no further).
-MAX_TEST_FILES = 5000
+MAX_PROJECT_TEST_FILES = 5000
 _TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
 _IMPORTS_PYTEST = re.compile(r"^\s*(import pytest|from pytest\b)", re.MULTILINE)
 
@@ -62,11 +62,11 @@ def _says_pytest(root: Path) -> str:
     return ""
 
 
-def find_test_files(root: str, limit: int = MAX_TEST_FILES) -> Iterator[str]:
+def find_test_files(root: str, limit: int = MAX_PROJECT_TEST_FILES) -> Iterator[str]:
     """The test files under ``root`` (no virtual environments, hidden or build folders)."""
     found = 0
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in NEVER_SEARCHED and not d.startswith("."))
         for name in sorted(files):
             if _TEST_FILE.match(name):
                 yield os.path.join(folder, name)

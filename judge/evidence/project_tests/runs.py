@@ -29,7 +29,7 @@ from winnow.judge.sites import FunctionSite
 
 #: A JSON record a driver prints.
 Record = dict[str, Any]
-LIMITS = SandboxLimits(memory_mb=4096, nofile=512, nproc=128, output_tail_bytes=8_000_000, tmpfs_mb=256)
+TEST_RUN_LIMITS = SandboxLimits(memory_mb=4096, nofile=512, nproc=128, output_tail_bytes=8_000_000, tmpfs_mb=256)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def _run(project: ProjectSuite, payload: Record, timeout_s: float) -> tuple[list
     program = _program() + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
     program = "import json\n" + program
     visible = [project.root, *payload["sys_path"], *payload["site_dirs"]]
-    result = run_python(program, timeout_s=timeout_s, limits=LIMITS, read_only=visible)
+    result = run_python(program, timeout_s=timeout_s, limits=TEST_RUN_LIMITS, read_only=visible)
     records = list(marked_records(result.stdout_tail, payload["marker"]))
     complete = any(r.get("done") for r in records)
     return records, "" if complete else (result.reason or "the test run did not finish")

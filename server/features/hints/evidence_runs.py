@@ -59,7 +59,6 @@ class EvidenceRuns:
             return ModuleEvidence("off")
         path = uri_path(snap.uri)
         verdict = may_run(path, settings.run_code, self.host.settings.trusted_folders)
-        self.host.status.set_code_runs(verdict.runs, verdict.why)
         if not verdict.runs:
             self._refused(verdict, path)
             return ModuleEvidence("off", error=verdict.why)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from winnow.judge.dataset.mining import mine
 from winnow.judge.dataset.mining import python_records_for as records_for
-from winnow.judge.dataset.repo_tests import SuiteIndex, label_by_tests, module_with, run_candidates
+from winnow.judge.dataset.repo_tests import SuiteIndex, label_by_tests, module_with, suite_runs
 from winnow.judge.dataset.repo_tests import run_suite as run_tests
 
 OPS = '''"""Small helpers."""
@@ -134,7 +134,7 @@ def test_a_candidate_that_never_returns_times_out_alone(tmp_path: Path) -> None:
     tests = SuiteIndex.of(root).covering(clamp)  # type: ignore[arg-type]
     hang = "def clamp(x, lo, hi):\n    while True:\n        pass\n"
     exits = "def clamp(x, lo, hi):\n    import os\n    os._exit(0)\n"
-    runs = run_candidates(clamp, [hang, exits, clamp.code], tests, root, timeout_s=5.0)  # type: ignore[arg-type,attr-defined]
+    runs = suite_runs(clamp, [hang, exits, clamp.code], tests, root, timeout_s=5.0)  # type: ignore[arg-type,attr-defined]
     assert [r.status for r in runs] == ["timeout", "error", "passed"], runs
 
 
