@@ -34,6 +34,7 @@ export const SERVER_SETTING_KEYS = [
   'diagnostics.tests',
   'diagnostics.testRunner',
   'diagnostics.testTimeout',
+  'diagnostics.crashes',
   'context.enabled',
   'context.maxTokens',
   'context.maxFiles',
