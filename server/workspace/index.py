@@ -19,22 +19,17 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from winnow.judge.base.definitions import (
     Definition,
     ImportedName,
-    imported_names,
-    module_definitions,
-    parse_module,
 )
-from winnow.judge.base.snippets import CHUNK_CHARS, Chunk, line_chunks, words
-from winnow.judge.sites import language_of, outline
-from winnow.judge.sites.call_sites import literal_calls, merge_calls
+from winnow.judge.base.snippets import Chunk, line_chunks
+from winnow.judge.sites.call_sites import merge_calls
+from winnow.server.workspace.entries import Entry, make_entry, module_names
 from winnow.server.workspace.file_walk import (
-    PYTHON_EXTENSIONS,
     SOURCE_EXTENSIONS,
     Counters,
     FileWalker,
@@ -50,38 +45,6 @@ log = logging.getLogger(__name__)
 
 RECENT_FILES = 8  # recently opened/edited files whose chunks the context block ranks
 DOC_SETTLE_S = 0.3  # edits of an open document are re-indexed once they pause this long
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One indexed file."""
-
-    path: str  # resolved absolute path (the key)
-    rel: str  # path shown in prompts: relative to its root, "/"-separated
-    size: int  # characters
-    definitions: tuple[Definition, ...] = ()
-    chunks: tuple[Chunk, ...] = ()  # other languages (Python files keep definitions)
-    source: str = "disk"  # "disk" | "client"
-    imports: tuple[ImportedName, ...] = ()  # Python files: what they import
-    calls: tuple[tuple[str, tuple[str, ...]], ...] = ()  # Python files: called name → literal argument texts
-
-
-def module_names(rel: str) -> list[str]:
-    """Dotted module names a root-relative Python path can be imported as
-    (``src/pkg/util.py`` → ``src.pkg.util`` and ``pkg.util``)."""
-    parts = rel.split("/")
-    last = parts[-1]
-    for ext in PYTHON_EXTENSIONS:
-        if last.endswith(ext):
-            last = last[: -len(ext)]
-            break
-    parts = parts[:-1] + ([] if last == "__init__" else [last])
-    if not parts or not all(p.isidentifier() for p in parts):
-        return []
-    names = [".".join(parts)]
-    if parts[0] in ("src", "lib") and len(parts) > 1:
-        names.append(".".join(parts[1:]))
-    return names
 
 
 class WorkspaceIndex:
@@ -326,33 +289,7 @@ class WorkspaceIndex:
             self._by_path[path] = self._by_path.get(path, 0) + 1
 
     def _make_entry(self, path: str, rel: str, text: str, source: str) -> Entry | None:
-        if is_python(path):
-            tree = parse_module(text)
-            if tree is None:
-                self.counters.skipped_broken += 1
-                self.counters.last_broken = rel
-                log.info("workspace index: skipping %s (it does not parse)", rel)
-                return None
-            try:
-                defs = tuple(module_definitions(tree))
-                imports = tuple(imported_names(tree))
-            except (RecursionError, ValueError) as exc:
-                self.counters.skipped_broken += 1
-                self.counters.last_broken = rel
-                log.info("workspace index: skipping %s (%s)", rel, exc)
-                return None
-            calls = tuple(literal_calls(tree, text).items())
-            return Entry(path, rel, len(text), definitions=defs, source=source, imports=imports, calls=calls)
-        chunks = line_chunks(rel, text)
-        language = language_of(path)
-        if language is not None:  # its declarations first (Java: signatures; Python has its stubs above)
-            try:
-                stub = outline(text, language)
-            except (RecursionError, ValueError):
-                stub = ""
-            if stub:
-                chunks.insert(0, Chunk(rel, 0, stub[:CHUNK_CHARS], words(stub)))
-        return Entry(path, rel, len(text), chunks=tuple(chunks), source=source)
+        return make_entry(path, rel, text, source, self.counters)
 
     def _reindex_modules(self) -> None:
         modules: dict[str, str] = {}
