@@ -31,6 +31,7 @@ from winnow.server.features import convert, stats
 from winnow.server.features.code_actions import CodeActions
 from winnow.server.features.hints.pipeline import EDIT_DELAY_S, OPEN_DELAY_S, Diagnostics
 from winnow.server.features.inline import InlineCompletion
+from winnow.server.features.quick_fixes import QuickFixes
 from winnow.server.features.suggestions import Suggestion
 from winnow.server.lsp.cancellation import CancelFlag
 from winnow.server.lsp.failures import guarded
@@ -66,6 +67,7 @@ class WinnowServer(LanguageServer):
         self.inline = InlineCompletion(self, self.shutdown)
         self.diagnostics = Diagnostics(self)
         self.code_actions = CodeActions(self, self.diagnostics.hint_of)
+        self.quick_fixes = QuickFixes(self.documents)  # answering a hint: update the docstring, ignore it
         self.models.on_ready.append(self.diagnostics.refresh_all)
         self.started = time.perf_counter()
 
@@ -84,6 +86,14 @@ class WinnowServer(LanguageServer):
         try:
             item = self.client_capabilities.text_document.completion.completion_item
             return types.MarkupKind.Markdown in (item.documentation_format or [])
+        except AttributeError:
+            return False
+
+    def client_has_inline_completion(self) -> bool:
+        """Whether the client shows inline completions (ghost text) itself: then the completion
+        fallback stays out of its suggestion list."""
+        try:
+            return self.client_capabilities.text_document.inline_completion is not None
         except AttributeError:
             return False
 
@@ -266,6 +276,8 @@ def _register_completion(server: WinnowServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     @guarded(types.TEXT_DOCUMENT_COMPLETION, empty=None)
     async def completion(ls: WinnowServer, params: types.CompletionParams) -> types.CompletionList | None:
+        if ls.client_has_inline_completion():
+            return None  # its ghost text shows them: one list of suggestions, not two
         suggestions = await _suggestions_at(ls, params.text_document.uri, params.position)
         if suggestions is None:
             return None
@@ -280,7 +292,7 @@ def _register_completion(server: WinnowServer) -> None:
     )
     @guarded(types.TEXT_DOCUMENT_CODE_ACTION, empty=[])
     async def code_action(ls: WinnowServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        return ls.code_actions.list(params)
+        return ls.quick_fixes.list(params) + ls.code_actions.list(params)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded(types.TEXT_DOCUMENT_HOVER, empty=None)

@@ -56,6 +56,13 @@ CAPABILITIES = types.ClientCapabilities(
     ),
 )
 
+# A client without inline completion (Neovim 0.11, Emacs): it gets the completion fallback.
+CAPABILITIES_WITHOUT_INLINE = types.ClientCapabilities(
+    window=CAPABILITIES.window,
+    workspace=CAPABILITIES.workspace,
+    text_document=types.TextDocumentClientCapabilities(code_action=CAPABILITIES.text_document.code_action),
+)
+
 SAMPLE = '''"""A small module for the tests."""
 
 import math
@@ -194,14 +201,15 @@ async def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.05
 
 
 async def start(
-    client: LanguageClient, settings: dict[str, Any] | None = None, wait_ready: bool = True
+    client: LanguageClient, settings: dict[str, Any] | None = None, wait_ready: bool = True,
+    capabilities: types.ClientCapabilities = CAPABILITIES,
 ) -> types.InitializeResult:
     status = getattr(client, "winnow_status", None)
     if status is None:
         status = client.winnow_status = watch_status(client)  # type: ignore[attr-defined]
     options = TRUST_ALL | settings if settings is not None else FAST
     result = await client.initialize_session(
-        types.InitializeParams(capabilities=CAPABILITIES, initialization_options=options)
+        types.InitializeParams(capabilities=capabilities, initialization_options=options)
     )
     if wait_ready:
         await wait_for(lambda: any(s["state"] in ("ready", "error") for s in status), timeout=120)

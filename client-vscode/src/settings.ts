@@ -35,6 +35,7 @@ export const SERVER_SETTING_KEYS = [
   'diagnostics.testRunner',
   'diagnostics.testTimeout',
   'diagnostics.crashes',
+  'diagnostics.exclude',
   'context.enabled',
   'context.maxTokens',
   'context.maxFiles',

@@ -223,7 +223,12 @@ def report_markdown(report: FunctionReport) -> str:
         lines.append(tests_line(report.tests))
     if report.p_correct is not None:
         lines.append(f"- learned judge: {percent(report.p_correct)} likely correct")
-    lines.append(f"- hint: {report.hint.message}" if report.hint is not None else "- no hint: nothing says it is wrong")
+    if report.ignored is not None:
+        lines.append(f"- ignored (`winnow: ignore` on its def line): {report.ignored.message}")
+    elif report.hint is not None:
+        lines.append(f"- hint: {report.hint.message}")
+    else:
+        lines.append("- no hint: nothing says it is wrong")
     return "\n".join(lines)
 
 

@@ -58,6 +58,9 @@ class DiagnosticSettings:
     # A crash on an input nobody wrote down speaks when the edit introduced it (the version the
     # document started from did not fail so on the same input), or always ("absolute").
     crashes: str = "edit"
+    # Files no hint speaks of (gitignore-style globs, relative to a workspace folder: ``tests/**``,
+    # ``**/migrations/*.py``; or absolute).
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ _RULES: dict[str, tuple[Any, ...]] = {
     "diagnostics.testRunner": ("enum", TEST_RUNNERS),
     "diagnostics.testTimeout": ("int", 5, 600),
     "diagnostics.crashes": ("enum", CRASH_RULES),
+    "diagnostics.exclude": ("paths",),
     "context.enabled": ("bool",),
     "context.maxTokens": ("int", 0, 2048),
     "context.maxFiles": ("int", 1, 200_000),

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pathspec
+
 from winnow.judge.sandbox.choice import isolation
 
 
@@ -68,3 +70,18 @@ def may_run(path: str | None, run_code: bool, folders: Iterable[str]) -> RunVerd
     if not iso.strong:
         return RunVerdict(False, "no-sandbox", iso.why_not_strong())
     return RunVerdict(True)
+
+
+def excluded(path: str | None, patterns: Iterable[str], roots: Iterable[str]) -> bool:
+    """Whether ``path`` matches one of ``patterns`` (``diagnostics.exclude``): gitignore-style
+    globs, relative to a workspace folder holding it, or absolute."""
+    patterns = [p for p in patterns if p.strip()]
+    if path is None or not patterns:
+        return False
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    real = _resolved(path)
+    candidates = [real.lstrip(os.sep)]
+    for root in trusted_roots(roots):
+        if real.startswith(root.rstrip(os.sep) + os.sep):
+            candidates.append(os.path.relpath(real, root))
+    return any(spec.match_file(c) for c in candidates)

@@ -34,6 +34,7 @@ from lsprotocol import types
 from winnow.judge.evidence.module_evidence import ModuleEvidence
 from winnow.judge.evidence.project_tests.verdicts import FunctionTests
 from winnow.judge.hints.edits import relations
+from winnow.judge.hints.ignores import ignored_kinds
 from winnow.judge.hints.policy import Hint, HintPolicy, may_speak_of
 from winnow.judge.scoring.manifest import JudgeManifest
 from winnow.judge.sites import FunctionSite, backend, functions
@@ -46,13 +47,21 @@ from winnow.server.features.hints.tests import SuiteEvidence
 from winnow.server.features.ports import DiagnosticsHost
 from winnow.server.workspace.context import uri_path
 from winnow.server.workspace.documents import MAX_ANALYSED_CHARS, Snapshot, function_sites
-from winnow.server.workspace.trust import may_run
+from winnow.server.workspace.trust import excluded, may_run
 
 log = logging.getLogger(__name__)
 
 __all__ = ["EDIT_DELAY_S", "OPEN_DELAY_S", "Diagnostics"]
 
 MAX_FUNCTIONS = 300  # run in the sandbox: a module of hundreds of functions takes seconds
+
+
+def ignored_on(snap: Snapshot, site: FunctionSite) -> frozenset[str]:
+    """The kinds a ``winnow: ignore`` comment on the function's def line silences."""
+    lang = backend(site.language)
+    if lang is None or site.def_line >= snap.line_count:
+        return frozenset()
+    return ignored_kinds(snap.line_text(site.def_line), lang.line_comment)
 
 
 class Diagnostics:
@@ -136,8 +145,13 @@ class Diagnostics:
 
     # --- a run: collect → decide → present (→ judge → decide → present) ----------------------
 
+    def _excluded(self, snap: Snapshot) -> bool:
+        """Whether ``diagnostics.exclude`` says no hint speaks of this document."""
+        settings = self.host.settings
+        return excluded(uri_path(snap.uri), settings.diagnostics.exclude, self.host.workspace_context.roots)
+
     def _eligible(self, snap: Snapshot) -> list[FunctionSite]:
-        if backend(snap.language) is None:
+        if backend(snap.language) is None or self._excluded(snap):
             return []
         if len(snap.text) > MAX_ANALYSED_CHARS:
             self.host.messages.once(
@@ -186,7 +200,7 @@ class Diagnostics:
         (where its code may run at all); the map of its module is built meanwhile."""
         settings = self.host.settings
         path = uri_path(snap.uri)
-        if not settings.diagnostics.tests or path is None or backend(snap.language) is None:
+        if not settings.diagnostics.tests or path is None or backend(snap.language) is None or self._excluded(snap):
             return {}
         if not may_run(path, settings.diagnostics.run_code, settings.trusted_folders).runs:
             return {}
@@ -240,7 +254,11 @@ class Diagnostics:
         judge = self.host.models.judge_info()
         figures = convert.judge_quality(judge) if judge is not None else ""
         severity = self.host.settings.diagnostics.severity
-        self.reports.set(uri, decide(sites, evidence, policy, self.judge.scores, severity, figures, tests or {}, related))
+        snap = self.host.documents.snapshot(uri)
+        ignored = {s.qualname: ignored_on(snap, s) for s in sites} if snap is not None else {}
+        self.reports.set(
+            uri, decide(sites, evidence, policy, self.judge.scores, severity, figures, tests or {}, related, ignored)
+        )
 
     def _present(self, uri: str, snap: Snapshot, sites: list[FunctionSite]) -> None:
         known = self.reports.of(uri)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from winnow.judge.evidence.module_evidence import FunctionEvidence, ModuleEvidence
 from winnow.judge.evidence.project_tests.verdicts import FunctionTests
 from winnow.judge.hints.edits import introduced_only
+from winnow.judge.hints.ignores import silences
 from winnow.judge.hints.policy import Hint, HintPolicy, hint_for
 from winnow.judge.sites import FunctionSite, backend
 
@@ -25,6 +26,7 @@ class FunctionReport:
     hint: Hint | None
     tests: FunctionTests | None = None
     dropped: int = 0  # probe failures the version before had too (edit-relative rule): not counted
+    ignored: Hint | None = None  # the hint a ``winnow: ignore`` comment on its def line silenced
 
 
 def doc_comment(site: FunctionSite) -> str:
@@ -42,6 +44,7 @@ def decide(
     figures: str,
     tests: Mapping[str, FunctionTests] | None = None,
     related: Mapping[str, Mapping[tuple[str, str, str], str]] | None = None,
+    ignored: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, FunctionReport]:
     """Each function's report, by content hash: its evidence, its tests' verdict (``tests``, by
     qualname), the judge's score (``scores``, by content hash) and the hint ``policy`` gives
@@ -55,9 +58,12 @@ def decide(
         p = scores.get(site.content_hash)
         own = (tests or {}).get(site.qualname)
         hint = hint_for(ev, policy, p, figures, severity, doc=doc_comment(site), tests=own)
+        silenced = None
+        if hint is not None and silences((ignored or {}).get(site.qualname, frozenset()), hint.kind):
+            hint, silenced = None, hint  # the user answered it: ``winnow: ignore`` on its def line
         reports[site.content_hash] = FunctionReport(
             site, ev, evidence.status, evidence.error, p, hint, own,
-            dropped=len((evidence.functions.get(site.qualname) or ev).probes) - len(ev.probes),
+            dropped=len((evidence.functions.get(site.qualname) or ev).probes) - len(ev.probes), ignored=silenced,
         )  # fmt: skip
     return reports
 

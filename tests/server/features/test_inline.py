@@ -13,6 +13,7 @@ import time
 import pytest
 import pytest_lsp
 from lsp_support import (
+    CAPABILITIES_WITHOUT_INLINE,
     CONFIG,
     FAST,
     SAMPLE,
@@ -52,7 +53,9 @@ def big_module(tag: str, functions: int = 24) -> str:
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: LanguageClient):
-    await start(lsp_client, FAST)
+    """A client without inline completion of its own (as Neovim 0.11 and Emacs are): the server
+    answers its inline requests and offers it the completion fallback too."""
+    await start(lsp_client, FAST, capabilities=CAPABILITIES_WITHOUT_INLINE)
     open_doc(lsp_client, URI, SAMPLE)
     lsp_client.version = 1  # type: ignore[attr-defined]
     yield

@@ -28,6 +28,7 @@ def test_defaults_follow_the_contract():
             "enabled": True, "runCode": True, "examples": True, "probes": 24, "typedInputs": True,
             "callSites": True, "judge": "off",
             "threshold": 0.5, "severity": "warning",
+            "tests": True, "testRunner": "auto", "testTimeout": 60, "crashes": "edit", "exclude": [],
         },
         "context": {"enabled": True, "maxTokens": 128, "maxFiles": 5000},
     }
