@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The architecture: layer order and forbidden imports (pyproject.toml [tool.importlinter]).
 bash .ci/lint-imports.sh
+# Lint (pyproject.toml [tool.ruff]; ruff pinned in the [dev] extras).
+.venv/bin/ruff check .
 # In random order (pytest-randomly), so that a test that leans on another's leftovers fails
 # here rather than on someone's machine. The seed is printed; replay a failing order with
 # WINNOW_TEST_SEED=<seed> bash .ci/test.sh (or pass -p randomly --randomly-seed=<seed> to pytest).
