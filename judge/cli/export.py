@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write a trained judge as a llama.cpp adapter GGUF and a judge.json manifest",
         description=(
             "Convert a checkpoint's LoRA (peft) into a llama.cpp adapter GGUF for the quantized base "
-            "(nothing merged; Q/K rows permuted to llama.cpp's rotary layout), fit calibration "
+            "(nothing merged; for llama bases Q/K rows permuted to llama.cpp's rotary layout), fit calibration "
             "(temperature + bias) on the run's validation scores, and write OUT/judge.json. Then check "
             "that llama.cpp with the adapter scores a few validation examples like transformers+peft; "
             "the figures go into the manifest and OUT/export_report.json. Give --eval-metrics (the JSON "
@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-split", default="humaneval:heldout", help="what --eval-metrics measured (default: humaneval:heldout)")
     p.add_argument("--dtype", choices=("f32", "f16"), default="f32", help="adapter tensor type (default: f32)")
     p.add_argument("--name", help="the judge's name in its manifest")
+    p.add_argument(
+        "--base",
+        help="the GGUF to serve the judge on, when not the one it was trained on (e.g. a quantization of the "
+             "same model; refused unless architecture, shape, tokenizer and chat template match). Default: the "
+             "training base; for a run on a Hugging Face folder, Winnow's GGUF of it, copied to OUT/base.gguf",
+    )
     p.add_argument("--no-verify", action="store_true", help="skip the llama.cpp-vs-transformers check")
     p.add_argument("--verify-examples", type=int, default=8, help="examples in that check (default: 8)")
     flags.add_json(p, "print the export report as JSON")
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = export(
         args.run, args.out, checkpoint=args.checkpoint, eval_metrics=args.eval_metrics, eval_split=args.eval_split,
-        dtype=args.dtype, name=args.name, verify=not args.no_verify, n_verify=args.verify_examples,
+        dtype=args.dtype, name=args.name, verify=not args.no_verify, n_verify=args.verify_examples, base=args.base,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

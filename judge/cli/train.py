@@ -39,7 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     flags.add_labels(p, "labels JSONL from `winnow label` (positive = passed)")
     flags.add_problems(p)
     flags.add_out(p, "run folder: checkpoints, config, metrics, validation scores")
-    p.add_argument("--base", default="default", help=f"GGUF base: {flags.MODEL_SPEC}")
+    p.add_argument(
+        "--base", default="default",
+        help=f"the base model: a GGUF ({flags.MODEL_SPEC}) or a Hugging Face folder (config.json, safetensors, "
+             "tokenizer.json); verified families: llama (Llama-3.2, SmolLM2), qwen2 (Qwen2.5-Coder), gemma3 "
+             "(Gemma-3 text; its GGUF, not a folder)",
+    )
     _add_model_flags(p)
     _add_schedule_flags(p)
     _add_objective_flags(p)

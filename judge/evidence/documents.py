@@ -16,7 +16,8 @@ from typing import Protocol
 
 from winnow.judge.evidence.examples import Example, find_examples
 from winnow.judge.evidence.java.examples import find_java_examples
-from winnow.judge.evidence.java.runs import NO_JDK, java_evidence, jdk_available, parameter_count
+from winnow.judge.evidence.java.probe import parameter_count
+from winnow.judge.evidence.java.runs import NO_JDK, java_evidence, jdk_available
 from winnow.judge.evidence.module_evidence import ModuleEvidence, Target, collect
 from winnow.judge.sandbox.choice import isolation
 from winnow.judge.sites import FunctionSite

@@ -1,11 +1,12 @@
 """Run the examples of a task's docstring against a candidate in the sandbox, judged by value.
 
-The examples come from ``docstring_examples``; each is a call compared with its expected value
-by ``==`` (floats with a tolerance). The candidate never runs in this process: every example of
-one candidate runs in one sandboxed process, ``example_driver`` (whose source is the program),
-each isolated from the others with its own time budget. For best of N, the same process also
-runs every candidate on shared inputs (:class:`AgreeSpec`), whose outputs say which
-candidates agree (``output_agreement``).
+The examples come from ``examples``; each is a call compared with its expected value by
+``==`` (floats with a tolerance). The candidate never runs in this process: every example of
+one candidate runs in one sandboxed process, ``drivers.example_driver`` (its program:
+``programs.program_text``), each isolated from the others with its own time budget; its
+records (``CaseRecord``) become ``ExampleResults``. For best of N, the same process also runs
+every candidate on shared inputs (:class:`AgreeSpec`), whose outputs say which candidates
+agree (``agreement``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ import dataclasses
 import functools
 import json
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from winnow.judge.evidence.drivers import driver_path
 from winnow.judge.evidence.examples import Example, find_examples_and_setup
+from winnow.judge.evidence.programs import program_text
+
+if TYPE_CHECKING:
+    from winnow.judge.evidence.drivers.example_driver import CaseRecord
 
 ExampleStatus = Literal["passed", "failed", "error", "timeout"]
 
@@ -27,9 +32,6 @@ ExampleStatus = Literal["passed", "failed", "error", "timeout"]
 EXAMPLE_TIMEOUT_S = 2.0
 #: How much of a value's repr a record keeps.
 REPR_LIMIT = 200
-#: The program the sandbox runs (stdlib only), followed by one ``main(<payload>)`` line.
-DRIVER_PATH = driver_path("example_driver")
-INPUTS_PATH = driver_path("driver_inputs")
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,10 @@ class ExampleSignal:
     first_failure: ExampleRecord | None = None
     reason: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """The JSON form: ``{"total", "passed", "status"}``, plus ``failed``, ``errors`` and
         ``first_failure`` when not all pass, and ``reason`` when there is one."""
-        out: dict[str, Any] = {"total": self.total, "passed": self.passed, "status": self.status}
+        out: dict[str, object] = {"total": self.total, "passed": self.passed, "status": self.status}
         if self.total and self.passed < self.total:
             out["failed"] = self.failed
             out["errors"] = self.errors
@@ -128,17 +130,16 @@ def entry_name(task: str) -> str | None:
 
 
 @functools.cache
-def driver_source() -> str:
-    """The program every run sends to the sandbox: ``driver_inputs`` registered as a module
-    (shared inputs), then ``example_driver``."""
-    from winnow.judge.sandbox.run import module_prelude
-
-    return module_prelude("driver_inputs", INPUTS_PATH) + DRIVER_PATH.read_text(encoding="utf-8")
+def example_program() -> str:
+    """The program every run sends to the sandbox (stdlib only, read once), followed by one
+    ``run_job(<payload>)`` line: ``driver_inputs`` registered as a module (shared inputs),
+    then ``example_driver``."""
+    return program_text("example_driver")
 
 
 def _program(
     code: str | list[str], examples: list[Example], setup: list[str], marker: str, example_timeout_s: float,
-    agree: dict[str, Any] | None = None,
+    agree: Mapping[str, object] | None = None,
 ) -> str:
     """The driver's source and the call that runs it on this candidate's examples (on each
     of several candidates, in order, when ``code`` is a list; then on shared inputs with ``agree``)."""
@@ -151,7 +152,7 @@ def _program(
         "sources" if isinstance(code, list) else "source": code,
         **({"agree": agree} if agree else {}),
     })
-    return f"{driver_source()}\n\nmain({payload!r})\n"
+    return f"{example_program()}\n\nrun_job({payload!r})\n"
 
 
 def run_examples(
@@ -181,7 +182,9 @@ def run_examples(
     return collect_results(examples, marked_records(result.stdout_tail, marker), result.status, result.reason)
 
 
-def collect_results(examples: list[Example], got: list[dict[str, Any]], run_status: str, run_reason: str) -> ExampleResults:
+def collect_results(
+    examples: list[Example], got: Sequence[CaseRecord], run_status: str, run_reason: str
+) -> ExampleResults:
     """One candidate's records (in example order) → its ExampleResults; missing records are
     examples that never ran (the run's status and reason say why)."""
     records = []
@@ -237,7 +240,7 @@ def run_examples_many(
     limits = SandboxLimits(output_tail_bytes=max(64_000, tail))
     budget = timeout_s * len(codes) + (agree.per_candidate_s * len(codes) + 5.0 if spec else 0.0)
     result = run_python(program, timeout_s=budget, limits=limits, read_only=read_only)
-    by_candidate: dict[int, list[dict[str, Any]]] = {}
+    by_candidate: dict[int, list[CaseRecord]] = {}
     outputs: dict[int, tuple[str | None, ...]] = {}
     for record in marked_records(result.stdout_tail, marker):
         index = int(record.get("candidate", -1))

@@ -5,8 +5,10 @@ A hint is a claim about a user's code, so it rests on something that happened: a
 whose output differs from what the docstring says, an exception on an input next to the
 examples' own, a call that hangs. ``collect`` runs the module as the editor has it (saved
 or not) in the sandbox, importing from the project's folders and installed packages
-read-only (``evidence_driver``), and returns what each function did. A module that cannot
-load there (a missing import, no interpreter) gives no evidence, never a failure.
+read-only (``drivers.module_driver`` and its parts, sent as one program), and returns what
+each function did, read from the driver's records into typed results (``ExampleCheck``,
+``ProbeFailure``, ``FunctionEvidence``). A module that cannot load there (a missing import,
+no interpreter) gives no evidence, never a failure.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from winnow.judge.evidence.drivers import driver_path
+from winnow.judge.evidence.programs import program_text
 from winnow.judge.sandbox.results import marked_records
-from winnow.judge.sandbox.run import SandboxLimits, module_prelude, run_python
+from winnow.judge.sandbox.run import SandboxLimits, run_python
 
-DRIVER_PATH = driver_path("module_driver")
-INPUTS_PATH = driver_path("driver_inputs")
+if TYPE_CHECKING:
+    from winnow.judge.evidence.drivers.module_driver import FunctionRecord, ModuleRecord
+
 #: Inputs drawn from type hints per function (Hypothesis, in the sandbox), by default.
 TYPED_INPUTS = 12
 MODULE_TIMEOUT_S = 60.0
@@ -127,9 +130,9 @@ class ModuleIdentity:
 
 @functools.cache
 def driver_source() -> str:
-    """The program every run sends to the sandbox (read once): the input sources registered
-    as the module ``driver_inputs``, then the driver that imports it."""
-    return module_prelude("driver_inputs", INPUTS_PATH) + DRIVER_PATH.read_text(encoding="utf-8")
+    """The program every run sends to the sandbox (read once): the module driver's parts,
+    then the driver that imports them (``programs.program_text``)."""
+    return program_text("module_driver")
 
 
 def module_identity(path: str | None) -> ModuleIdentity:
@@ -197,7 +200,7 @@ def collect(
         "typed": typed,
         "calls": {k: list(v) for k, v in (calls or {}).items()},
     }
-    program = driver_source() + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
+    program = driver_source() + f"\nrun_module(json.loads({json.dumps(json.dumps(payload))}))\n"
     limits = SandboxLimits(memory_mb=4096, nofile=256, nproc=64, output_tail_bytes=2_000_000, tmpfs_mb=128)
     t0 = time.perf_counter()
     result = run_python(program, timeout_s=timeout_s, limits=limits, read_only=sys_path)
@@ -207,9 +210,10 @@ def collect(
 
 def parse_records(stdout: str, marker: str, reason: str, seconds: float) -> ModuleEvidence:
     """The driver's record lines → ModuleEvidence (a run that said nothing is an error)."""
-    header: dict[str, Any] | None = None
+    header: ModuleRecord | None = None
     functions: dict[str, FunctionEvidence] = {}
-    for record in marked_records(stdout, marker):
+    records: list[ModuleRecord | FunctionRecord] = marked_records(stdout, marker)
+    for record in records:
         if "module" in record:
             header = record
             continue
@@ -228,7 +232,8 @@ def parse_records(stdout: str, marker: str, reason: str, seconds: float) -> Modu
     return ModuleEvidence("loaded", functions, "", seconds)
 
 
-def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+def _known(cls: type, data: Mapping[str, object]) -> dict[str, object]:
+    """The keys of a record that ``cls`` (a dataclass) has fields for."""
     names = cls.__dataclass_fields__  # type: ignore[attr-defined]
     return {k: v for k, v in data.items() if k in names}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,12 +94,22 @@ def _recommended(evaluation: HeldOutEvaluation | None, with_verdict: bool = Fals
 @dataclass(frozen=True)
 class TrainedCheckpoint:
     """The checkpoint an export reads: its folder, its run config as written (runs saved by an
-    older Winnow lack some keys), its metrics, and the base GGUF it was trained on."""
+    older Winnow lack some keys), its metrics, and the base GGUF it was trained on (for a run on
+    a Hugging Face folder, the GGUF Winnow wrote from it)."""
 
     path: Path
     config: JSONObject
     metrics: CheckpointMetrics
     gguf_path: str
+
+
+@dataclass(frozen=True)
+class ServingBase:
+    """The GGUF the exported judge is served on: the manifest's ``base_model`` and its sha256."""
+
+    spec: str
+    path: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -140,13 +151,17 @@ def export(
     name: str | None = None,
     verify: bool = True,
     n_verify: int = 8,
+    base: str | None = None,
 ) -> ExportReport:
-    """Write OUT/adapter.gguf and OUT/judge.json (and OUT/export_report.json); return the report."""
+    """Write OUT/adapter.gguf and OUT/judge.json (and OUT/export_report.json); return the report.
+    ``base``: the GGUF to serve the judge on, when it is not the one it was trained on (another
+    quantization of the same model); it must be the same architecture, shape and tokenizer."""
     from winnow.judge.training.pretrained import gguf_facts
 
     run, out = Path(run_dir), Path(out_dir)
     trained = _trained_checkpoint(run, checkpoint)
     out.mkdir(parents=True, exist_ok=True)
+    serving = _serving_base(trained, out, base)
     adapter_path = out / "adapter.gguf"
     # What the judge.json about to be replaced measured or fitted for its adapter.
     previous_agreement = _previous_section(out / "judge.json", "training", "agreement")
@@ -154,8 +169,8 @@ def export(
     written = write_adapter_gguf(trained.path / "adapter", gguf_facts(trained.gguf_path), adapter_path, dtype,
                                  name=name or f"winnow judge LoRA ({run.name} {trained.path.name})")
     calibration = _fit_calibration(trained.path)
-    manifest = _manifest(run, trained, adapter_path, written, calibration, _evaluation(eval_metrics, eval_split),
-                         name, previous_verdict)
+    manifest = _manifest(run, trained, serving, adapter_path, written, calibration,
+                         _evaluation(eval_metrics, eval_split), name, previous_verdict)
     manifest_path = manifest.save(out / "judge.json")
     adapter_bytes = adapter_path.stat().st_size
     agreement = _record_agreement(manifest, manifest_path, trained.path, run, n_verify if verify else None,
@@ -177,7 +192,7 @@ def _fit_calibration(ck: Path) -> Calibration:
     return fit([r["z"] for r in rows], [int(r["label"]) for r in rows])
 
 
-def _manifest(run: Path, trained: TrainedCheckpoint, adapter_path: Path, written: AdapterFile,
+def _manifest(run: Path, trained: TrainedCheckpoint, serving: ServingBase, adapter_path: Path, written: AdapterFile,
               calibration: Calibration, evaluation: HeldOutEvaluation | None, name: str | None,
               previous_verdict: tuple[str, JSONObject] | None) -> JudgeManifest:
     """The judge's manifest: calibration, the held-out figures and what they switch on, a
@@ -194,8 +209,8 @@ def _manifest(run: Path, trained: TrainedCheckpoint, adapter_path: Path, written
     base, train_cfg = config["base"], config["train"]
     return JudgeManifest(
         name=name or f"LoRA judge on the {base['spec']} base ({ck.name} of {run.name})",
-        base_model=base["spec"],
-        base_sha256=base["sha256"],
+        base_model=serving.spec,
+        base_sha256=serving.sha256,
         adapter=adapter_path.name,
         adapter_sha256=adapter_sha,
         calibration=calibration,
@@ -224,6 +239,16 @@ def _trained_checkpoint(run: Path, checkpoint: str) -> TrainedCheckpoint:
             f"{', '.join(SERVED_TEMPLATES)}"
         )
     base = config["base"]
+    if base.get("source") == "hf":  # a Hugging Face folder: the GGUF Winnow writes from it (cached)
+        from winnow.judge.training.pretrained import convert_base
+
+        converted = convert_base(base["spec"])
+        if converted.sha256 != base["sha256"]:
+            raise WinnowError(
+                f"{ck} was trained on {base['spec']} as it was (sha256 {base['sha256'][:12]}…); the folder has "
+                f"changed since ({converted.sha256[:12]}…): export needs the base it was trained on"
+            )
+        return TrainedCheckpoint(ck, config, metrics, converted.gguf_path)
     info = resolve(base["spec"])
     if info.sha256 != base["sha256"]:
         raise WinnowError(
@@ -231,6 +256,38 @@ def _trained_checkpoint(run: Path, checkpoint: str) -> TrainedCheckpoint:
             f"to {info.sha256[:12]}…: export needs the base it was trained on"
         )
     return TrainedCheckpoint(ck, config, metrics, info.path)
+
+
+def _serving_base(trained: TrainedCheckpoint, out: Path, spec: str | None) -> ServingBase:
+    """The GGUF the judge is served on: ``spec`` (checked against the training base), else the
+    training base; for a run on a Hugging Face folder, Winnow's GGUF of it copied to OUT/base.gguf."""
+    from winnow.judge.llm.model_files import resolve, sha256_file
+    from winnow.judge.training.pretrained import check_serving_base
+
+    base = trained.config["base"]
+    if spec is not None:
+        from winnow.judge.training.hf_gguf import is_hf_folder
+
+        if is_hf_folder(spec):
+            raise WinnowError(f"--base {spec}: the judge is served by llama.cpp: name a GGUF")
+        info = resolve(spec)
+        if info.sha256 != base.get("gguf_sha256", base["sha256"]):
+            check_serving_base(trained.gguf_path, info.path)  # same family, shape and prompt tokens, or refused
+        return ServingBase(spec, info.path, info.sha256)
+    if base.get("source") != "hf":
+        return ServingBase(base["spec"], trained.gguf_path, base["sha256"])
+    copy = out / "base.gguf"
+    sha = base.get("gguf_sha256")
+    if not (copy.is_file() and sha and sha256_file(copy) == sha):
+        tmp = out / "base.gguf.tmp"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(trained.gguf_path, tmp)
+        except OSError:
+            shutil.copyfile(trained.gguf_path, tmp)
+        os.replace(tmp, copy)
+    path = str(copy.resolve())
+    return ServingBase(path, path, sha or sha256_file(copy))
 
 
 def _training_record(run: Path, trained: TrainedCheckpoint, written: AdapterFile) -> TrainingRecord:

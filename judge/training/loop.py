@@ -45,6 +45,7 @@ from winnow.judge.training.checkpoint import (
 from winnow.judge.training.config import TrainConfig
 from winnow.judge.training.encoding import batch_z, score_sequences
 from winnow.judge.training.environment import require_training_stack, set_seed_all, versions
+from winnow.judge.training.families import unverified_note
 from winnow.judge.training.lora import Trainable, build_trainable
 from winnow.judge.training.objective import pairwise_loss, pairwise_surrogate
 from winnow.judge.training.pretrained import check_base_tokenizer, convert_base, load_base_model
@@ -166,6 +167,9 @@ def _load_data(ctx: RunContext) -> tuple[Prepared, PreTrainedModel]:
     examples = load_examples(read_jsonl(cfg.labels), problems_by_id(cfg.problems), cfg.labels)
     with ctx.accelerator.main_process_first():
         base = convert_base(cfg.base, say=ctx.note)
+    unverified = unverified_note(base.facts.architecture)
+    if unverified is not None:
+        ctx.note(unverified)
     check_base_tokenizer(base, cfg.base, cfg.allow_tokenizer_mismatch, ctx.note)
     set_seed_all(cfg.seed)
     base_model, hf_tok = load_base_model(base)

@@ -3,10 +3,18 @@ token for token against llama.cpp.
 
 The GGUF base is dequantized by transformers (``gguf_file=``) once and cached as an
 ordinary checkpoint under ``cache_dir()/converted/<sha256[:16]>/`` (converting takes
-~50 s, loading the cached copy under a second). transformers' GGUF tokenizer conversion
-does not know every llama.cpp pre-tokenizer, so the converted tokenizer is patched where
-we know the rule and then *checked* against llama.cpp on probe texts; a mismatch stops
-training (the judge would learn on prompts it never sees when serving).
+~50 s, loading the cached copy under a second). transformers' GGUF loader leaves out what
+some families need (Llama-3's rotary scaling, Gemma-3's attention scale and per-layer rotary
+settings): ``families.fix_gguf_config`` sets it from the file as llama.cpp reads it.
+transformers' GGUF tokenizer conversion does not know every llama.cpp pre-tokenizer, so the
+converted tokenizer is patched where we know the rule and then *checked* against llama.cpp
+on probe texts; a mismatch stops training (the judge would learn on prompts it never sees
+when serving).
+
+A Hugging Face folder (``config.json`` + safetensors + ``tokenizer.json``) of a supported
+family is trained as it is, with its own tokenizer; the GGUF that llama.cpp serves it on is
+written from it once (``hf_gguf``, cached like a converted copy) and the folder's tokenizer
+is checked against llama.cpp on that file.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import write_json
 from winnow.judge.scoring.judge_prompt import judge_token_runs
 from winnow.judge.training.environment import require_training_stack, versions
+from winnow.judge.training.families import fix_gguf_config
 from winnow.judge.training.records import JSONObject
 
 if TYPE_CHECKING:
@@ -32,7 +41,8 @@ if TYPE_CHECKING:
     from winnow.judge.llm.model import Model
     from winnow.judge.scoring.judge_prompt import Tokenizer
 
-CONVERTED_FORMAT = 1
+#: 2: the transformers copy carries families.fix_gguf_config (format 1 copies lack it)
+CONVERTED_FORMAT = 2
 CONVERTED_MARKER = "winnow-converted.json"
 #: llama.cpp pre-tokenizers that split every digit before GPT-2's regex (llama-vocab.cpp).
 DIGITS_THEN_GPT2 = {"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva"}
@@ -53,6 +63,8 @@ class GGUFFacts:
     n_layers: int | None
     n_head: int | None
     n_head_kv: int | None
+    n_embd: int | None = None
+    n_vocab: int | None = None
 
     @classmethod
     def from_dict(cls, data: JSONObject) -> GGUFFacts:
@@ -81,7 +93,22 @@ def gguf_facts(path: str | os.PathLike[str]) -> GGUFFacts:
         n_layers=get(f"{arch}.block_count"),
         n_head=get(f"{arch}.attention.head_count"),
         n_head_kv=get(f"{arch}.attention.head_count_kv"),
+        n_embd=get(f"{arch}.embedding_length"),
+        n_vocab=_vocab_size(reader),
     )
+
+
+def _vocab_size(reader: Any) -> int | None:
+    """How many tokens the GGUF's vocabulary holds (None: it has none)."""
+    f = reader.get_field("tokenizer.ggml.tokens")
+    return len(f.data) if f is not None else None
+
+
+def same_model_shape(a: GGUFFacts, b: GGUFFacts) -> list[str]:
+    """What differs between two GGUFs' architectures and shapes (empty: an adapter for one fits the other)."""
+    keys = ("architecture", "n_layers", "n_head", "n_head_kv", "n_embd", "n_vocab")
+    return [f"{k} {getattr(a, k)} vs {getattr(b, k)}" for k in keys
+            if getattr(a, k) is not None and getattr(b, k) is not None and getattr(a, k) != getattr(b, k)]
 
 
 class HFTokenizer:
@@ -153,6 +180,13 @@ class ConvertedBase:
     facts: GGUFFacts
     #: ``check_tokenizer``'s record as the marker holds it (JSON: ok, probes, mismatches, examples, pre_tokenizer_patch)
     tokenizer_check: dict[str, Any]
+    #: ``gguf``: a GGUF dequantized by transformers; ``hf``: a Hugging Face folder trained as it is,
+    #: served on the GGUF Winnow wrote from it (``gguf_path``)
+    source: str = "gguf"
+    #: the sha256 of ``gguf_path`` (for a GGUF base, ``sha256`` itself)
+    gguf_sha256: str | None = None
+    #: what ``families.fix_gguf_config`` set on transformers' copy
+    config_fixes: list[str] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -188,7 +222,10 @@ def convert_base(spec: str = "default", allow_download: bool = False, say: Calla
     """The cached transformers copy of a GGUF base (converted on first use)."""
     require_training_stack()
     from winnow.judge.llm.model_files import resolve
+    from winnow.judge.training.hf_gguf import is_hf_folder
 
+    if is_hf_folder(spec):
+        return convert_hf_folder(spec, say)
     info = resolve(spec, allow_download=allow_download)
     target = converted_dir(info.sha256)
     cached = _cached_base(target, spec, info.path, info.sha256)
@@ -221,8 +258,12 @@ def _cached_base(target: Path, spec: str, gguf_path: str, sha256: str) -> Conver
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
         if data.get("format") == CONVERTED_FORMAT and data.get("sha256") == sha256:
-            return ConvertedBase(spec, gguf_path, data["sha256"], str(target), data["chat_template"], data["bos"],
-                                 GGUFFacts.from_dict(data["facts"]), data["tokenizer_check"])
+            source = data.get("source", "gguf")
+            return ConvertedBase(
+                spec, data["gguf_path"] if source == "hf" else gguf_path, data["sha256"],
+                data["hf_dir"] if source == "hf" else str(target), data["chat_template"], data["bos"],
+                GGUFFacts.from_dict(data["facts"]), data["tokenizer_check"], source,
+                data.get("gguf_sha256") or sha256, data.get("config_fixes"))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):  # unreadable: convert again
         pass
     return None
@@ -242,6 +283,7 @@ def _convert_into(tmp: Path, spec: str, gguf_path: str, sha256: str, target: Pat
     config = loaded.config
     if hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")
+    fixes = fix_gguf_config(config, gguf)  # what transformers' GGUF loader leaves out
     # A model loaded from GGUF counts as quantized and refuses save_pretrained:
     # copy its (dequantized) weights into a fresh model and save that.
     fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
@@ -260,9 +302,52 @@ def _convert_into(tmp: Path, spec: str, gguf_path: str, sha256: str, target: Pat
         "bos": bos,
         "facts": asdict(facts),
         "tokenizer_check": check,
+        "config_fixes": fixes,
         "transformers": versions().get("transformers"),
     })
-    return ConvertedBase(spec, gguf_path, sha256, str(target), chat_template, bos, facts, check)
+    return ConvertedBase(spec, gguf_path, sha256, str(target), chat_template, bos, facts, check, "gguf", sha256, fixes)
+
+
+def convert_hf_folder(spec: str, say: Callable[[str], None] | None = None) -> ConvertedBase:
+    """A Hugging Face folder as a base: trained as it is; the GGUF llama.cpp serves it on written
+    once into ``converted_dir`` (with its chat template, BOS and the folder's tokenizer checked
+    against llama.cpp on it)."""
+    from transformers import AutoTokenizer
+
+    from winnow.judge.llm.model_files import sha256_file
+    from winnow.judge.training.hf_gguf import folder_sha256, write_gguf
+
+    folder = Path(os.path.expanduser(spec)).resolve()
+    sha256 = folder_sha256(folder)
+    target = converted_dir(sha256)
+    cached = _cached_base(target, str(folder), "", sha256)
+    if cached is not None:
+        return cached
+    (say or (lambda _m: None))(f"writing {folder} as a GGUF for llama.cpp (once)")
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        write_gguf(folder, tmp / "base.gguf")
+        gguf_path = target / "base.gguf"
+        facts = gguf_facts(tmp / "base.gguf")
+        chat_template, bos, check = _llama_cpp_side(tmp / "base.gguf", facts, AutoTokenizer.from_pretrained(str(folder)))
+        check["pre_tokenizer_patch"] = None
+        gguf_sha = sha256_file(tmp / "base.gguf")
+        write_json(tmp / CONVERTED_MARKER, {
+            "format": CONVERTED_FORMAT, "source": "hf", "sha256": sha256, "dir": str(target), "hf_dir": str(folder),
+            "gguf_path": str(gguf_path), "gguf_sha256": gguf_sha, "chat_template": chat_template, "bos": bos,
+            "facts": asdict(facts), "tokenizer_check": check, "config_fixes": [],
+            "transformers": versions().get("transformers"),
+        })
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ConvertedBase(str(folder), str(gguf_path), sha256, str(folder), chat_template, bos, facts, check, "hf",
+                         gguf_sha, [])
 
 
 def _llama_cpp_side(
@@ -309,3 +394,28 @@ def load_base_model(
     tokenizer = AutoTokenizer.from_pretrained(base.dir)
     return model, tokenizer
 
+
+
+def check_serving_base(trained_gguf: str, serving_gguf: str) -> None:
+    """Refuse to serve a judge on a GGUF that is not the model it was trained on: another
+    architecture or shape (the adapter would not fit), or another tokenizer or chat template
+    (the judge would read prompts it was not trained on). Another quantization passes."""
+    from winnow.judge.llm.model import Model
+
+    differs = same_model_shape(gguf_facts(trained_gguf), gguf_facts(serving_gguf))
+    if differs:
+        raise WinnowError(f"{serving_gguf} is not the model the judge was trained on: {'; '.join(differs)}")
+    a, b = Model(trained_gguf), Model(serving_gguf)
+    try:
+        bad = [t[:30] for t in PROBE_TEXTS if a.tokenize(t, False, False) != b.tokenize(t, False, False)]
+        bos_a = a.bos() if a.add_bos() and a.bos() >= 0 else None
+        bos_b = b.bos() if b.add_bos() and b.bos() >= 0 else None
+        runs_a = judge_token_runs(a, a.chat_template(), PROBE_TASK, PROBE_CANDIDATE, bos_a)
+        runs_b = judge_token_runs(b, b.chat_template(), PROBE_TASK, PROBE_CANDIDATE, bos_b)
+        if (runs_a.prefix, runs_a.branch) != (runs_b.prefix, runs_b.branch):
+            bad.append("the judge prompt (tokenizer, chat template or BOS)")
+    finally:
+        a.close()
+        b.close()
+    if bad:
+        raise WinnowError(f"{serving_gguf} tokenizes differently from the base the judge was trained on: {bad[:3]}")

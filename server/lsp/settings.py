@@ -205,7 +205,7 @@ _JSON_TYPES = {
 def schema() -> dict[str, dict[str, Any]]:
     """Every setting by its path, as a JSON-schema property (type, default, bounds, enum):
     the one source that the extension's package.json and settings.ts and
-    docs/settings.md are checked against (tests/server/test_settings.py)."""
+    docs/settings.md are checked against (tests/server/lsp/test_settings_schema.py)."""
     defaults = Settings()
     out: dict[str, dict[str, Any]] = {}
     for path, rule in _RULES.items():

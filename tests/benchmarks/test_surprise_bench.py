@@ -8,7 +8,13 @@ from pathlib import Path
 
 from cli_support import winnow
 
-from winnow.benchmarks.quality.surprise import Candidate, FunctionSurprise, fit_ranker, module_figures, pairwise
+from winnow.benchmarks.quality.surprise import (
+    Candidate,
+    FunctionSurprise,
+    fit_ranker,
+    module_figures,
+    pairwise,
+)
 from winnow.judge.scoring.surprise import SURPRISE_FEATURES
 
 

@@ -1,10 +1,26 @@
 """Programs that run inside the sandbox, shipped there as text.
 
-Each is read as source and sent to a sandboxed interpreter (the project's or ours) with one
-``main(<payload>)`` line after it; none imports Winnow there. ``driver_inputs`` is
-registered as a module of that name first (``sandbox.run.module_prelude``), and a driver
-that builds on another is sent after it (``tests_driver`` after ``module_driver``). Imported
-as a package, they are what the tests exercise directly.
+Each driver is sent to a sandboxed interpreter (the project's or ours) as one program with
+its parts (``evidence.programs.program_text`` says in which order and how), followed by one
+line that calls it with its payload. None imports Winnow there; imported as a package, they
+are what the tests exercise directly: every import of a sibling falls back to
+``winnow.judge.evidence.drivers`` when the bare name is not there.
+
+The drivers:
+
+- ``module_driver``: a module's evidence for hints: sessions, then calls on probe inputs;
+- ``example_driver``: a task's docstring examples on candidates, and best of N's shared inputs;
+- ``tests_driver``: a repository's tests on candidates (``winnow mine --tests``);
+- ``project_tests_driver``: the project's own tests on the editor's text.
+
+Their parts:
+
+- ``driver_inputs``: the inputs a function is called on beyond its written examples;
+- ``driver_recorder``: the arguments a docstring session really passed;
+- ``driver_annotations``: a return value checked against its own annotation;
+- ``driver_values``: doctest's output compared by value;
+- ``driver_sessions``: the docstring sessions, run by doctest, one record per example;
+- ``driver_loading``: the module imported under its own name, as the editor has it.
 """
 
 from __future__ import annotations
@@ -15,5 +31,5 @@ FOLDER = Path(__file__).resolve().parent
 
 
 def driver_path(name: str) -> Path:
-    """The file of the driver ``name`` (``module_driver``)."""
+    """The file of the driver or part ``name`` (``module_driver``)."""
     return FOLDER / f"{name}.py"

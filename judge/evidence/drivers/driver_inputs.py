@@ -1,123 +1,40 @@
-"""The inputs the evidence driver calls a function on beyond its written examples, and the
-one check a return value can fail without an oracle: its own annotation.
+"""The inputs a driver calls a function on beyond its written examples.
 
-Sources of inputs, each tagged with its ``origin`` in what the driver reports:
+Sources of inputs, each tagged with its ``origin`` in what the module driver reports:
 
-- ``example``: the arguments the docstring session really passed (captured at the call,
-  ``CallRecorder``: ``variance(data)`` after ``data = [2.75, 1.75]`` gives the list, and a
-  method's ``self`` comes with it), or the literal arguments of a call in an example;
+- ``example``: the arguments the docstring session really passed (``driver_recorder``:
+  ``variance(data)`` after ``data = [2.75, 1.75]`` gives the list, and a method's ``self``
+  comes with it), or the literal arguments of a call in an example;
 - ``nudge``: one of those arguments moved to an edge (0, -1, empty, one element...);
 - ``call-site``: the literal arguments of calls in the workspace and its tests, found by the
   server (``calls`` in the payload: argument source texts);
 - ``typed``: drawn with Hypothesis from the parameters' type hints (small, bounded values),
   when Hypothesis is importable in the sandbox.
 
-Runs inside the sandbox with the driver (``evidence.driver_source`` registers this file as
-the module ``driver_inputs`` first): standard library only, Hypothesis optional.
+For best of N, ``shared_inputs`` gives every candidate of a task the same inputs, and
+``fingerprint`` what each returned, as text two candidates share when their values match
+(the example driver's agreement).
+
+Runs inside the sandbox (``programs.program_text`` registers this file as the module
+``driver_inputs`` before the drivers and the parts that import it): standard library only,
+Hypothesis optional; it imports no other part, so the example driver can take it alone.
 """
 
 import ast
 import collections.abc
-import copy
 import doctest
 import inspect
-import numbers
 import random
 import re
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TypeVar
 
 Call = tuple[list[object], dict[str, object]]
-MAX_RECORDED = 8  # calls kept per function from one session
 MAX_TYPED = 12  # inputs drawn from type hints per function
 ERROR_NAME = re.compile(r"\b([A-Z][A-Za-z0-9_]*(?:Error|Exception|Warning))\b")
-
-
-# --- the arguments the session passed ------------------------------------------------------------
-
-
-def unwrapped(obj: Any) -> Any:
-    """The plain function behind a method, classmethod, property or decorator (``__wrapped__``)."""
-    if isinstance(obj, property):
-        obj = obj.fget
-    obj = getattr(obj, "__func__", obj)
-    try:
-        obj = inspect.unwrap(obj)
-    except ValueError:
-        pass
-    return obj
-
-
-class CallRecorder:
-    """Keeps a deep copy of the arguments of each call of one code object while active
-    (``sys.setprofile``: it sees calls made through a package's namespace, a wrapper or a
-    method alike)."""
-
-    def __init__(self, fn: Any) -> None:
-        self.fn = fn
-        self.code: types.CodeType | None = getattr(fn, "__code__", None)
-        self.calls: list[Call] = []
-        self._previous: Any = None
-
-    def __enter__(self) -> "CallRecorder":
-        if self.code is not None:
-            self._previous = sys.getprofile()
-            sys.setprofile(self._profile)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.code is not None:
-            sys.setprofile(self._previous)
-
-    def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
-        if event != "call" or frame.f_code is not self.code or len(self.calls) >= MAX_RECORDED:
-            return
-        try:
-            call = arguments(frame.f_code, frame.f_locals)
-            self.calls.append(copy.deepcopy(without_defaults(self.fn, call)))
-        except Exception:  # an argument that cannot be copied: that call is not replayed
-            pass
-
-
-def arguments(code: types.CodeType, local: dict[str, object]) -> Call:
-    """(args, kwargs) that reproduce a call from the frame's parameters at entry."""
-    names = code.co_varnames
-    n_pos, n_kw = code.co_argcount, code.co_kwonlyargcount
-    args = [local[n] for n in names[:n_pos]]
-    kwargs = {n: local[n] for n in names[n_pos : n_pos + n_kw]}
-    at = n_pos + n_kw
-    if code.co_flags & inspect.CO_VARARGS:
-        args.extend(local.get(names[at], ()))  # type: ignore[call-overload]
-        at += 1
-    if code.co_flags & inspect.CO_VARKEYWORDS:
-        kwargs.update(local.get(names[at], {}))  # type: ignore[call-overload]
-    return args, kwargs
-
-
-def _same(a: object, b: object) -> bool:
-    try:
-        return a is b or (type(a) is type(b) and bool(a == b))
-    except Exception:
-        return False
-
-
-def without_defaults(fn: Any, call: Call) -> Call:
-    """The call as a person would write it: trailing arguments that equal their defaults left out."""
-    args, kwargs = list(call[0]), dict(call[1])
-    defaults = getattr(fn, "__defaults__", None) or ()
-    n_pos = fn.__code__.co_argcount if hasattr(fn, "__code__") else len(args)
-    first_default = n_pos - len(defaults)
-    while args and len(args) <= n_pos and len(args) - 1 >= first_default:
-        if not _same(args[-1], defaults[len(args) - 1 - first_default]):
-            break
-        args.pop()
-    for key, value in (getattr(fn, "__kwdefaults__", None) or {}).items():
-        if key in kwargs and _same(kwargs[key], value):
-            del kwargs[key]
-    return args, kwargs
+Item = TypeVar("Item")
 
 
 # --- arguments moved to an edge --------------------------------------------------------------------
@@ -230,7 +147,7 @@ def probe_inputs(
     return distinct([("example", c) for c in own] + others, lambda item: item[1])[:count]
 
 
-def distinct(items: Sequence[Any], call_of: Callable[[Any], Call]) -> list[Any]:
+def distinct(items: Sequence[Item], call_of: Callable[[Item], Call]) -> list[Item]:
     """``items`` without repeats of the same call (first kept), in order; a call whose
     arguments cannot be shown is left out."""
     seen: set[str] = set()
@@ -268,14 +185,15 @@ def on_purpose(doc: str, node: ast.AST | None) -> set[str]:
 # --- inputs from type hints ------------------------------------------------------------------------
 
 
-def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+def type_hints(fn: Callable[..., object]) -> dict[str, object]:
+    """The resolved hints of ``fn``'s parameters and return ({} when they do not resolve)."""
     try:
         return typing.get_type_hints(fn)
     except Exception:  # a forward reference the module never defines: no hints
         return {}
 
 
-def strategy(hint: Any, st: Any, depth: int = 0) -> Any:
+def strategy(hint: object, st: types.ModuleType, depth: int = 0) -> object:
     """A Hypothesis strategy of small values for ``hint`` (None: not one we draw)."""
     if depth > 3:
         return None
@@ -311,7 +229,7 @@ def strategy(hint: Any, st: Any, depth: int = 0) -> Any:
     return None
 
 
-def typed_calls(fn: Callable[..., Any], count: int, seed: int) -> list[Call]:
+def typed_calls(fn: Callable[..., object], count: int, seed: int) -> list[Call]:
     """Up to ``count`` calls drawn from the type hints of ``fn``'s parameters, when every
     required one has a hint we can draw from and Hypothesis is there."""
     if count <= 0:
@@ -320,7 +238,7 @@ def typed_calls(fn: Callable[..., Any], count: int, seed: int) -> list[Call]:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return []
-    hints = _hints(fn)
+    hints = type_hints(fn)
     required = [
         p for p in signature.parameters.values()
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
@@ -360,74 +278,10 @@ def typed_calls(fn: Callable[..., Any], count: int, seed: int) -> list[Call]:
     return calls[:count]
 
 
-# --- a return value against its annotation ----------------------------------------------------
-
-
-def violates(value: object, hint: Any, depth: int = 0) -> bool | None:
-    """True when ``value`` cannot be an instance of ``hint``; None when we cannot tell
-    (a TypeVar, a Protocol, a string left unresolved...). Numbers follow the numeric tower
-    (an int is a float), containers are checked by their own class and, for lists, sets
-    and homogeneous tuples of plain classes, their first elements."""
-    if depth > 2:
-        return None
-    if hint is None or hint is type(None):
-        return value is not None
-    if hint is typing.Any or hint is object:
-        return False
-    tower = {int: numbers.Integral, float: numbers.Real, complex: numbers.Complex}
-    if hint in tower:
-        return not isinstance(value, tower[hint])
-    origin, params = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        verdicts = [violates(value, p, depth + 1) for p in params]
-        if any(v is False for v in verdicts):
-            return False
-        return None if any(v is None for v in verdicts) else True
-    if origin is typing.Annotated:
-        return violates(value, params[0], depth + 1) if params else None
-    if origin is not None:
-        if not isinstance(origin, type) or _is_instance(value, origin) is None:
-            return None
-        if not _is_instance(value, origin):
-            return True
-        homogeneous = origin in (list, set, frozenset) and len(params) == 1
-        if homogeneous or origin is tuple and len(params) == 2 and params[1] is Ellipsis:
-            for item in list(value)[:20]:  # type: ignore[call-overload]
-                if violates(item, params[0], depth + 1) is True:
-                    return True
-        return False
-    if isinstance(hint, type):
-        if hint.__module__ == "typing":
-            return None
-        verdict = _is_instance(value, hint)
-        return None if verdict is None else not verdict
-    return None
-
-
-def _is_instance(value: object, cls: type) -> bool | None:
-    """isinstance, or None for a class that cannot say (a Protocol not runtime-checkable)."""
-    if getattr(cls, "_is_protocol", False) and not getattr(cls, "_is_runtime_protocol", False):
-        return None
-    try:
-        return isinstance(value, cls)
-    except TypeError:
-        return None
-
-
-def return_hint(fn: Callable[..., Any]) -> Any:
-    """The resolved return annotation, or the sentinel ``inspect.Parameter.empty``."""
-    hints = _hints(fn)
-    if "return" not in hints:
-        return inspect.Parameter.empty
-    if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
-        return inspect.Parameter.empty  # the call returns the generator, not the annotated values
-    return hints["return"]
-
-
 # --- the same inputs for every candidate of a task (best of N) ----------------------------------
 
 
-def shared_inputs(calls: Sequence[str], name: str, fn: Callable[..., Any] | None, count: int, seed: int) -> list[Call]:
+def shared_inputs(calls: Sequence[str], name: str, fn: Callable[..., object] | None, count: int, seed: int) -> list[Call]:
     """The inputs every candidate of one task runs on, at most ``count``: the literal calls of
     ``name`` in the examples (``calls``: their source), then those arguments nudged and, when
     there are too few, inputs drawn from ``fn``'s type hints, shuffled with ``seed``."""

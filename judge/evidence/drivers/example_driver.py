@@ -1,21 +1,23 @@
 """The sandbox side of the docstring examples: run one candidate's examples, one record each.
 
-``example_runs`` reads this file and sends its source to the sandbox as the program, followed by
-one line, ``main(<payload>)``. The payload is a JSON object: ``marker`` (the prefix of every
+``example_runs`` sends this driver's program to the sandbox (``programs.program_text``:
+``driver_inputs`` registered as a module, then this file), followed by one line,
+``run_job(<payload>)``. The payload is a JSON object: ``marker`` (the prefix of every
 record line), ``cases`` (``{"call", "expected", "kind"}`` per example, see
-``docstring_examples.Example``), ``setup`` (``>>>`` statements run after the candidate loads),
+``examples.Example``), ``setup`` (``>>>`` statements run after the candidate loads),
 ``budget`` (seconds per example), ``limit`` (characters of a repr kept) and ``source`` (the
-candidate). For each case, in order, one line ``<marker> {"status", "got"}`` goes to the original
-stdout; whatever the candidate prints or writes to fds 1 and 2 does not reach it. Each example has
-its own time budget (SIGALRM), and what one raises does not stop the others.
+candidate). For each case, in order, one line ``<marker> {"status", "got"}`` (``CaseRecord``)
+goes to the original stdout; whatever the candidate prints or writes to fds 1 and 2 does not
+reach it. Each example has its own time budget (SIGALRM), and what one raises does not stop
+the others.
 
 With ``sources`` and ``agree`` (best of N, ``{"name", "task", "count", "seed", "budget",
 "total", "site_dirs"}``), every candidate then also runs on the same inputs (the examples' literal calls,
 nudged, or drawn from type hints: ``driver_inputs.shared_inputs``), one record per candidate
-with a hash of each output: how MBR-exec tells which candidates agree.
+with a hash of each output (``OutputsRecord``): how MBR-exec tells which candidates agree.
 
 It imports only the standard library (the sandbox has nothing else) and, for ``agree``,
-``driver_inputs`` (registered first by ``example_runs.driver_source``; Hypothesis from
+``driver_inputs`` (registered first by ``programs.program_text``; Hypothesis from
 ``site_dirs`` when there). As a script, outside any sandbox::
 
     python example_driver.py PAYLOAD.json     # or ``-`` to read the payload from stdin
@@ -31,7 +33,32 @@ import os
 import signal
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypedDict
+
+#: The job: the payload's JSON object, and each of its ``cases``.
+Job = dict[str, Any]
+#: A candidate's namespace (its globals, and the setup's).
+Namespace = dict[str, object]
+
+
+class _CaseRecordFields(TypedDict):
+    status: str  # passed · failed · error · timeout
+    got: str
+
+
+class CaseRecord(_CaseRecordFields, total=False):
+    """What one example did (``example_runs.ExampleRecord``); ``candidate``: the index in
+    ``sources`` when several candidates run in one process."""
+
+    candidate: int
+
+
+class OutputsRecord(TypedDict):
+    """One candidate on the shared inputs: a hash of each output (None: not run)."""
+
+    candidate: int
+    outputs: list[str | None]
 
 
 class _Budget(BaseException):
@@ -42,7 +69,7 @@ def _alarm(signum: int, frame: object) -> None:
     raise _Budget()
 
 
-def emit(fd: int, marker: str, record: dict[str, str]) -> None:
+def write_record(fd: int, marker: str, record: CaseRecord | OutputsRecord) -> None:
     """Write one record line to ``fd`` (the original stdout)."""
     os.write(fd, (marker + " " + json.dumps(record) + "\n").encode("utf-8", "replace"))
 
@@ -75,7 +102,7 @@ def equal(got: object, want: object, depth: int = 0) -> bool:
     return bool(got == want)
 
 
-def expected_value(text: str, ns: dict[str, Any]) -> object:
+def expected_value(text: str, ns: Namespace) -> object:
     """The value an example expects: a literal, else the expression evaluated in ``ns``."""
     try:
         return ast.literal_eval(text)
@@ -100,7 +127,7 @@ def _silence_output() -> int:
     return out
 
 
-def load_candidate(source: str, setup: list[str], ns: dict[str, Any], budget: float, limit: int) -> str | None:
+def load_candidate(source: str, setup: list[str], ns: Namespace, budget: float, limit: int) -> str | None:
     """Exec the candidate and the setup statements into ``ns``; None, or why they did not load.
 
     Leaves ``sys.stdout`` and ``sys.stderr`` capturing into a buffer no one reads.
@@ -118,7 +145,7 @@ def load_candidate(source: str, setup: list[str], ns: dict[str, Any], budget: fl
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _judged(kind: str, got: object, want: Any, printed: io.StringIO, ns: dict[str, Any]) -> bool:
+def _judged(kind: str, got: object, want: str | None, printed: io.StringIO, ns: Namespace) -> bool:
     """Whether a call that returned ``got`` (having printed into ``printed``) meets the example."""
     if kind == "raises":
         return False
@@ -132,7 +159,7 @@ def _judged(kind: str, got: object, want: Any, printed: io.StringIO, ns: dict[st
     return ok
 
 
-def run_case(case: dict[str, Any], ns: dict[str, Any], budget: float, limit: int) -> dict[str, str]:
+def run_case(case: Job, ns: Namespace, budget: float, limit: int) -> CaseRecord:
     """Run one example within its own ``budget``: its record, ``{"status", "got"}``."""
     call, want, kind = case["call"], case["expected"], case["kind"]
     printed = io.StringIO()
@@ -161,22 +188,22 @@ def run_case(case: dict[str, Any], ns: dict[str, Any], budget: float, limit: int
     return record
 
 
-def run_candidate(job: dict[str, Any], source: str, out: int, tag: dict[str, int]) -> dict[str, Any] | None:
+def run_candidate(job: Job, source: str, out: int, tag: dict[str, int]) -> Namespace | None:
     """Load one candidate in a fresh namespace and run every case on it, one record each;
     returns the namespace (None when the candidate did not load)."""
     marker, budget, limit = job["marker"], job["budget"], job["limit"]
-    ns: dict[str, Any] = {"__name__": "candidate", "__builtins__": builtins}
+    ns: Namespace = {"__name__": "candidate", "__builtins__": builtins}
     not_loaded = load_candidate(source, job["setup"], ns, budget, limit)
     for case in job["cases"]:
         if not_loaded is not None:
             record = {"status": "error", "got": "the candidate did not load: " + not_loaded}
         else:
             record = run_case(case, ns, budget, limit)
-        emit(out, marker, {**record, **tag})
+        write_record(out, marker, {**record, **tag})
     return ns if not_loaded is None else None
 
 
-def _output(fn: Any, call: Any, budget: float) -> str:
+def _output(fn: Callable[..., object], call: tuple[list[object], dict[str, object]], budget: float) -> str:
     """The fingerprint of ``fn`` on one input (a deep copy: candidates must not share state)."""
     import copy
 
@@ -196,16 +223,16 @@ def _output(fn: Any, call: Any, budget: float) -> str:
         sys.stdout = sys.stderr
 
 
-def _task_function(task: str, name: str, limit: int) -> Any:
+def _task_function(task: str, name: str, limit: int) -> Callable[..., object] | None:
     """The task's own function (its signature carries the type hints the candidates may drop)."""
-    ns: dict[str, Any] = {"__name__": "task", "__builtins__": builtins}
+    ns: Namespace = {"__name__": "task", "__builtins__": builtins}
     if not task or load_candidate(task, [], ns, 1.0, limit) is not None:
         return None
     fn = ns.get(name)
     return fn if callable(fn) else None
 
 
-def agree(job: dict[str, Any], spaces: list[dict[str, Any] | None], out: int) -> None:
+def agree(job: Job, spaces: list[Namespace | None], out: int) -> None:
     """Best of N's shared inputs (MBR-exec): every candidate on the same inputs, one record
     per candidate, ``{"candidate", "outputs"}`` (a hash of each output; null after the
     candidate's own time for this ran out, or for all when it did not load)."""
@@ -237,10 +264,10 @@ def agree(job: dict[str, Any], spaces: list[dict[str, Any] | None], out: int) ->
             text = _output(fn, call, min(per_call, per_candidate - spent))
             spent += time.monotonic() - t0
             outputs.append(hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:12])
-        emit(out, job["marker"], {"candidate": index, "outputs": outputs})  # type: ignore[dict-item]
+        write_record(out, job["marker"], {"candidate": index, "outputs": outputs})
 
 
-def main(payload: str) -> None:
+def run_job(payload: str) -> None:
     """Run every case of ``payload`` (JSON, see the module's docstring), one record line each;
     with ``sources`` (several candidates in one process) each record also names its
     ``candidate`` (the index in ``sources``)."""
@@ -266,5 +293,5 @@ def _read_payload(arg: str) -> str:
         return f.read()
 
 
-if __name__ == "__main__" and len(sys.argv) > 1:  # in the sandbox (no arguments) the appended main(...) runs
-    main(_read_payload(sys.argv[1]))
+if __name__ == "__main__" and len(sys.argv) > 1:  # in the sandbox (no arguments) the appended run_job(...) runs
+    run_job(_read_payload(sys.argv[1]))

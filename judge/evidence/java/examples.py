@@ -4,7 +4,7 @@ Javadoc writes examples as ``{@code gcd(35, 21) == 7}``, ``{@code f(3)} returns 
 ``{@code s.equals(...)}`` forms, lines of a ``<pre>`` block (``f(3) == 5``, ``f(3) // 5``,
 ``f(3) -> 5``), or prose in ``@return`` and the summary: "returns 5 for 3", "for example 6 for
 123, 0 for 0", "true for "", "a"; false for "ab"". Each becomes an ``Example`` whose ``call``
-and ``expected`` are Java expressions, compared by value when java_example_runs runs them.
+and ``expected`` are Java expressions, compared by value when ``java.runs`` runs them.
 Prose is read only for one-parameter methods and literal values: a sentence is never guessed
 into a call.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 
-from winnow.judge.evidence.examples import Example, outside_quotes
+from winnow.judge.evidence.example_syntax import Example, outside_quotes
 
 #: Java literals: strings, chars, numbers, booleans, null.
 _LITERAL = r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)\'|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?[LlFfDd]?|true|false|null'

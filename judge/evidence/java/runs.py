@@ -1,12 +1,12 @@
 """Run a Java method's Javadoc examples in the sandbox with the JDK, compared by value.
 
-The file as the editor has it (its ``package`` line blanked) gets a probe class nested in its
-top-level class, so private and package-private methods can be called; the probe evaluates
-each example's call and expected value, compares them by value (numbers across boxed types,
-arrays and collections by content) and prints one record per example. Many versions of the
-same file (the candidates of a best-of-N) compile together in one ``javac`` and run in one JVM,
-each under its own renamed top-level classes. A file that does not compile alone is no
-evidence, never a failure; a candidate that does not compile where the original did is.
+Each version of the file gets a probe (``java.probe``: a class nested in its top-level class
+that evaluates every example and prints one record each). Many versions of the same file
+(the candidates of a best-of-N) compile together in one ``javac`` and run in one JVM, each
+under its own renamed top-level classes; this module runs them, reads the records back into
+``ExampleResults`` (the ranking) and ``ModuleEvidence`` (the hints). A file that does not
+compile alone is no evidence, never a failure; a candidate that does not compile where the
+original did is.
 """
 
 from __future__ import annotations
@@ -19,80 +19,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from winnow.judge.base import grammars
-from winnow.judge.evidence.example_runs import (
-    REPR_LIMIT,
-    ExampleRecord,
-    ExampleResults,
-    ExampleSignal,
-    collect_results,
-)
-from winnow.judge.evidence.examples import Example
-from winnow.judge.evidence.java.examples import find_java_examples
+from winnow.judge.evidence.example_runs import ExampleRecord, ExampleResults, ExampleSignal, collect_results
+from winnow.judge.evidence.example_syntax import Example
+from winnow.judge.evidence.java.probe import JavaExampleTarget, prepared, probed, target_of, version_class
 from winnow.judge.evidence.module_evidence import ExampleCheck, FunctionEvidence, ModuleEvidence
 from winnow.judge.sandbox.run import JAVA_LIMITS, RunResult, SandboxLimits, run_java
-from winnow.judge.sites import FunctionSite, function_code, functions, replace_function
+from winnow.judge.sites import FunctionSite, functions, replace_function
 
 if TYPE_CHECKING:
-    from tree_sitter import Tree
+    from winnow.judge.evidence.drivers.example_driver import CaseRecord
 
-#: Per-example time budget in the JVM; the whole run has its own timeout.
-EXAMPLE_TIMEOUT_MS = 2000
 RUN_TIMEOUT_S = 40.0
-_TOP_TYPES = ("class_declaration", "interface_declaration", "enum_declaration", "record_declaration")
 _COMPILE_ERROR = re.compile(r"^(?P<file>[\w$]+)\.java:\d+: error:", re.MULTILINE)
-
-#: The probe's helpers: a timed call, comparison by value, a short printable form.
-_PROBE_HELPERS = r"""
-    static final class WinnowBox { Object value; Throwable error; boolean done; }
-    static void winnowCheck(int k, int j, java.util.concurrent.Callable<Object> got,
-            java.util.concurrent.Callable<Object> want) {
-        WinnowBox box = new WinnowBox();
-        Thread t = new Thread(() -> {
-            try { box.value = got.call(); } catch (Throwable e) { box.error = e; }
-            box.done = true;
-        });
-        t.setDaemon(true);
-        t.start();
-        try { t.join(%(timeout)d); } catch (InterruptedException e) { }
-        if (!box.done) { winnowEmit(k, j, "timeout", "ran past %(timeout)d ms"); return; }
-        if (box.error != null) {
-            Throwable e = box.error;
-            winnowEmit(k, j, "error", e.getClass().getName() + (e.getMessage() == null ? "" : ": " + e.getMessage()));
-            return;
-        }
-        Object w;
-        try { w = want.call(); } catch (Throwable e) { winnowEmit(k, j, "bad-example", String.valueOf(e)); return; }
-        winnowEmit(k, j, winnowSame(box.value, w) ? "passed" : "failed", winnowShow(box.value));
-    }
-    static boolean winnowIntegral(Object o) {
-        return o instanceof Integer || o instanceof Long || o instanceof Short || o instanceof Byte;
-    }
-    static boolean winnowSame(Object a, Object b) {
-        if (a instanceof Number && b instanceof Number) {
-            if (winnowIntegral(a) && winnowIntegral(b)) return ((Number) a).longValue() == ((Number) b).longValue();
-            double x = ((Number) a).doubleValue(), y = ((Number) b).doubleValue();
-            return x == y || Math.abs(x - y) <= 1e-9 * Math.max(1.0, Math.max(Math.abs(x), Math.abs(y)));
-        }
-        if (a instanceof Character && b instanceof String) return a.toString().equals(b);
-        return java.util.Objects.deepEquals(a, b);
-    }
-    static String winnowShow(Object o) {
-        String s;
-        if (o == null) s = "null";
-        else if (o instanceof String) s = "\"" + o + "\"";
-        else if (o instanceof Character) s = "'" + o + "'";
-        else if (o.getClass().isArray()) {
-            String d = java.util.Arrays.deepToString(new Object[] {o});
-            s = d.substring(1, d.length() - 1);
-        } else s = String.valueOf(o);
-        s = s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t");
-        return s.length() > %(limit)d ? s.substring(0, %(limit)d) + "..." : s;
-    }
-    static void winnowEmit(int k, int j, String status, String got) {
-        System.out.println("%(marker)s\t" + k + "\t" + j + "\t" + status + "\t" + winnowShow(got).replaceAll("^\"|\"$", ""));
-    }
-"""
 
 
 NO_JDK = "no JDK here (javac and java on PATH): Javadoc examples cannot run; install a headless JDK"
@@ -101,139 +39,6 @@ NO_JDK = "no JDK here (javac and java on PATH): Javadoc examples cannot run; ins
 def jdk_available() -> bool:
     """Whether Javadoc examples can run on this machine."""
     return shutil.which("javac") is not None and shutil.which("java") is not None
-
-
-@dataclass(frozen=True)
-class JavaExampleTarget:
-    """The method the examples call and how the probe reaches it."""
-
-    site: FunctionSite
-    examples: tuple[Example, ...]
-    receiver: str | None  # "" static in the top-level class, "Inner." static nested, "new C()." instance
-
-
-def parameter_count(site: FunctionSite) -> int:
-    """How many parameters the signature declares (for reading prose examples)."""
-    sig = site.header[site.header.rfind(site.name + "(") :] if site.name + "(" in site.header else ""
-    inner = sig[len(site.name) + 1 : sig.rfind(")")].strip()
-    if not inner:
-        return 0
-    depth, count = 0, 1
-    for ch in inner:
-        depth += ch in "<([" and 1 or (ch in ">)]" and -1 or 0)
-        count += ch == "," and depth == 0
-    return count
-
-
-def target_of(source: str, site: FunctionSite) -> JavaExampleTarget | None:
-    """The examples of ``site`` and the probe's way to call it, or None when it has no
-    by-value examples or cannot be called from a probe (an inner class's instance method,
-    a class without a no-argument constructor)."""
-    examples = tuple(find_java_examples(site.docstring, site.name, parameter_count(site)))
-    if not examples or _is_constructor(site):
-        return None
-    classes = site.qualname.split(".")[:-1]
-    if not classes:
-        return None
-    nested = ".".join(classes[1:])
-    signature = site.header[site.header.rfind("\n", 0, site.header.rfind(site.name + "(")) + 1 :]
-    if re.search(r"\bstatic\b", signature):
-        return JavaExampleTarget(site, examples, nested + "." if nested else "")
-    if not _constructible(source, classes):
-        return None
-    return JavaExampleTarget(site, examples, f"new {'.'.join(classes[1:] or classes[:1])}().")
-
-
-def _is_constructor(site: FunctionSite) -> bool:
-    return site.qualname.split(".")[-2:-1] == [site.name]
-
-
-def _constructible(source: str, classes: list[str]) -> bool:
-    """A class the probe can ``new`` with no arguments: concrete, static if nested, and
-    declaring either no constructor or one without parameters."""
-    ctors = [s for s in functions(source, "java") if s.qualname == ".".join(classes + [classes[-1]])]
-    if ctors and not any(parameter_count(c) == 0 and "private" not in c.header.split("(")[0] for c in ctors):
-        return False
-    decl = re.search(rf"((?:\w+\s+)*)(?:class)\s+{re.escape(classes[-1])}\b", source)
-    if decl is None or "abstract" in decl.group(1):
-        return False
-    return len(classes) == 1 or "static" in decl.group(1)
-
-
-def _top_level_names(tree: Tree) -> list[str]:
-    out = []
-    for node in tree.root_node.named_children:
-        if node.type in _TOP_TYPES:
-            name = node.child_by_field_name("name")
-            if name is not None:
-                out.append(name.text.decode("utf-8", "replace"))
-    return out
-
-
-def _renamed(source: str, names: Sequence[str], suffix: str) -> str:
-    """``source`` with every identifier naming one of its top-level types renamed."""
-    data = source.encode("utf-8")
-    tree = grammars.parser("java").parse(data)
-    wanted = {n.encode() for n in names}
-    spans: list[tuple[int, int]] = []
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.type in ("identifier", "type_identifier") and node.text in wanted:
-            spans.append((node.start_byte, node.end_byte))
-        stack.extend(node.children)
-    for _start, end in sorted(spans, reverse=True):
-        data = data[:end] + suffix.encode() + data[end:]
-    return data.decode("utf-8", "replace")
-
-
-def _without_package(source: str) -> str:
-    return re.sub(r"^\s*package\s+[\w.]+\s*;", lambda m: " " * len(m.group(0)), source, count=1, flags=re.MULTILINE)
-
-
-def _rewrite_call(call: str, target: JavaExampleTarget, top: str, names: Sequence[str], suffix: str) -> str:
-    """The example's call as the probe writes it: qualified where written bare, top-level
-    types renamed for this version of the file."""
-    for name in names:
-        call = re.sub(rf"(?<![\w$.]){re.escape(name)}(?=\s*[.(])", name + suffix, call)
-    bare = re.compile(rf"(?<![\w$.]){re.escape(target.site.name)}\s*\(")
-    receiver = target.receiver or ""
-    if receiver.startswith("new "):
-        receiver = "new " + (receiver[4:] if "." in receiver[4:-3] else receiver[4:].replace(top, top + suffix, 1))
-    return bare.sub(lambda m: receiver + m.group(0), call)
-
-
-def _probe(
-    k: int, targets: Sequence[JavaExampleTarget], suffix: str, names: Sequence[str], marker: str
-) -> str:
-    """The probe class of version ``k``, nested in its top-level class: every example of
-    ``targets``, numbered in order across them."""
-    lines = ["    static final class WinnowProbe {"]
-    lines.append(_PROBE_HELPERS % {"timeout": EXAMPLE_TIMEOUT_MS, "limit": REPR_LIMIT, "marker": marker})
-    lines.append("        public static void main(String[] args) {")
-    j = 0
-    for target in targets:
-        top = target.site.qualname.split(".")[0]
-        for ex in target.examples:
-            call = _rewrite_call(ex.call, target, top, names, suffix)
-            want = _rewrite_call(ex.expected or "null", target, top, names, suffix)
-            lines.append(f"            winnowCheck({k}, {j}, () -> (Object) ({call}), () -> (Object) ({want}));")
-            j += 1
-    lines += ["        }", "    }"]
-    return "\n".join(lines) + "\n"
-
-
-def _with_probe(source: str, top: str, probe: str) -> str | None:
-    """``source`` with ``probe`` inserted before the closing brace of its top-level type ``top``."""
-    data = source.encode("utf-8")
-    tree = grammars.parser("java").parse(data)
-    for node in tree.root_node.named_children:
-        name = node.child_by_field_name("name")
-        body = node.child_by_field_name("body")
-        if node.type in _TOP_TYPES and name is not None and body is not None and name.text == top.encode():
-            at = body.end_byte - 1
-            return (data[:at] + b"\n" + probe.encode() + data[at:]).decode("utf-8", "replace")
-    return None
 
 
 @dataclass(frozen=True)
@@ -270,15 +75,14 @@ def run_java_examples(
     if not jdk_available():
         return _all(_no_evidence(target, "error", NO_JDK), len(candidates))
     top = site.qualname.split(".")[0]
-    base, site, names = _prepared(source, site)
+    base, site, names = prepared(source, site)
     versions = [base] + [replace_function(base, site, code) for code in candidates]
     marker = "WINNOW-EX-" + secrets.token_hex(8)
     files: dict[int, tuple[str, str]] = {}
     for k, text in enumerate(versions):
-        suffix = f"__w{k}"
-        probed = _with_probe(_renamed(text, names, suffix), top + suffix, _probe(k, [target], suffix, names, marker))
-        if probed is not None:
-            files[k] = (f"{top}{suffix}", probed)
+        version = probed(text, top, names, k, [target], marker)
+        if version is not None:
+            files[k] = (version_class(top, k), version)
     if 0 not in files:
         return _all(_no_evidence(target, "error", f"no top-level type {top} to call from"), len(candidates))
     limits = limits or replace(JAVA_LIMITS, output_tail_bytes=1 << 16)
@@ -310,26 +114,6 @@ def run_java_examples(
     return JavaExampleRun(out[0], tuple(out[1:]), seconds)
 
 
-def _prepared(source: str, site: FunctionSite) -> tuple[str, FunctionSite, list[str]]:
-    """The file as the probe compiles it (``package`` blanked, stubs thrown), ``site`` in it,
-    and its top-level type names (renamed per version)."""
-    base, site = _stubs_thrown(_without_package(source), site)
-    return base, site, _top_level_names(grammars.parser("java").parse(base.encode("utf-8")))
-
-
-def _stubs_thrown(source: str, site: FunctionSite) -> tuple[str, FunctionSite]:
-    """``source`` with every stub's body a ``throw`` (``int f() {}`` does not compile; the
-    stub means "not written yet"), and ``site`` found again in it."""
-    stubs = sorted((s for s in functions(source, "java") if s.is_stub), key=lambda s: -s.start_line)
-    if not stubs:
-        return source, site
-    for stub in stubs:
-        body = " " * (stub.indent + 4) + "throw new UnsupportedOperationException();\n"
-        source = replace_function(source, stub, function_code(stub, body))
-    again = [s for s in functions(source, "java") if s.qualname == site.qualname and s.header == site.header]
-    return source, (again[0] if again else site)
-
-
 def _all(results: ExampleResults, n: int, seconds: float = 0.0) -> JavaExampleRun:
     return JavaExampleRun(results, tuple(results for _ in range(n)), seconds)
 
@@ -354,9 +138,9 @@ def _compile_failure(target: JavaExampleTarget, why: str) -> ExampleResults:
     return ExampleResults(len(examples), 0, len(examples), 0, records, "failed", why, tuple(examples))
 
 
-def _parse(stdout: str, marker: str) -> dict[int, dict[int, dict[str, str]]]:
+def _parse(stdout: str, marker: str) -> dict[int, dict[int, CaseRecord]]:
     """Records by version, then by example number (a version that stopped early has fewer)."""
-    out: dict[int, dict[int, dict[str, str]]] = {}
+    out: dict[int, dict[int, CaseRecord]] = {}
     for line in stdout.splitlines():
         parts = line.split("\t", 4)
         if len(parts) != 5 or parts[0] != marker or not parts[1].isdigit() or not parts[2].isdigit():
@@ -368,7 +152,7 @@ def _parse(stdout: str, marker: str) -> dict[int, dict[int, dict[str, str]]]:
     return out
 
 
-def _in_order(records: dict[int, dict[str, str]], start: int, count: int) -> list[dict[str, str]]:
+def _in_order(records: dict[int, CaseRecord], start: int, count: int) -> list[CaseRecord]:
     """Examples ``start`` … ``start + count - 1`` as collect_results reads them: in order, up to
     the first that never reported (the run stopped there)."""
     out = []
@@ -419,17 +203,16 @@ def _together(source: str, targets: Sequence[JavaExampleTarget], timeout_s: floa
     """Every target of the first top-level class in one run; {} when it does not compile."""
     top = targets[0].site.qualname.split(".")[0]
     group = [t for t in targets if t.site.qualname.split(".")[0] == top]
-    stubbed, _, names = _prepared(source, group[0].site)
+    stubbed, _, names = prepared(source, group[0].site)
     again = {(s.qualname, s.header): s for s in functions(stubbed, "java")}
     group = [
         JavaExampleTarget(again.get((t.site.qualname, t.site.header), t.site), t.examples, t.receiver) for t in group
     ]
     marker = "WINNOW-EX-" + secrets.token_hex(8)
-    suffix = "__w0"
-    probed = _with_probe(_renamed(stubbed, names, suffix), top + suffix, _probe(0, group, suffix, names, marker))
-    if probed is None:
+    version = probed(stubbed, top, names, 0, group, marker)
+    if version is None:
         return {}
-    result = _run({0: (top + suffix, probed)}, timeout_s, replace(JAVA_LIMITS, output_tail_bytes=1 << 16))
+    result = _run({0: (version_class(top, 0), version)}, timeout_s, replace(JAVA_LIMITS, output_tail_bytes=1 << 16))
     if result.status == "error" and result.reason.startswith("compile error"):
         return {}
     records = _parse(result.stdout_tail, marker).get(0, {})

@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from winnow.judge.evidence.drivers import example_driver
 from winnow.judge.evidence.example_runs import (
     ExampleRecord,
     ExampleResults,
     ExampleSignal,
-    driver_source,
     run_docstring_examples,
     run_examples,
 )
+from winnow.judge.evidence.example_runs import (
+    example_program as driver_source,
+)
 from winnow.judge.evidence.examples import Example, find_examples
-from winnow.judge.scoring import example_driver
 
 
 def pairs(source: str, name: str | None = None) -> list[tuple[str, str | None]]:

@@ -7,22 +7,24 @@ import collections.abc
 import typing
 
 from winnow.judge.evidence.drivers import driver_inputs as di
+from winnow.judge.evidence.drivers.driver_annotations import violates
+from winnow.judge.evidence.drivers.driver_recorder import without_defaults
 
 
 def test_a_return_value_is_checked_against_its_annotation_only_where_that_is_certain() -> None:
-    assert di.violates("7", int) and di.violates(None, str) and di.violates([1, "a"], list[int])
-    assert not di.violates(True, int) and not di.violates(3, float) and not di.violates(3, complex)
-    assert not di.violates(None, typing.Optional[int]) and di.violates("x", int | None)  # noqa: UP045 (both spellings)
-    assert not di.violates((1, 2), tuple[int, ...]) and di.violates((1, "b"), tuple[int, ...])
-    assert not di.violates(iter([1]), collections.abc.Iterator[int]) and di.violates(1, collections.abc.Iterable)
+    assert violates("7", int) and violates(None, str) and violates([1, "a"], list[int])
+    assert not violates(True, int) and not violates(3, float) and not violates(3, complex)
+    assert not violates(None, typing.Optional[int]) and violates("x", int | None)  # noqa: UP045 (both spellings)
+    assert not violates((1, 2), tuple[int, ...]) and violates((1, "b"), tuple[int, ...])
+    assert not violates(iter([1]), collections.abc.Iterator[int]) and violates(1, collections.abc.Iterable)
     T = typing.TypeVar("T")
-    assert di.violates(1, T) is None and di.violates(1, typing.SupportsAbs) is not True
-    assert di.violates(1, typing.Any) is False and di.violates(1, "NotResolved") is None
+    assert violates(1, T) is None and violates(1, typing.SupportsAbs) is not True
+    assert violates(1, typing.Any) is False and violates(1, "NotResolved") is None
 
     class Proto(typing.Protocol):
         def go(self) -> None: ...
 
-    assert di.violates(1, Proto) is None  # not runtime-checkable: cannot tell
+    assert violates(1, Proto) is None  # not runtime-checkable: cannot tell
 
     @typing.runtime_checkable
     class Goes(typing.Protocol):
@@ -31,7 +33,7 @@ def test_a_return_value_is_checked_against_its_annotation_only_where_that_is_cer
     class Car:
         def go(self) -> None: ...
 
-    assert di.violates(Car(), Goes) is False and di.violates(1, Goes) is True
+    assert violates(Car(), Goes) is False and violates(1, Goes) is True
 
 
 def test_nudges_move_one_argument_to_an_edge_and_cut_all_sequences_together() -> None:
@@ -45,8 +47,8 @@ def test_a_recorded_call_leaves_out_trailing_defaults_as_a_person_writes_it() ->
     def f(a, b=None, *, c=1):
         return a
 
-    assert di.without_defaults(f, ([1, None], {"c": 1})) == ([1], {})
-    assert di.without_defaults(f, ([1, 0], {"c": 2})) == ([1, 0], {"c": 2})
+    assert without_defaults(f, ([1, None], {"c": 1})) == ([1], {})
+    assert without_defaults(f, ([1, 0], {"c": 2})) == ([1, 0], {"c": 2})
 
 
 def test_call_site_texts_become_calls_only_when_every_argument_is_a_literal() -> None:

@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 from winnow.judge.evidence.drivers import driver_inputs
+from winnow.judge.evidence.drivers import driver_values as evidence_driver
 from winnow.judge.evidence.module_evidence import Target, collect, module_identity
-from winnow.judge.scoring import evidence_driver
 
 SESSIONS = '''"""Helpers with doctest sessions."""
 

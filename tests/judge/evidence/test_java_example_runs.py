@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from winnow.judge.evidence.java.runs import java_evidence, parameter_count, run_java_examples, target_of
+from winnow.judge.evidence.java.probe import parameter_count, target_of
+from winnow.judge.evidence.java.runs import java_evidence, run_java_examples
 from winnow.judge.sites import functions
 
 pytestmark = pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK (javac) on PATH")
