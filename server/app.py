@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 CMD_SHOW_STATS = "winnow.showStats"
 CMD_RELOAD = "winnow.reloadModels"
 CMD_IMPLEMENT = "winnow.implementFunction"
+CMD_MODELS_LIST = "winnow.models.list"
+CMD_MODELS_DOWNLOAD = "winnow.models.download"
 
 
 class WinnowServer(LanguageServer):
@@ -176,6 +178,7 @@ def create_server() -> WinnowServer:
     _register_documents(server)
     _register_completion(server)
     _register_commands(server)
+    _register_models(server)
     return server
 
 
@@ -292,7 +295,7 @@ def _register_completion(server: WinnowServer) -> None:
     )
     @guarded(types.TEXT_DOCUMENT_CODE_ACTION, empty=[])
     async def code_action(ls: WinnowServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        return ls.quick_fixes.list(params) + ls.code_actions.list(params)
+        return ls.code_actions.list(params) + ls.quick_fixes.list(params)  # implementing again first
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded(types.TEXT_DOCUMENT_HOVER, empty=None)
@@ -326,3 +329,21 @@ def _register_commands(server: WinnowServer) -> None:
     @guarded(CMD_IMPLEMENT)
     async def implement_function(ls: WinnowServer, *args: Any) -> dict[str, Any]:
         return await ls.code_actions.implement_command(args)
+
+
+def _register_models(server: WinnowServer) -> None:
+    """Choosing a model from the editor (models/downloads.py): list, download, cancel."""
+
+    @server.command(CMD_MODELS_LIST)
+    @guarded(CMD_MODELS_LIST)
+    async def list_models(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+        return await ls.models.options()
+
+    @server.command(CMD_MODELS_DOWNLOAD)
+    @guarded(CMD_MODELS_DOWNLOAD)
+    async def download_model(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+        return await ls.models.downloads.download(args[0] if args else None)
+
+    @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
+    def cancel_progress(ls: WinnowServer, params: types.WorkDoneProgressCancelParams) -> None:
+        ls.models.downloads.cancel(params.token)

@@ -78,7 +78,7 @@ class FakeMessages:
     def __init__(self) -> None:
         self.logged: list[str] = []
 
-    def once(self, key: str, text: str, level: Any = None) -> bool:
+    def once(self, key: str, text: str, level: Any = None, show: bool = False) -> bool:
         self.logged.append(text)
         return True
 

@@ -62,10 +62,12 @@ async def test_call_sites_and_type_hints_give_inputs_and_each_hint_says_which(cl
     geometry = tmp_path / "shapes" / "geometry.py"
     geometry.write_text(GEOMETRY)
     (tmp_path / "app.py").write_text(APP)
+    # The module is opened as it is, so its crashes were there before any edit: the absolute
+    # rule lets them speak (where their inputs came from is what this test is about).
     await client.initialize_session(
         types.InitializeParams(
             capabilities=types.ClientCapabilities(),
-            initialization_options=FAST | {"judge": "default", "diagnostics": {"judge": "off"}},
+            initialization_options=FAST | {"judge": "default", "diagnostics": {"judge": "off", "crashes": "absolute"}},
             workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="ws")],
             root_uri=tmp_path.as_uri(),
         )
@@ -86,7 +88,7 @@ async def test_call_sites_and_type_hints_give_inputs_and_each_hint_says_which(cl
     # Without call sites and typed inputs, nothing reaches either bug.
     client.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(
-            settings={"winnow": FAST | {"judge": "default", "diagnostics": {"judge": "off", "callSites": False, "typedInputs": False}}}
+            settings={"winnow": FAST | {"judge": "default", "diagnostics": {"judge": "off", "crashes": "absolute", "callSites": False, "typedInputs": False}}}
         )
     )
     await until(client, lambda s: s["diagnostics"]["sandbox_runs"] >= 2 and not client.diagnostics.get(uri))
