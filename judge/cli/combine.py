@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.cli import flags
+
+if TYPE_CHECKING:
+    from winnow.judge.scoring.manifest import JudgeManifest
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _validation_records(args: argparse.Namespace, manifest: Any) -> dict[str, list[dict[str, Any]]]:
+def _validation_records(args: argparse.Namespace, manifest: JudgeManifest) -> dict[str, list[dict[str, Any]]]:
     from winnow.judge.base.jsonl import read_jsonl
     from winnow.judge.dataset.problems import humaneval_number
 

@@ -12,7 +12,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import JsonlAppender, candidate_key, read_jsonl
@@ -21,6 +21,9 @@ from winnow.judge.evidence.batch_examples import problem_examples
 from winnow.judge.evidence.example_runs import examples_runner
 from winnow.judge.scoring.ranking import JUDGE_STRATEGIES, STRATEGIES, ExamplesRunner
 from winnow.judge.sites import FunctionSite, function_at, function_body
+
+if TYPE_CHECKING:
+    from winnow.judge.scoring.judge_model import Judge
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -64,7 +67,7 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_judge(spec: str, threads: int) -> Any:
+def _load_judge(spec: str, threads: int) -> Judge:
     from winnow.judge.scoring.judge_model import Judge
 
     return Judge.load(spec, n_threads=threads)

@@ -18,10 +18,14 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.cli import flags
+
+if TYPE_CHECKING:
+    from winnow.judge.dataset.mining import MinedFunction
+    from winnow.judge.dataset.records import LabelRecord
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -151,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test_labeller(roots: list[str], timeout_s: float, quiet: bool) -> Callable[[Any, list[dict[str, Any]]], Any]:
+def _test_labeller(
+    roots: list[str], timeout_s: float, quiet: bool
+) -> Callable[[MinedFunction, list[LabelRecord]], tuple[list[LabelRecord], str]]:
     """Label a mined function's candidates by the tests of the root it came from (each
     root's test files indexed once, when a function of it first needs them)."""
     from winnow.judge.dataset.repo_tests import SuiteIndex, label_by_tests
@@ -159,7 +165,7 @@ def _test_labeller(roots: list[str], timeout_s: float, quiet: bool) -> Callable[
     resolved = [Path(r).resolve() for r in roots]
     indexes: dict[Path, SuiteIndex] = {}
 
-    def relabel(fn: Any, labels: list[dict[str, Any]]) -> Any:
+    def relabel(fn: MinedFunction, labels: list[LabelRecord]) -> tuple[list[LabelRecord], str]:
         root = next((r for r in resolved if Path(fn.path).is_relative_to(r)), resolved[0])
         if root not in indexes:
             indexes[root] = SuiteIndex.of(root)

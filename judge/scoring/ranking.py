@@ -58,7 +58,13 @@ class VerdictJudge(JudgeLike, Protocol):
 
     def verdicts(
         self, task: str, codes: Sequence[str], cancel: Callable[[], bool] | None = None
-    ) -> Sequence[Any]: ...
+    ) -> Sequence[HasZ]: ...
+
+
+class HasZ(Protocol):
+    """What the verdict reads of one judge verdict: its raw z (logit Yes − logit No)."""
+
+    z: float
 
 
 @dataclass

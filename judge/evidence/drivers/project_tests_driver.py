@@ -32,8 +32,9 @@ import signal
 import sys
 import time
 import traceback
+import types
 import unittest
-from typing import Any
+from typing import Any, Protocol
 
 try:  # in the sandbox, the program registers it as a module; imported as a package (tests), beside it
     import driver_loading
@@ -42,6 +43,33 @@ except ImportError:
 
 #: The JSON objects this driver reads and writes.
 Json = dict[str, Any]
+#: What a failing test raised, as unittest hands it over.
+ExcInfo = tuple[type[BaseException], BaseException, types.TracebackType]
+
+
+class Contexts(Protocol):
+    """coverage.py's ``Coverage``, as far as a run switches its per-test context."""
+
+    def switch_context(self, new_context: str) -> None: ...
+
+
+class Item(Protocol):
+    """A pytest test item, as far as the recorder reads one."""
+
+    nodeid: str
+
+
+class Report(Protocol):
+    """A pytest report, as far as the recorder reads one."""
+
+    nodeid: str
+    when: str
+    outcome: str
+    passed: bool
+    skipped: bool
+    failed: bool
+    longrepr: object
+    location: tuple[str, int | None, str]
 
 #: Exceptions that say the environment is missing something, not that the code is wrong.
 ENVIRONMENT_ERRORS = (
@@ -130,7 +158,7 @@ def _unittest_suite(tests: list[str], by_file: bool) -> unittest.TestSuite:
 class Recorder(unittest.TestResult):
     """A TestResult that records each test's outcome, and switches coverage's context."""
 
-    def __init__(self, cov: Any, test_files: set[str]) -> None:
+    def __init__(self, cov: Contexts | None, test_files: set[str]) -> None:
         super().__init__()
         self.cov, self.test_files = cov, test_files
         self.records: list[Json] = []
@@ -142,7 +170,7 @@ class Recorder(unittest.TestResult):
         self._current = test.id()
         self._ok = True
 
-    def _fail(self, test: unittest.TestCase, err: Any, outcome: str) -> None:
+    def _fail(self, test: unittest.TestCase, err: ExcInfo, outcome: str) -> None:
         self._ok = False
         exc_type, exc, tb = err
         frames = list(traceback.extract_tb(tb))
@@ -152,13 +180,13 @@ class Recorder(unittest.TestResult):
         message = f"{name}: {exc}" if str(exc) else name
         self.records.append(_outcome_record(test.id(), outcome, message, file, line, _frames(frames), name))
 
-    def addFailure(self, test: unittest.TestCase, err: Any) -> None:  # noqa: N802
+    def addFailure(self, test: unittest.TestCase, err: ExcInfo) -> None:  # noqa: N802
         self._fail(test, err, "failed")
 
-    def addError(self, test: unittest.TestCase, err: Any) -> None:  # noqa: N802
+    def addError(self, test: unittest.TestCase, err: ExcInfo) -> None:  # noqa: N802
         self._fail(test, err, "failed" if err[0] is AssertionError else "error")
 
-    def addSubTest(self, test: unittest.TestCase, subtest: Any, err: Any) -> None:  # noqa: N802
+    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase, err: ExcInfo | None) -> None:  # noqa: N802
         if err is not None and self._ok:
             self._fail(test, err, "failed" if issubclass(err[0], AssertionError) else "error")
 
@@ -174,7 +202,7 @@ class Recorder(unittest.TestResult):
         super().stopTest(test)
 
 
-def _run_unittest(tests: list[str], by_file: bool, cov: Any, test_files: set[str]) -> list[Json]:
+def _run_unittest(tests: list[str], by_file: bool, cov: Contexts | None, test_files: set[str]) -> list[Json]:
     try:
         suite = _unittest_suite(tests, by_file)
     except Exception as exc:  # a test module that does not import: no evidence, said so
@@ -191,29 +219,29 @@ def _run_unittest(tests: list[str], by_file: bool, cov: Any, test_files: set[str
 class PytestRecorder:
     """A pytest plugin that records each test's outcome and switches coverage's context."""
 
-    def __init__(self, cov: Any, rootdir: str) -> None:
+    def __init__(self, cov: Contexts | None, rootdir: str) -> None:
         self.cov, self.rootdir = cov, rootdir
         self.records: dict[str, Json] = {}
 
-    def pytest_runtest_setup(self, item: Any) -> None:
+    def pytest_runtest_setup(self, item: Item) -> None:
         if self.cov is not None:
             self.cov.switch_context(item.nodeid)
 
-    def pytest_runtest_teardown(self, item: Any) -> None:
+    def pytest_runtest_teardown(self, item: Item) -> None:
         if self.cov is not None:
             self.cov.switch_context("")
 
-    def pytest_runtest_logreport(self, report: Any) -> None:
+    def pytest_runtest_logreport(self, report: Report) -> None:
         known = self.records.get(report.nodeid)
         if report.when == "call" or (report.outcome != "passed" and (known is None or known["outcome"] == "passed")):
             self.records[report.nodeid] = self._record(report)
 
-    def pytest_collectreport(self, report: Any) -> None:
+    def pytest_collectreport(self, report: Report) -> None:
         if report.failed:  # a test file that does not import: its tests give no evidence
             self.records[report.nodeid] = _outcome_record(report.nodeid, "error", str(report.longrepr)[-300:],
                                                          exc="ImportError")  # fmt: skip
 
-    def _record(self, report: Any) -> Json:
+    def _record(self, report: Report) -> Json:
         if report.passed:
             return _outcome_record(report.nodeid, "passed")
         if report.skipped:
@@ -238,7 +266,7 @@ class PytestRecorder:
         return _outcome_record(report.nodeid, outcome, message, file, line, frames, _exception_name(message))
 
 
-def _run_pytest(tests: list[str], rootdir: str, cov: Any) -> list[Json]:
+def _run_pytest(tests: list[str], rootdir: str, cov: Contexts | None) -> list[Json]:
     import pytest
 
     recorder = PytestRecorder(cov, rootdir)
@@ -248,7 +276,7 @@ def _run_pytest(tests: list[str], rootdir: str, cov: Any) -> list[Json]:
     return list(recorder.records.values())
 
 
-def _run_suite(payload: Json, tests: list[str], by_file: bool, cov: Any = None) -> list[Json]:
+def _run_suite(payload: Json, tests: list[str], by_file: bool, cov: Contexts | None = None) -> list[Json]:
     test_files = {os.path.realpath(t.split("::")[0]) for t in tests if t.endswith(".py") or "::" in t}
     if payload["runner"] == "pytest":
         return _run_pytest(tests, payload["rootdir"], cov)
