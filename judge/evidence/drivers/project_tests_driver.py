@@ -130,8 +130,10 @@ def _where_in(frames: list[traceback.FrameSummary], test_files: set[str]) -> tup
 # --- unittest -------------------------------------------------------------------------------
 
 
-def _module_name(path: str) -> tuple[str, str]:
-    """(dotted name, the folder to import it from) of a test file inside its packages."""
+def dotted_test_module(path: str) -> tuple[str, str]:
+    """(dotted name, the folder to import it from) of a test file inside its packages
+    (``.../Lib/test/test_heapq.py`` → ``test.test_heapq``, ``.../Lib``). The host asks it too
+    (``project_tests.selection``), to name unittest's test ids."""
     folder, name = os.path.split(os.path.abspath(path))
     parts = [name[:-3]]
     while os.path.exists(os.path.join(folder, "__init__.py")):
@@ -146,7 +148,7 @@ def _unittest_suite(tests: list[str], by_file: bool) -> unittest.TestSuite:
     suite = unittest.TestSuite()
     for item in tests:
         if by_file:
-            name, folder = _module_name(item)
+            name, folder = dotted_test_module(item)
             if folder not in sys.path:
                 sys.path.insert(0, folder)
             suite.addTests(loader.loadTestsFromModule(importlib.import_module(name)))

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from winnow.judge.evidence.drivers import driver_path
+from winnow.judge.evidence.drivers.project_tests_driver import dotted_test_module
 from winnow.judge.evidence.module_evidence import module_identity, site_dirs
 from winnow.judge.evidence.project_tests.project import ProjectSuite
-from winnow.judge.evidence.project_tests.selection import dotted_test_module
 from winnow.judge.sandbox.limits import SandboxLimits
 from winnow.judge.sandbox.results import marked_records
 from winnow.judge.sandbox.run import module_prelude, run_python

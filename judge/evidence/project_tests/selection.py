@@ -22,6 +22,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from winnow.judge.evidence.drivers.project_tests_driver import dotted_test_module
+
 #: The most test files mapped for one module.
 MAX_FILES_PER_MODULE = 12
 #: Names too common to say a test file is about a module's function of that name.
@@ -121,17 +123,6 @@ def files_for_module(test_files: Iterable[str], module: str, function_names: Ite
         if imports or mentioned:
             scored.append((0 if imports else 1, -mentioned, path))
     return [p for _, _, p in sorted(scored)[:limit]]
-
-
-def dotted_test_module(path: str) -> tuple[str, str]:
-    """(dotted module name, the folder to import it from) of a test file inside its packages
-    (``.../Lib/test/test_heapq.py`` → ``test.test_heapq``, ``.../Lib``)."""
-    folder, name = os.path.split(os.path.abspath(path))
-    parts = [name[:-3]]
-    while os.path.exists(os.path.join(folder, "__init__.py")):
-        folder, package = os.path.split(folder)
-        parts.insert(0, package)
-    return ".".join(parts), folder
 
 
 def case_id(runner: str, root: str, path: str, qualname: str) -> str:
