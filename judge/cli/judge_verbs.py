@@ -67,10 +67,43 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_judge(spec: str, threads: int) -> Judge:
+def _load_judge(spec: str, threads: int, base: str | None = None) -> Judge:
     from winnow.judge.scoring.judge_model import Judge
 
-    return Judge.load(spec, n_threads=threads)
+    if base is None:
+        return Judge.load(spec, n_threads=threads)
+    return _judge_on_base(spec, threads, base)
+
+
+def _judge_on_base(spec: str, threads: int, base: str) -> Judge:
+    """The judge of manifest ``spec`` served on another GGUF than its manifest names (another
+    quantization of its base; a Hugging Face folder is written as a GGUF first, which needs the
+    [train] extras): refused unless it is the same model, shape and tokenizer."""
+    from winnow.judge.llm.engine import Engine
+    from winnow.judge.llm.model import Model
+    from winnow.judge.llm.model_files import resolve
+    from winnow.judge.scoring.judge_model import Judge
+    from winnow.judge.scoring.manifest import JudgeManifest
+
+    manifest = JudgeManifest.load(spec)
+    trained = resolve(manifest.base_model)
+    path = base
+    if Path(base).is_dir():
+        from winnow.judge.training.pretrained import convert_base
+
+        path = convert_base(base).gguf_path
+    info = resolve(path)
+    if info.sha256 != trained.sha256:
+        from winnow.judge.training.export import check_serving_base
+
+        check_serving_base(trained.path, info.path)
+        print(f"judge: serving {manifest.name} on {base} instead of {manifest.base_model} (same model and "
+              "tokenizer; its figures were measured on the other)", file=sys.stderr)
+    manifest.base_model, manifest.base_sha256 = info.spec, info.sha256
+    manifest.check_files(info.sha256)
+    engine = Engine(Model(info.path), n_ctx=4096, n_seq_max=17, n_threads=threads or None,
+                    lora_path=manifest.adapter_path(), lora_scale=manifest.adapter_scale)
+    return Judge(engine, manifest, info)
 
 
 class _GeneratorLogprob:
@@ -139,7 +172,7 @@ class _Scorers:
     def for_args(cls, args: argparse.Namespace) -> _Scorers:
         return cls(
             _GeneratorLogprob(args.model, args.threads) if args.strategy == "logprob" else None,
-            _load_judge(args.judge, args.threads) if args.strategy in JUDGE_STRATEGIES else None,
+            _load_judge(args.judge, args.threads, args.base) if args.strategy in JUDGE_STRATEGIES else None,
             examples_runner(args.timeout) if args.strategy in ("combined", "judge+exec", "examples") else None,
         )
 
@@ -264,6 +297,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--task", help="a file holding one task (signature + docstring)")
     score.add_argument("--candidate", help="a file holding one candidate (complete function)")
     flags.add_judge(score)
+    score.add_argument(
+        "--base",
+        help="serve the judge on this GGUF instead of the base its manifest names: another quantization of "
+             "the same model (or a Hugging Face folder of it, written as a GGUF once); refused unless the "
+             "architecture, shape, tokenizer and chat template match",
+    )
     score.add_argument(
         "--strategy", choices=STRATEGIES, default="combined",
         help="scoring strategy (default: combined, what serving uses: the manifest's fitted verdict over the "

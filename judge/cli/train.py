@@ -42,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--base", default="default",
         help=f"the base model: a GGUF ({flags.MODEL_SPEC}) or a Hugging Face folder (config.json, safetensors, "
-             "tokenizer.json); verified families: llama (Llama-3.2, SmolLM2), qwen2 (Qwen2.5-Coder), gemma3 "
-             "(Gemma-3 text; its GGUF, not a folder)",
+             "tokenizer.json or tokenizer.model); verified families: llama (Llama-3.2, SmolLM2), qwen2 "
+             "(Qwen2.5-Coder), gemma3 (Gemma-3 text); see docs/training.md#supported-bases",
     )
     _add_model_flags(p)
     _add_schedule_flags(p)

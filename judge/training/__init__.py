@@ -5,8 +5,10 @@ Modules, in the order a run uses them:
 
 - ``config``: ``TrainConfig`` (``winnow train``'s flags) and what may change on resume;
 - ``environment``: the training stack's presence and versions, seeds, RNG states;
-- ``pretrained``: GGUF facts, the cached transformers copy of the base, the tokenizer
-  checked against llama.cpp;
+- ``pretrained``: GGUF facts, the cached transformers copy of the base (or a Hugging Face
+  folder as it is), the tokenizer checked against llama.cpp;
+- ``families``: what each supported base family (llama, qwen2, gemma3) needs between
+  llama.cpp and transformers; ``hf_gguf``: a Hugging Face folder written as the GGUF that serves it;
 - ``encoding``: the serving judge prompt as token ids, z under transformers;
 - ``training_examples``: labels joined with problems (``TrainingExample``), the split by
   problem, tokenization;

@@ -4,12 +4,13 @@ The adapter GGUF is what llama.cpp's own ``convert_lora_to_gguf.py`` writes: arc
 the base, ``general.type = adapter``, ``adapter.type = lora``, ``adapter.lora.alpha``,
 and for every adapted projection two tensors named ``<gguf tensor name>.lora_a``
 (r × in, as peft stores A) and ``.lora_b`` (out × r), the gguf names from
-``gguf.get_tensor_name_map``. For llama bases the rows of ``lora_b`` of ``q_proj`` and
-``k_proj`` are permuted exactly as llama.cpp's converter permutes the Q and K weights
-for its rotary layout (heads × 2 × half-dim, middle axes swapped; ``n_head`` for Q,
-``n_head_kv`` for K). transformers undoes that permutation when it loads a GGUF, so the
-LoRA is learned in the unpermuted layout; without permuting it back the adapter loads
-and silently computes something else.
+``gguf.get_tensor_name_map`` of the base's own architecture (``general.architecture``).
+For llama bases the rows of ``lora_b`` of ``q_proj`` and ``k_proj`` are permuted exactly as
+llama.cpp's converter permutes the Q and K weights for its rotary layout (heads × 2 ×
+half-dim, middle axes swapped; ``n_head`` for Q, ``n_head_kv`` for K). transformers undoes
+that permutation when it loads a GGUF, so the LoRA is learned in the unpermuted layout;
+without permuting it back the adapter loads and silently computes something else. Qwen2 and
+Gemma-3 are converted without that permutation (``families``), and so are their adapters.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from winnow.judge.base.errors import WinnowError
+from winnow.judge.training.families import FAMILIES
 
 if TYPE_CHECKING:
     from winnow.judge.training.pretrained import GGUFFacts
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: Architectures whose Q/K weights llama.cpp's converter permutes (convert_hf_to_gguf.py's LlamaModel).
-PERMUTED_QK_ARCHS = {"llama"}
+PERMUTED_QK_ARCHS = {f.arch for f in FAMILIES.values() if f.permute_qk}
 
 
 def permute_rows(weight: np.ndarray, n_head: int) -> np.ndarray:
@@ -70,15 +72,16 @@ class AdapterFile:
 
 def write_adapter_gguf(
     adapter_dir: str | os.PathLike[str], facts: GGUFFacts, path: str | os.PathLike[str],
-    dtype: str = "f32", name: str = "winnow judge LoRA", permute_qk: bool = True,
+    dtype: str = "f32", name: str = "winnow judge LoRA", permute_qk: bool | None = None,
 ) -> AdapterFile:
     """Write peft's adapter (``adapter_model.safetensors`` + ``adapter_config.json``) as a
     llama.cpp LoRA GGUF for the base described by ``facts`` (``pretrained.gguf_facts``).
-    ``permute_qk=False`` exists only to show what goes wrong without the permutation."""
+    ``permute_qk`` (None: as llama.cpp converts the base's architecture) exists only to show
+    what goes wrong with the other layout."""
     adapter_dir = Path(adapter_dir)
     r, alpha = _lora_settings(adapter_dir)
     arch = _required(facts.architecture, "architecture")
-    permute = arch in PERMUTED_QK_ARCHS and permute_qk
+    permute = arch in PERMUTED_QK_ARCHS if permute_qk is None else permute_qk
     pairs = _tensor_pairs(adapter_dir, facts, arch, permute)
     n_params = _write_gguf(Path(path), adapter_dir, pairs, arch, alpha, name, dtype)
     return AdapterFile(tensors=2 * len(pairs), parameters=n_params, rank=r, alpha=alpha, dtype=dtype,

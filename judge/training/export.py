@@ -18,6 +18,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from winnow.judge.base.errors import WinnowError
 from winnow.judge.base.jsonl import read_jsonl
@@ -34,6 +35,9 @@ from winnow.judge.scoring.verdict import VerdictModel
 from winnow.judge.training.adapter_gguf import AdapterFile, write_adapter_gguf
 from winnow.judge.training.agreement import Agreement, verify_examples, verify_export
 from winnow.judge.training.records import CheckpointMetrics, JSONObject
+
+if TYPE_CHECKING:
+    from winnow.judge.training.pretrained import GGUFFacts
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +266,6 @@ def _serving_base(trained: TrainedCheckpoint, out: Path, spec: str | None) -> Se
     """The GGUF the judge is served on: ``spec`` (checked against the training base), else the
     training base; for a run on a Hugging Face folder, Winnow's GGUF of it copied to OUT/base.gguf."""
     from winnow.judge.llm.model_files import resolve, sha256_file
-    from winnow.judge.training.pretrained import check_serving_base
 
     base = trained.config["base"]
     if spec is not None:
@@ -348,3 +351,37 @@ def _previous_section(path: Path, *keys: str) -> tuple[str, JSONObject] | None:
         return str(data["adapter_sha256"]), dict(section)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def same_model_shape(a: GGUFFacts, b: GGUFFacts) -> list[str]:
+    """What differs between two GGUFs' architectures and shapes (empty: an adapter for one fits the other)."""
+    keys = ("architecture", "n_layers", "n_head", "n_head_kv", "n_embd", "n_vocab")
+    return [f"{k} {getattr(a, k)} vs {getattr(b, k)}" for k in keys
+            if getattr(a, k) is not None and getattr(b, k) is not None and getattr(a, k) != getattr(b, k)]
+
+
+def check_serving_base(trained_gguf: str, serving_gguf: str) -> None:
+    """Refuse to serve a judge on a GGUF that is not the model it was trained on: another
+    architecture or shape (the adapter would not fit), or another tokenizer or chat template
+    (the judge would read prompts it was not trained on). Another quantization passes."""
+    from winnow.judge.llm.model import Model
+    from winnow.judge.scoring.judge_prompt import judge_token_runs
+    from winnow.judge.training.pretrained import PROBE_CANDIDATE, PROBE_TASK, PROBE_TEXTS, gguf_facts
+
+    differs = same_model_shape(gguf_facts(trained_gguf), gguf_facts(serving_gguf))
+    if differs:
+        raise WinnowError(f"{serving_gguf} is not the model the judge was trained on: {'; '.join(differs)}")
+    a, b = Model(trained_gguf), Model(serving_gguf)
+    try:
+        bad = [t[:30] for t in PROBE_TEXTS if a.tokenize(t, False, False) != b.tokenize(t, False, False)]
+        bos_a = a.bos() if a.add_bos() and a.bos() >= 0 else None
+        bos_b = b.bos() if b.add_bos() and b.bos() >= 0 else None
+        runs_a = judge_token_runs(a, a.chat_template(), PROBE_TASK, PROBE_CANDIDATE, bos_a)
+        runs_b = judge_token_runs(b, b.chat_template(), PROBE_TASK, PROBE_CANDIDATE, bos_b)
+        if (runs_a.prefix, runs_a.branch) != (runs_b.prefix, runs_b.branch):
+            bad.append("the judge prompt (tokenizer, chat template or BOS)")
+    finally:
+        a.close()
+        b.close()
+    if bad:
+        raise WinnowError(f"{serving_gguf} tokenizes differently from the base the judge was trained on: {bad[:3]}")

@@ -104,13 +104,6 @@ def _vocab_size(reader: Any) -> int | None:
     return len(f.data) if f is not None else None
 
 
-def same_model_shape(a: GGUFFacts, b: GGUFFacts) -> list[str]:
-    """What differs between two GGUFs' architectures and shapes (empty: an adapter for one fits the other)."""
-    keys = ("architecture", "n_layers", "n_head", "n_head_kv", "n_embd", "n_vocab")
-    return [f"{k} {getattr(a, k)} vs {getattr(b, k)}" for k in keys
-            if getattr(a, k) is not None and getattr(b, k) is not None and getattr(a, k) != getattr(b, k)]
-
-
 class HFTokenizer:
     """A Hugging Face tokenizer with the engine's ``tokenize`` signature (``scoring.judge_prompt.Tokenizer``)."""
 
@@ -261,7 +254,7 @@ def _cached_base(target: Path, spec: str, gguf_path: str, sha256: str) -> Conver
             source = data.get("source", "gguf")
             return ConvertedBase(
                 spec, data["gguf_path"] if source == "hf" else gguf_path, data["sha256"],
-                data["hf_dir"] if source == "hf" else str(target), data["chat_template"], data["bos"],
+                spec if source == "hf" else str(target), data["chat_template"], data["bos"],
                 GGUFFacts.from_dict(data["facts"]), data["tokenizer_check"], source,
                 data.get("gguf_sha256") or sha256, data.get("config_fixes"))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):  # unreadable: convert again
@@ -393,29 +386,3 @@ def load_base_model(
     model = AutoModelForCausalLM.from_pretrained(base.dir, dtype=dtype or torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(base.dir)
     return model, tokenizer
-
-
-
-def check_serving_base(trained_gguf: str, serving_gguf: str) -> None:
-    """Refuse to serve a judge on a GGUF that is not the model it was trained on: another
-    architecture or shape (the adapter would not fit), or another tokenizer or chat template
-    (the judge would read prompts it was not trained on). Another quantization passes."""
-    from winnow.judge.llm.model import Model
-
-    differs = same_model_shape(gguf_facts(trained_gguf), gguf_facts(serving_gguf))
-    if differs:
-        raise WinnowError(f"{serving_gguf} is not the model the judge was trained on: {'; '.join(differs)}")
-    a, b = Model(trained_gguf), Model(serving_gguf)
-    try:
-        bad = [t[:30] for t in PROBE_TEXTS if a.tokenize(t, False, False) != b.tokenize(t, False, False)]
-        bos_a = a.bos() if a.add_bos() and a.bos() >= 0 else None
-        bos_b = b.bos() if b.add_bos() and b.bos() >= 0 else None
-        runs_a = judge_token_runs(a, a.chat_template(), PROBE_TASK, PROBE_CANDIDATE, bos_a)
-        runs_b = judge_token_runs(b, b.chat_template(), PROBE_TASK, PROBE_CANDIDATE, bos_b)
-        if (runs_a.prefix, runs_a.branch) != (runs_b.prefix, runs_b.branch):
-            bad.append("the judge prompt (tokenizer, chat template or BOS)")
-    finally:
-        a.close()
-        b.close()
-    if bad:
-        raise WinnowError(f"{serving_gguf} tokenizes differently from the base the judge was trained on: {bad[:3]}")
