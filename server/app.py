@@ -26,6 +26,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
+from winnow.judge.llm.model_choices import ModelChoices
 from winnow.judge.sandbox.choice import isolation
 from winnow.server.features import convert, stats
 from winnow.server.features.code_actions import CodeActions
@@ -39,6 +40,7 @@ from winnow.server.lsp.protocol import WinnowProtocol
 from winnow.server.lsp.settings import ParsedSettings, Settings, parse
 from winnow.server.lsp.status import Messages, Progress, Status
 from winnow.server.lsp.version import package_version
+from winnow.server.models.downloads import DownloadResult
 from winnow.server.models.host import ModelHost
 from winnow.server.workspace.context import WorkspaceContext
 from winnow.server.workspace.documents import OpenDocuments
@@ -336,12 +338,12 @@ def _register_models(server: WinnowServer) -> None:
 
     @server.command(CMD_MODELS_LIST)
     @guarded(CMD_MODELS_LIST)
-    async def list_models(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+    async def list_models(ls: WinnowServer, *args: object) -> ModelChoices:
         return await ls.models.options()
 
     @server.command(CMD_MODELS_DOWNLOAD)
     @guarded(CMD_MODELS_DOWNLOAD)
-    async def download_model(ls: WinnowServer, *args: Any) -> dict[str, Any]:
+    async def download_model(ls: WinnowServer, *args: object) -> DownloadResult:
         return await ls.models.downloads.download(args[0] if args else None)
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)

@@ -106,7 +106,7 @@ def watch_status(client: LanguageClient) -> list[dict[str, Any]]:
     @client.feature("winnow/status")
     def on_status(ls: Any, params: Any) -> None:
         if not isinstance(params, dict):
-            params = {k: getattr(params, k, None) for k in ("state", "message", "lastLatencyMs", "judge")}
+            params = {k: getattr(params, k, None) for k in ("state", "message", "lastLatencyMs", "judge", "model")}
         seen.append(params | {"t": time.monotonic(), "load_progress": progress_kinds(client, LOAD_TITLE)})
 
     @client.feature("winnow/test/jobHeld")

@@ -21,11 +21,12 @@ import importlib.util
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from winnow.judge.base.errors import ModelError
+from winnow.judge.base.errors import Cancelled, ModelError
 from winnow.judge.base.paths import cache_dir
 
 DEFAULT_SPEC = "default"
@@ -109,11 +110,31 @@ def check_gguf(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {"architecture": arch, "name": name, "n_tensors": n_tensors, "type": gguf_type}
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
+#: ``progress(done, total)`` while a file is hashed (bytes); ``cancelled()`` is polled between blocks.
+HashProgress = Callable[[int, int], None]
+
+
+def sha256_file(
+    path: str | os.PathLike[str],
+    progress: HashProgress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> str:
+    """The file's sha256; ``progress`` hears the bytes hashed so far (every 8 MB and at the
+    end), and ``Cancelled`` stops the hashing when ``cancelled()`` says so."""
     h = hashlib.sha256()
+    total = os.path.getsize(path) if progress is not None else 0
+    done = 0
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
+            done += len(block)
+            if done % (8 << 20) == 0 or done == total:
+                if cancelled is not None and cancelled():
+                    raise Cancelled(f"hashing {path} was cancelled")
+                if progress is not None:
+                    progress(done, total)
+    if progress is not None and total == 0:
+        progress(0, 0)
     return h.hexdigest()
 
 
@@ -153,9 +174,16 @@ def _save_manifest(manifest: dict[str, dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-def describe(path: Path, spec: str, source: str) -> ModelInfo:
+def describe(
+    path: Path,
+    spec: str,
+    source: str,
+    progress: HashProgress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> ModelInfo:
     """Check the file and record its hash. Both are cached by (size, mtime): reading a
-    GGUF header takes seconds on a busy machine and the server does it at every start."""
+    GGUF header takes seconds on a busy machine and the server does it at every start.
+    ``progress`` and ``cancelled`` follow the hashing of a file not seen before."""
     if not path.is_file():
         check_gguf(path)  # raises the right message
     stat = path.stat()
@@ -172,7 +200,7 @@ def describe(path: Path, spec: str, source: str) -> ModelInfo:
         facts = {"architecture": entry.get("architecture"), "name": entry.get("name")}
     else:
         facts = check_gguf(path)
-        digest = sha256_file(path)
+        digest = sha256_file(path, progress, cancelled)
     info = ModelInfo(
         spec=spec,
         path=key,

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from winnow.judge.evidence.example_runs import ExampleRunner, ExampleSignal
 from winnow.judge.scoring.verdict import Signals, VerdictModel
-from winnow.judge.sites import syntax_error, undefined_names
+from winnow.judge.sites import functions, syntax_error, undefined_names
 
 STRATEGIES = ("combined", "judge", "judge+exec", "examples", "logprob", "static", "random")
 #: Strategies that need a judge model.
@@ -78,9 +78,12 @@ class StaticSignals:
     examples: ExampleSignal | None = None  # its docstring examples' run
     judge_z: float | None = None  # the judge's raw score (combined)
     agreement: float | None = None  # share of the other candidates with its outputs (best of N)
+    stub: bool = False  # its body is empty, ``pass`` or a TODO: never offered before a real body
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"parses": self.parses}
+        if self.stub:
+            out["stub"] = True
         if self.parses:
             out["undefined_names"] = self.undefined_names
         else:
@@ -129,7 +132,7 @@ def by_tests_first(ranked: Sequence[RankedCandidate], results: Sequence[tuple[in
         r.tests = results[r.index]
         passed, total = r.tests
         r.reason = f"passes {passed}/{total} of your tests; {r.reason}"
-    return sorted(ranked, key=lambda r: -(r.tests[0] if r.tests is not None and r.parses else -1))
+    return sorted(ranked, key=lambda r: (r.signals.stub, -(r.tests[0] if r.tests is not None and r.parses else -1)))
 
 
 def static_signals(code: str, language: str = "python") -> StaticSignals:
@@ -138,7 +141,8 @@ def static_signals(code: str, language: str = "python") -> StaticSignals:
     error = syntax_error(code, language)
     if error is not None:
         return StaticSignals(parses=False, syntax_error=error)
-    return StaticSignals(parses=True, undefined_names=undefined_names(code, language))
+    stub = any(site.is_stub for site in functions(code, language)[:1])
+    return StaticSignals(parses=True, undefined_names=undefined_names(code, language), stub=stub)
 
 
 def _static_score(signals: StaticSignals) -> float:
@@ -198,7 +202,12 @@ def rank(
         for r in out:
             r.score = rng.random()
             r.reason = "random order (baseline)"
-    return sorted(out, key=lambda r: (-r.score, -r.mean_logprob, r.index))
+        return sorted(out, key=lambda r: (-r.score, -r.mean_logprob, r.index))
+    for r in out:
+        if r.signals.stub:
+            r.reason = f"an empty body; {r.reason}"
+    # A small model sometimes closes the body at once: an empty body is no implementation.
+    return sorted(out, key=lambda r: (r.signals.stub, -r.score, -r.mean_logprob, r.index))
 
 
 def _rank_by_judge(

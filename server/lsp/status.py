@@ -80,6 +80,8 @@ class Status:
         #: Whether the workspace's code runs (hints, examples, tests), and why not when not.
         self.runs_code: bool | None = None
         self.code_note = ""
+        #: The generator in use (its GGUF name), None while a load is in progress.
+        self.model: str | None = None
         self.initialized = asyncio.Event()
         self._sent: tuple[Any, ...] | None = None
         self._busy = 0
@@ -92,6 +94,7 @@ class Status:
             "judge": self.judge,
             "runsCode": self.runs_code,
             "codeNote": self.code_note,
+            "model": self.model,
         }
 
     def set(self, state: str, message: str, judge: bool | None = None) -> None:
@@ -105,7 +108,7 @@ class Status:
     def _send(self, force: bool = False) -> None:
         if not self.initialized.is_set():
             return
-        key = (self.state, self.message, self.judge, self.runs_code, self.code_note)
+        key = (self.state, self.message, self.judge, self.runs_code, self.code_note, self.model)
         if key == self._sent and not force:
             return
         self._sent = key

@@ -21,8 +21,8 @@ def test_bench_hints_measures_a_real_module_through_the_real_server() -> None:
     assert len(module["detected_functions"]) == module["detected_total"] <= module["changed"]
     for entry in module["detected_functions"]:  # "qualname: kind", a probe's kind with its origin
         kind = entry.split(": ", 1)[1]
-        assert kind.startswith(("example:", "crash", "hang", "annotation")), entry
-        assert "@" in kind or kind.startswith("example:"), entry
+        assert kind.startswith(("example:", "crash", "hang", "annotation", "test")), entry
+        assert "@" in kind or kind.startswith(("example:", "test")), entry
     group = result["groups"]["selected"]
     assert group["functions"] == 6 and group["false_alarm_rate"] == 0.0
     assert group["max_open_to_last_hint_s"] is not None and result["cpus"] >= 1

@@ -241,6 +241,20 @@ def test_ranking_strategies_are_deterministic() -> None:
     assert static[0].index == 0 and static[1].signals.undefined_names == ["helper"]
 
 
+def test_an_empty_body_is_never_offered_before_a_real_one() -> None:
+    """A small model sometimes closes the body at once (seen in about one Java sample in
+    ten): the best log-prob does not put that stub first, in Python or in Java."""
+    stub = FunctionCandidate(0, TASK + "\n    pass\n", "", 1, -0.1, -0.1, "stop")
+    real = FunctionCandidate(1, CODES[0], "", 3, -3.0, -1.0, "stop")
+    ranked = rank(TASK, [stub, real], strategy="logprob")
+    assert [r.index for r in ranked] == [1, 0] and ranked[1].signals.stub and "empty body" in ranked[1].reason
+    java = "    /** Twice. */\n    static int twice(int x) {\n"  # a method, as written in its class
+    empty = FunctionCandidate(0, java + "    }\n", "", 1, -0.1, -0.1, "stop")
+    body = FunctionCandidate(1, java + "        return 2 * x;\n    }\n", "", 4, -2.0, -0.5, "stop")
+    ranked = rank("", [empty, body], strategy="logprob", language="java")
+    assert [r.index for r in ranked] == [1, 0] and ranked[1].signals.to_dict()["stub"] is True
+
+
 def test_judge_plus_exec_uses_docstring_examples(zero_shot: Judge) -> None:
     from winnow.judge.evidence.example_runs import examples_runner
 
