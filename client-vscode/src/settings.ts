@@ -43,15 +43,23 @@ export const SERVER_SETTING_KEYS = [
 
 export type ServerSettingKey = (typeof SERVER_SETTING_KEYS)[number];
 
-/** Settings only the extension reads; they are never sent to the server. */
-export const CLIENT_SETTING_KEYS = ['pythonPath', 'trace.server'] as const;
+/**
+ * Settings only the extension reads; they are never sent to the server. `enable`
+ * (language-overridable) and `inlineCompletion.trigger` are applied in the extension's
+ * middleware (src/activity.ts).
+ */
+export const CLIENT_SETTING_KEYS = ['pythonPath', 'trace.server', 'enable', 'inlineCompletion.trigger'] as const;
+
+/** The client settings that decide, per document, what reaches the server and what is shown. */
+export const CONTROL_SETTING_KEYS = ['enable', 'inlineCompletion.trigger'] as const;
 
 /**
- * Settings whose change restarts the server: the interpreter, and what the
- * server loads once at start (models, threads). The others reach the running
- * server through `workspace/didChangeConfiguration`.
+ * Settings whose change restarts the server: the interpreter. Everything else reaches the
+ * running server through `workspace/didChangeConfiguration`; a change of `generatorModel`,
+ * `judge` or `allowDownload` makes it load the models again in place (its `model_key`),
+ * `threads` applies to the loaded models.
  */
-export const RESTART_SETTING_KEYS = ['pythonPath', 'generatorModel', 'judge', 'threads'] as const;
+export const RESTART_SETTING_KEYS = ['pythonPath'] as const;
 
 /** The part of VS Code's `WorkspaceConfiguration.inspect()` result that says where a value was set. */
 export interface SettingInspection {
@@ -132,6 +140,11 @@ export function toServerSettings(flat: FlatSettings): ServerSettings {
 /** Whether a change of `winnow.<key>` needs a server restart. */
 export function needsRestart(affects: (fullKey: string) => boolean): boolean {
   return RESTART_SETTING_KEYS.some((key) => affects(`winnow.${key}`));
+}
+
+/** Whether a change touches `winnow.enable` or `winnow.inlineCompletion.trigger`. */
+export function affectsControls(affects: (fullKey: string) => boolean): boolean {
+  return CONTROL_SETTING_KEYS.some((key) => affects(`winnow.${key}`));
 }
 
 /** Whether a change reaches the running server as `workspace/didChangeConfiguration`. */

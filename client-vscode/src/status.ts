@@ -17,6 +17,8 @@ export interface WinnowStatus {
   readonly runsCode: boolean | null;
   /** Why not, or under what sandbox it runs (e.g. "runs your code under bwrap (…)"); may be empty. */
   readonly codeNote: string;
+  /** The loaded generator's name, where the server sends it; null otherwise. */
+  readonly model: string | null;
 }
 
 /** What the client knows before (or instead of) the server's own status. */
@@ -52,6 +54,7 @@ export function parseStatus(params: unknown): WinnowStatus | undefined {
   const judge = params['judge'];
   const runsCode = params['runsCode'];
   const codeNote = params['codeNote'];
+  const model = params['model'];
   return {
     state: state as ServerState,
     message: typeof message === 'string' ? message : '',
@@ -59,6 +62,7 @@ export function parseStatus(params: unknown): WinnowStatus | undefined {
     judge: judge === true,
     runsCode: typeof runsCode === 'boolean' ? runsCode : null,
     codeNote: typeof codeNote === 'string' ? codeNote.trim() : '',
+    model: typeof model === 'string' && model.trim() ? model.trim() : null,
   };
 }
 
@@ -71,7 +75,8 @@ export function formatLatency(ms: number): string {
   return seconds < 10 ? `${seconds.toFixed(1)} s` : `${Math.round(seconds)} s`;
 }
 
-const CLICK_HINT = 'Click for Winnow stats.';
+/** The tooltip's last line. */
+export const CLICK_HINT = 'Click for the Winnow menu: Toggle, Snooze, Choose Model…, Show Stats, Reload Models.';
 
 /** The tooltip's line in Restricted Mode (`vscode.workspace.isTrusted` false). */
 export const RESTRICTED_MODE_NOTE =
@@ -102,7 +107,7 @@ export function codeLines(status: Pick<WinnowStatus, 'runsCode' | 'codeNote'> | 
  * Status bar text for a server status. Codicons: `$(name)`, `~spin` animates. `trusted`:
  * whether VS Code trusts the workspace (false: Restricted Mode, said in the tooltip).
  */
-export function serverStatusView(status: WinnowStatus, trusted = true): StatusView {
+export function serverStatusView(status: WinnowStatus, trusted = true, model?: string): StatusView {
   const judgeText = status.judge ? 'judge on' : 'judge off';
   const latency = status.lastLatencyMs === null ? undefined : formatLatency(status.lastLatencyMs);
   const parts: string[] = [];
@@ -123,6 +128,9 @@ export function serverStatusView(status: WinnowStatus, trusted = true): StatusVi
       icon = '$(check)';
       kind = 'normal';
       parts.push('Winnow');
+      if (model) {
+        parts.push(model);
+      }
       if (latency !== undefined) {
         parts.push(latency);
       }
@@ -138,6 +146,7 @@ export function serverStatusView(status: WinnowStatus, trusted = true): StatusVi
   }
   const tooltip = [
     `Winnow: ${status.state}${status.message ? ` — ${status.message}` : ''}`,
+    ...(model ? [`Model: ${model}`] : []),
     `Last latency: ${latency ?? 'none yet'}`,
     status.judge ? 'Judge: on (candidates ranked by the judge)' : 'Judge: off (candidates ranked by log-prob)',
     ...codeLines(status, trusted),
@@ -182,4 +191,31 @@ export function clientPhaseView(phase: ClientPhase, trusted = true): StatusView 
         kind: 'error',
       };
   }
+}
+
+/**
+ * The view while the window is paused (Toggle, Snooze: src/activity.ts `pausedView`) or
+ * the active editor's language is switched off (`winnow.enable`): their words first, the
+ * server's state still in the tooltip; an error stays red.
+ */
+export function withControls(
+  view: StatusView,
+  paused: { readonly text: string; readonly tooltip: string } | undefined,
+  languageOff?: string,
+): StatusView {
+  if (paused) {
+    return {
+      text: paused.text,
+      tooltip: `${paused.tooltip}\n${view.tooltip}`,
+      kind: view.kind === 'error' ? 'error' : 'normal',
+    };
+  }
+  if (languageOff) {
+    return {
+      text: `$(circle-slash) Winnow: off for ${languageOff}`,
+      tooltip: `Off for ${languageOff} files (winnow.enable is false for this language).\n${view.tooltip}`,
+      kind: view.kind === 'error' ? 'error' : 'normal',
+    };
+  }
+  return view;
 }

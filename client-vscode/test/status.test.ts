@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import { pausedView, snoozed } from '../src/activity';
 import {
+  CLICK_HINT,
   RESTRICTED_MODE_NOTE,
   clientPhaseView,
   formatLatency,
   parseStatus,
   serverStatusView,
+  withControls,
   type WinnowStatus,
 } from '../src/status';
 
@@ -17,6 +20,7 @@ const status = (overrides: Partial<WinnowStatus>): WinnowStatus => ({
   judge: true,
   runsCode: null,
   codeNote: '',
+  model: null,
   ...overrides,
 });
 
@@ -34,8 +38,17 @@ describe('parseStatus', () => {
         judge: true,
         runsCode: true,
         codeNote: BWRAP_NOTE,
+        model: ' SmolLM2 135M ',
       }),
-      { state: 'ready', message: 'models loaded', lastLatencyMs: 412.5, judge: true, runsCode: true, codeNote: BWRAP_NOTE },
+      {
+        state: 'ready',
+        message: 'models loaded',
+        lastLatencyMs: 412.5,
+        judge: true,
+        runsCode: true,
+        codeNote: BWRAP_NOTE,
+        model: 'SmolLM2 135M',
+      },
     );
     assert.deepEqual(parseStatus({ state: 'ready', runsCode: false, codeNote: 'running your code is off' }), {
       state: 'ready',
@@ -44,6 +57,7 @@ describe('parseStatus', () => {
       judge: false,
       runsCode: false,
       codeNote: 'running your code is off',
+      model: null,
     });
   });
 
@@ -55,10 +69,11 @@ describe('parseStatus', () => {
       judge: false,
       runsCode: null,
       codeNote: '',
+      model: null,
     });
     assert.deepEqual(
-      parseStatus({ state: 'generating', message: 3, lastLatencyMs: -1, judge: 'yes', runsCode: 'no', codeNote: 7 }),
-      { state: 'generating', message: '', lastLatencyMs: null, judge: false, runsCode: null, codeNote: '' },
+      parseStatus({ state: 'generating', message: 3, lastLatencyMs: -1, judge: 'yes', runsCode: 'no', codeNote: 7, model: 5 }),
+      { state: 'generating', message: '', lastLatencyMs: null, judge: false, runsCode: null, codeNote: '', model: null },
     );
     // An older server without the fields, and runsCode null (not checked yet), read the same.
     assert.equal(parseStatus({ state: 'ready', runsCode: null })?.runsCode, null);
@@ -85,7 +100,14 @@ describe('status bar text', () => {
     assert.equal(view.kind, 'normal');
     assert.match(view.tooltip, /Last latency: 312 ms/);
     assert.match(view.tooltip, /Judge: on/);
-    assert.match(view.tooltip, /Click for Winnow stats/);
+    assert.match(view.tooltip, /Click for the Winnow menu: Toggle, Snooze, Choose Model…, Show Stats, Reload Models\./);
+  });
+
+  test('ready with the model in use: its name in the text and the tooltip', () => {
+    const view = serverStatusView(status({ state: 'ready', lastLatencyMs: 312.4 }), true, 'Qwen2.5 Coder 1.5B');
+    assert.equal(view.text, '$(check) Winnow · Qwen2.5 Coder 1.5B · 312 ms · judge on');
+    assert.match(view.tooltip, /^Model: Qwen2\.5 Coder 1\.5B$/m);
+    assert.equal(serverStatusView(status({ state: 'loading' }), true, 'X').text, '$(sync~spin) Winnow: loading · judge on');
   });
 
   test('ready without a latency yet', () => {
@@ -169,7 +191,7 @@ describe('the tooltip says whether Winnow runs your code, and why not', () => {
   test('the lines sit before the click hint, in every state', () => {
     for (const state of ['loading', 'ready', 'generating', 'error'] as const) {
       const lines = serverStatusView(status({ state, runsCode: true, codeNote: BWRAP_NOTE }), false).tooltip.split('\n');
-      assert.equal(lines.at(-1), 'Click for Winnow stats.');
+      assert.equal(lines.at(-1), CLICK_HINT);
       assert.equal(lines.at(-3), RESTRICTED_MODE_NOTE);
       assert.match(lines.at(-2) ?? '', /^Runs your code under bwrap/);
     }
@@ -190,5 +212,39 @@ describe('formatLatency', () => {
     assert.equal(formatLatency(1000), '1.0 s');
     assert.equal(formatLatency(1450), '1.4 s');
     assert.equal(formatLatency(12_345), '12 s');
+  });
+});
+
+describe('the window controls on the status bar', () => {
+  const ready = serverStatusView(status({ state: 'ready', lastLatencyMs: 100 }), true, 'M');
+
+  test('on: the server view as it is', () => {
+    assert.deepEqual(withControls(ready, undefined), ready);
+  });
+
+  test('off (Toggle): says so first, the server state stays in the tooltip', () => {
+    const view = withControls(ready, pausedView({ kind: 'off' }, 0));
+    assert.equal(view.text, '$(circle-slash) Winnow: off');
+    assert.match(view.tooltip, /^Off in this window \(Winnow: Toggle\): no inline suggestions, no hints\./);
+    assert.match(view.tooltip, /Winnow: ready/);
+    assert.equal(view.kind, 'normal');
+  });
+
+  test('snoozed: until when', () => {
+    const now = new Date(2026, 0, 5, 14, 5).getTime();
+    const view = withControls(ready, pausedView(snoozed(now), now));
+    assert.equal(view.text, '$(clock) Winnow: snoozed until 14:35');
+    assert.match(view.tooltip, /until 14:35; Toggle turns it on now/);
+  });
+
+  test('a language switched off (winnow.enable) for the active editor', () => {
+    const view = withControls(ready, undefined, 'java');
+    assert.equal(view.text, '$(circle-slash) Winnow: off for java');
+    assert.match(view.tooltip, /winnow\.enable is false for this language/);
+  });
+
+  test('an error stays red while paused', () => {
+    const error = serverStatusView(status({ state: 'error', message: 'no model' }));
+    assert.equal(withControls(error, pausedView({ kind: 'off' }, 0)).kind, 'error');
   });
 });
