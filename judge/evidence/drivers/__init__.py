@@ -20,7 +20,8 @@ Their parts:
 - ``driver_annotations``: a return value checked against its own annotation;
 - ``driver_values``: doctest's output compared by value;
 - ``driver_sessions``: the docstring sessions, run by doctest, one record per example;
-- ``driver_loading``: the module imported under its own name, as the editor has it.
+- ``driver_loading``: the module imported under its own name, as the editor has it;
+- ``driver_forks``: forked children several at once, each with a time limit (best of N by tests).
 """
 
 from __future__ import annotations

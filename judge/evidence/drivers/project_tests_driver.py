@@ -16,7 +16,8 @@ by one ``main(<payload>)`` line. The payload (a JSON object):
   context per test);
 - ``repeat``: how many times ``run`` runs the tests (a failure that does not repeat is flaky);
 - ``candidates``: the edited module texts of a best-of-N batch, each run in a forked child
-  against the same tests; ``timeout_s``: each child's limit.
+  against the same tests (as many at once as there are cores, at most 4); ``timeout_s``:
+  each child's limit.
 
 Records: ``{"test": {...}}`` per test outcome (id, outcome, message, file, line, frames,
 environment, round), ``{"lines": {file: {line: [test index]}}, "ids": [...]}`` after a map,
@@ -28,18 +29,17 @@ import importlib
 import importlib.util
 import json
 import os
-import signal
 import sys
-import time
 import traceback
 import types
 import unittest
 from typing import Any, Protocol
 
-try:  # in the sandbox, the program registers it as a module; imported as a package (tests), beside it
+try:  # in the sandbox, the program registers them as modules; imported as a package (tests), beside it
+    import driver_forks
     import driver_loading
 except ImportError:
-    from winnow.judge.evidence.drivers import driver_loading
+    from winnow.judge.evidence.drivers import driver_forks, driver_loading
 
 #: The JSON objects this driver reads and writes.
 Json = dict[str, Any]
@@ -335,33 +335,32 @@ def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
     os._exit(0)
 
 
-def _run_candidates(payload: Json) -> None:
-    """Each candidate (an edited module text) in a forked child against the same tests."""
-    if payload["runner"] == "pytest":
-        import pytest  # noqa: F401  # once, before the forks
-    for index, candidate in enumerate(payload["candidates"]):
-        read_end, write_end = os.pipe()
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
-            _candidate_child(payload, candidate, write_end)
-        os.close(write_end)
-        deadline, timed_out = time.monotonic() + float(payload["timeout_s"]), False
-        while not os.waitpid(pid, os.WNOHANG)[0]:
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                timed_out = True
-                break
-            time.sleep(0.01)
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
+def _preload_pytest() -> None:
+    """Import pytest and its installed plugins once, before the forks: each child would
+    otherwise import them again (a second or more per candidate where hypothesis is installed)."""
+    import importlib.metadata
+
+    import pytest  # noqa: F401
+
+    for entry in importlib.metadata.entry_points(group="pytest11"):
         try:
-            result = json.loads(data) if data else {"passed": 0, "total": len(payload["tests"]), "error": "the run died"}
-        except json.JSONDecodeError:
-            result = {"passed": 0, "total": len(payload["tests"]), "error": "unreadable result"}
-        _emit({"candidate": index, "timeout": timed_out, **result})
+            entry.load()
+        except Exception:  # a broken plugin fails in the child as it would under pytest
+            continue
+
+
+def _run_candidates(payload: Json) -> None:
+    """Each candidate (an edited module text) in a forked child against the same tests,
+    several at once (``driver_forks``); the records in candidate order."""
+    if payload["runner"] == "pytest":
+        _preload_pytest()
+    candidates = payload["candidates"]
+    failed = {"passed": 0, "total": len(payload["tests"])}
+    answers = driver_forks.fork_each(
+        len(candidates), lambda i, out: _candidate_child(payload, candidates[i], out), float(payload["timeout_s"]), failed
+    )
+    for index, answer in enumerate(answers):
+        _emit({"candidate": index, **answer})
 
 
 def main(payload: Json) -> None:

@@ -106,8 +106,8 @@ class CandidateTests:
 
 
 def _program() -> str:
-    return module_prelude("driver_loading", driver_path("driver_loading")) + driver_path(
-        "project_tests_driver").read_text(encoding="utf-8")  # fmt: skip
+    parts = "".join(module_prelude(part, driver_path(part)) for part in ("driver_loading", "driver_forks"))
+    return parts + driver_path("project_tests_driver").read_text(encoding="utf-8")
 
 
 def _payload(project: ProjectSuite, mode: str, tests: Sequence[str], documents: Sequence[Document]) -> Record:
