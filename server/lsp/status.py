@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 STATUS_METHOD = "winnow/status"
 STATES = ("loading", "ready", "generating", "error")
 PROGRESS_FINISH_S = 15.0  # the longest a status waits for a progress sequence to end
+TOKEN_WAIT_S = 10.0  # how long a progress waits for the client to accept its token
 
 
 class Messages:
@@ -145,20 +146,29 @@ class Status:
 class Progress:
     """One ``$/progress`` sequence (begin, reports, end) when the client supports
     server-initiated progress; otherwise nothing. Messages may arrive before the client
-    is initialized: they wait, and only the latest one is shown at ``begin``."""
+    is initialized: they wait, then all go out in order after ``begin``. A download's
+    sequence names its own ``token`` (a cancel request names it), is ``cancellable`` and has
+    a ``percentage`` that never goes back."""
 
-    def __init__(self, ls: LanguageServer, status: Status, title: str) -> None:
+    def __init__(self, ls: LanguageServer, status: Status, title: str, *, token: str | None = None,
+                 message: str | None = None, cancellable: bool = False, percentage: bool = False) -> None:  # fmt: skip
         self.ls = ls
         self.status = status
         self.title = title
-        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self.token = token or f"winnow-{uuid.uuid4()}"
+        self.message = message or title
+        self.cancellable = cancellable
+        self.percentage: int | None = 0 if percentage else None
+        self.queue: asyncio.Queue[tuple[str, str, int | None]] = asyncio.Queue()
         self.task = asyncio.ensure_future(self._run())
 
-    def report(self, message: str) -> None:
-        self.queue.put_nowait(("report", message))
+    def report(self, message: str, percentage: int | None = None) -> None:
+        if percentage is not None and self.percentage is not None:
+            percentage = self.percentage = max(self.percentage, min(100, max(0, percentage)))
+        self.queue.put_nowait(("report", message, percentage))
 
     def end(self, message: str) -> None:
-        self.queue.put_nowait(("end", message))
+        self.queue.put_nowait(("end", message, None))
 
     async def finish(self, message: str, timeout: float = PROGRESS_FINISH_S) -> None:
         """End the sequence and wait until the client has been sent the end (bounded:
@@ -180,35 +190,46 @@ class Progress:
         await self.status.initialized.wait()
         token: str | None = None
         if self._supported():
-            token = f"winnow-{uuid.uuid4()}"
+            token = self.token
             try:
-                await asyncio.wait_for(self.ls.work_done_progress.create_async(token), timeout=10)
+                await asyncio.wait_for(self.ls.work_done_progress.create_async(token), timeout=TOKEN_WAIT_S)
             except Exception:
                 log.debug("client refused a progress token", exc_info=True)
                 token = None
-        first = self.title
-        pending: list[tuple[str, str]] = []
+        pending: list[tuple[str, str, int | None]] = []
         while not self.queue.empty():
             pending.append(self.queue.get_nowait())
         if token is not None:
-            self.ls.work_done_progress.begin(
-                token, types.WorkDoneProgressBegin(title=self.title, message=first, cancellable=False)
-            )
+            begin = types.WorkDoneProgressBegin(title=self.title, message=self.message, cancellable=self.cancellable,
+                                                percentage=0 if self.percentage is not None else None)  # fmt: skip
+            self._send(token, begin)
         ended = False
-        for kind, message in pending:
-            ended = self._emit(token, kind, message) or ended
+        for item in pending:
+            ended = self._emit(token, item) or ended
+            if ended:
+                break
         while not ended:
-            kind, message = await self.queue.get()
-            ended = self._emit(token, kind, message)
+            ended = self._emit(token, await self.queue.get())
+        if token is not None:
+            self.ls.work_done_progress.tokens.pop(token, None)
 
-    def _emit(self, token: str | None, kind: str, message: str) -> bool:
-        if token is None:
-            return kind == "end"
-        try:
+    def _emit(self, token: str | None, item: tuple[str, str, int | None]) -> bool:
+        kind, message, percentage = item
+        if token is not None:
             if kind == "end":
-                self.ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-                return True
-            self.ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=message))
+                self._send(token, types.WorkDoneProgressEnd(message=message))
+            else:
+                self._send(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
+        return kind == "end"
+
+    def _send(self, token: str,
+              value: types.WorkDoneProgressBegin | types.WorkDoneProgressReport | types.WorkDoneProgressEnd) -> None:  # fmt: skip
+        try:
+            if isinstance(value, types.WorkDoneProgressBegin):
+                self.ls.work_done_progress.begin(token, value)
+            elif isinstance(value, types.WorkDoneProgressEnd):
+                self.ls.work_done_progress.end(token, value)
+            else:
+                self.ls.work_done_progress.report(token, value)
         except Exception:
             log.debug("could not send progress", exc_info=True)
-        return kind == "end"

@@ -35,86 +35,11 @@ from winnow.judge.base.errors import Cancelled, ModelError
 from winnow.judge.llm.model_choices import human_bytes
 from winnow.judge.llm.model_files import parse_hub_spec
 from winnow.judge.llm.model_hub import cached_hub_file, download_hub_model
-from winnow.server.lsp.status import Messages, Status
+from winnow.server.lsp.status import Messages, Progress, Status
 
 log = logging.getLogger(__name__)
 
 REPORT_EVERY_S = 0.5  # at most one report per this, unless the percentage moved
-TOKEN_WAIT_S = 10.0  # how long a progress waits for the client to accept its token
-
-
-class WorkProgress:
-    """One cancellable ``$/progress`` sequence with a percentage (when the client takes
-    server-initiated progress; otherwise nothing is sent). Reports queue until the client
-    accepted the token, then all go out in order; the percentage never goes back."""
-
-    def __init__(self, ls: LanguageServer, status: Status, title: str, token: str, message: str) -> None:
-        self.ls = ls
-        self.status = status
-        self.title = title
-        self.token = token
-        self.message = message
-        self.percentage = 0
-        self.queue: asyncio.Queue[tuple[str, str, int | None]] = asyncio.Queue()
-        self.task = asyncio.ensure_future(self._run())
-
-    def report(self, message: str, percentage: int | None) -> None:
-        if percentage is not None:
-            percentage = self.percentage = max(self.percentage, min(100, max(0, percentage)))
-        self.queue.put_nowait(("report", message, percentage))
-
-    def end(self, message: str) -> None:
-        self.queue.put_nowait(("end", message, None))
-
-    def _supported(self) -> bool:
-        try:
-            window = self.ls.client_capabilities.window
-            return bool(window and window.work_done_progress)
-        except Exception:
-            return False
-
-    async def _run(self) -> None:
-        await self.status.initialized.wait()
-        token: str | None = self.token if self._supported() else None
-        if token is not None:
-            try:
-                await asyncio.wait_for(self.ls.work_done_progress.create_async(token), timeout=TOKEN_WAIT_S)
-            except Exception:
-                log.debug("client refused a progress token", exc_info=True)
-                token = None
-        pending: list[tuple[str, str, int | None]] = []
-        while not self.queue.empty():
-            pending.append(self.queue.get_nowait())
-        if token is not None:
-            self._send(token, types.WorkDoneProgressBegin(title=self.title, message=self.message, cancellable=True,
-                                                          percentage=0))  # fmt: skip
-        ended = next((p for p in pending if p[0] == "end"), None)
-        for _kind, message, percentage in pending:
-            if _kind == "end":
-                break
-            if token is not None:  # each of them: the reports are throttled already
-                self._send(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
-        while ended is None:
-            item = await self.queue.get()
-            if item[0] == "end":
-                ended = item
-            elif token is not None:
-                self._send(token, types.WorkDoneProgressReport(message=item[1], percentage=item[2]))
-        if token is not None:
-            self._send(token, types.WorkDoneProgressEnd(message=ended[1]))
-            self.ls.work_done_progress.tokens.pop(token, None)
-
-    def _send(self, token: str,
-              value: types.WorkDoneProgressBegin | types.WorkDoneProgressReport | types.WorkDoneProgressEnd) -> None:
-        try:
-            if isinstance(value, types.WorkDoneProgressBegin):
-                self.ls.work_done_progress.begin(token, value)
-            elif isinstance(value, types.WorkDoneProgressEnd):
-                self.ls.work_done_progress.end(token, value)
-            else:
-                self.ls.work_done_progress.report(token, value)
-        except Exception:
-            log.debug("could not send progress", exc_info=True)
 
 
 class DownloadResult(TypedDict):
@@ -279,7 +204,7 @@ class ModelDownloads:
 
     async def _run(self, job: Download) -> DownloadResult:
         loop = asyncio.get_running_loop()
-        bars: dict[str, WorkProgress] = {}
+        bars: dict[str, Progress] = {}
 
         def on_progress(phase: str, done: int, total: int | None) -> None:  # on the download's thread
             loop.call_soon_threadsafe(self._progress, job, bars, phase, done, total)
@@ -287,8 +212,7 @@ class ModelDownloads:
         try:
             ref = parse_hub_spec(job.spec)
             if await asyncio.to_thread(cached_hub_file, ref) is None:
-                bars["download"] = WorkProgress(self.ls, self.status, f"Winnow: downloading {job.name}",
-                                                job.tokens[0], "connecting to the hub")  # fmt: skip
+                bars["download"] = self._bar(f"Winnow: downloading {job.name}", job.tokens[0], "connecting to the hub")
             info = await asyncio.to_thread(download_hub_model, job.spec, on_progress, job.cancel.is_set)
             outcome = result(job.spec, path=info.path)
             self.finished["completed"] += 1
@@ -314,13 +238,17 @@ class ModelDownloads:
                 self.by_token.pop(token, None)
         return outcome
 
-    def _end(self, bars: dict[str, WorkProgress], download: str, check: str) -> None:
+    def _bar(self, title: str, token: str, message: str) -> Progress:
+        """A cancellable ``$/progress`` with a percentage, under the download's own token."""
+        return Progress(self.ls, self.status, title, token=token, message=message, cancellable=True, percentage=True)
+
+    def _end(self, bars: dict[str, Progress], download: str, check: str) -> None:
         if "download" in bars:
             bars["download"].end(download)
         if "check" in bars:
             bars["check"].end(check)
 
-    def _progress(self, job: Download, bars: dict[str, WorkProgress], phase: str, done: int,
+    def _progress(self, job: Download, bars: dict[str, Progress], phase: str, done: int,
                   total: int | None) -> None:  # fmt: skip
         """On the event loop: keep the numbers, and send them (throttled) to the client and
         to the loads that wait on this download (each message is news of their load)."""
@@ -329,12 +257,10 @@ class ModelDownloads:
         if new_phase and phase == "check":
             if "download" in bars:
                 bars["download"].end("downloaded " + human_bytes(total))
-            bars["check"] = WorkProgress(self.ls, self.status, f"Winnow: checking {job.name}", job.tokens[1],
-                                         f"sha256 of {human_bytes(total)}")  # fmt: skip
+            bars["check"] = self._bar(f"Winnow: checking {job.name}", job.tokens[1], f"sha256 of {human_bytes(total)}")
             job.last_sent, job.last_percentage = 0.0, None
         elif new_phase and phase == "download" and "download" not in bars:
-            bars["download"] = WorkProgress(self.ls, self.status, f"Winnow: downloading {job.name}",
-                                            job.tokens[0], "connecting to the hub")  # fmt: skip
+            bars["download"] = self._bar(f"Winnow: downloading {job.name}", job.tokens[0], "connecting to the hub")
         percentage = job.percentage()
         now = time.monotonic()
         finished = total is not None and done >= total
