@@ -6,18 +6,32 @@ editor's text.
 - a function without a docstring is judged once tests reach it;
 - a correct function gets none;
 - a test that was failing before the edit is never pinned on the edited function;
-- a flaky test (fails in one round, passes in the other) gives no evidence.
+- a flaky test (fails in one round, passes in the other) gives no evidence;
+- the implement action on a stub whose only evidence is a test file runs every candidate
+  against that file and says how the body it applies fared, which the same tests confirm.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import pytest_lsp
-from lsp_support import CONFIG, FAST, open_doc, replace_all, start, stats
+from lsp_support import (
+    CONFIG,
+    FAST,
+    apply_edits,
+    capture_apply_edit,
+    edits_of,
+    open_doc,
+    replace_all,
+    start,
+    stats,
+)
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -98,6 +112,7 @@ def project(tmp_path: Path) -> Path:
 async def client(lsp_client: LanguageClient, tmp_path: Path):
     root = project(tmp_path)
     lsp_client.root = root  # type: ignore[attr-defined]
+    lsp_client.applied = capture_apply_edit(lsp_client)  # type: ignore[attr-defined]
     await start(lsp_client, FAST | {"diagnostics": {"judge": "off", "probes": 0}}, wait_ready=False)
     yield
     await lsp_client.shutdown_session()
@@ -152,3 +167,47 @@ async def test_a_test_that_passed_before_and_fails_now_names_itself(client: Lang
     replace_all(client, uri, EDITED.replace('return text.upper() + "?"', 'return text.upper() + "!"'), 3)
     await until(client, lambda s: s["diagnostics"]["done"].get(uri) == 3, "no hints for the fix")
     assert {d.data["function"] for d in client.diagnostics.get(uri, [])} == {"slugify"}
+
+
+STUB = '''"""Arithmetic."""
+
+
+def add(a, b):
+    pass
+'''
+STUB_TESTS = """from calc import add
+
+
+def test_small():
+    assert add(2, 3) == 5
+
+
+def test_negative():
+    assert add(-1, 1) == 0
+"""
+
+
+async def test_a_stub_whose_only_evidence_is_a_test_file_is_implemented_against_it(client: LanguageClient) -> None:
+    """No docstring, no example: the tests that call ``add`` by name are the evidence. Which
+    body SmolLM2 writes is not asserted (a tiny model); that the tests ran on the candidates,
+    and that the applied body passes as many of them as the action says, is."""
+    root: Path = client.root  # type: ignore[attr-defined]
+    (root / "calc.py").write_text(STUB)
+    (root / "tests" / "test_calc.py").write_text(STUB_TESTS)
+    uri = (root / "calc.py").as_uri()
+    open_doc(client, uri, STUB)
+    applied = client.applied  # type: ignore[attr-defined]
+    line = STUB.split("\n").index("def add(a, b):")
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="winnow.implementFunction", arguments=[uri, {"line": line, "character": 0}])
+    )
+    assert result["function"] == "add" and result["applied"] is True, result
+    assert result["tests"] is not None and result["tests"]["total"] == 2, result
+    new_text = apply_edits(STUB, edits_of(applied[-1].edit, uri))
+    assert "    pass\n" not in new_text
+    (root / "calc.py").write_text(new_text)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                          "tests/test_calc.py"], cwd=root, capture_output=True, text=True, timeout=120)  # fmt: skip
+    words = run.stdout.split()
+    counts = {word.strip(","): int(n) for n, word in zip(words, words[1:], strict=False) if n.isdigit()}
+    assert counts.get("passed", 0) == result["tests"]["passed"], (result, run.stdout[-800:], new_text)
