@@ -20,8 +20,9 @@ from winnow.judge.training.records import VerifyExample
 if TYPE_CHECKING:
     from winnow.judge.scoring.judge_model import Judge
 
-NOTE = ("llama.cpp runs the Q4_1-quantized base, transformers its dequantized copy: they differ "
-        "even without an adapter (base_* figures); delta_* compare what the adapter adds")
+NOTE = ("llama.cpp runs the base as its GGUF stores it (quantized or not), transformers its dequantized "
+        "copy: they differ even without an adapter (base_* figures); delta_* compare what the adapter adds; "
+        "where z barely varies over the examples, its correlations mean little: read logits_corr")
 
 
 @dataclass(frozen=True)
