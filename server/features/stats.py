@@ -121,7 +121,8 @@ def collect(host: StatsHost, generations: bool = False) -> dict[str, Any]:
             "test_runs": host.diagnostics.tests.runs,
             "test_maps": {
                 path: {"functions": len(m.by_function), "tests": len(m.outcomes), "seconds": round(m.seconds, 2),
-                       "error": m.error, "reached": sorted(m.by_function)}
+                       "error": m.error, "reached": sorted(m.by_function),
+                       "tests_of": {q: len(t) for q, t in sorted(m.by_function.items())}}
                 for path, m in host.diagnostics.tests.maps.items()
             },  # fmt: skip
             "test_maps_building": sorted(host.diagnostics.tests.mapping),

@@ -14,7 +14,8 @@ by one ``main(<payload>)`` line. The payload (a JSON object):
   ``heapq`` again with its C accelerator blocked), gets that text;
 - ``measure``: files whose executed lines ``map`` records per test (coverage.py, one dynamic
   context per test);
-- ``repeat``: how many times ``run`` runs the tests (a failure that does not repeat is flaky);
+- ``repeat``: how many rounds ``run`` makes (a failure that does not repeat is flaky); a
+  round after the first runs only the tests that failed in the one before;
 - ``candidates``: the edited module texts of a best-of-N batch, each run in a forked child
   against the same tests (as many at once as there are cores, at most 4); ``timeout_s``:
   each child's limit.
@@ -273,7 +274,7 @@ def _run_pytest(tests: list[str], rootdir: str, cov: Contexts | None) -> list[Js
 
     recorder = PytestRecorder(cov, rootdir)
     args = [*tests, "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", rootdir,
-            "-o", "addopts=", "-W", "ignore::DeprecationWarning"]  # fmt: skip
+            "-o", "addopts=", "-W", "ignore::DeprecationWarning", "-W", "ignore::pytest.PytestAssertRewriteWarning"]  # fmt: skip
     pytest.main(args, plugins=[recorder])
     return list(recorder.records.values())
 
@@ -312,11 +313,34 @@ def _run_map(payload: Json) -> None:
     _emit({"lines": lines, "ids": ids})
 
 
+def _record_id(test: str, rootdir: str) -> str:
+    """The id a record of ``test`` carries: pytest's node id is relative to the root."""
+    path, sep, rest = test.partition("::")
+    if sep and os.path.isabs(path):
+        return os.path.relpath(path, rootdir) + sep + rest
+    return test
+
+
+def next_round(tests: list[str], records: list[Json], rootdir: str) -> list[str]:
+    """The tests a next round runs: only those that failed (a pass needs no second look; a
+    failure must repeat to count). All of them when a failure is not one of the ids asked for
+    (a test file that did not collect)."""
+    bad = {r["id"] for r in records if r["outcome"] in ("failed", "error")}
+    again = [t for t in tests if _record_id(t, rootdir) in bad]
+    return again if {_record_id(t, rootdir) for t in again} == bad else list(tests)
+
+
 def _run_tests(payload: Json) -> None:
-    """The test ids, ``repeat`` times, against the documents as the editor has them."""
+    """The test ids, ``repeat`` times, against the documents as the editor has them; after the
+    first round, only the tests that failed in the round before run again."""
+    tests = list(payload["tests"])
     for round_no in range(int(payload.get("repeat", 1))):
-        for record in _run_suite(payload, payload["tests"], by_file=False):
+        if not tests:
+            break
+        records = _run_suite(payload, tests, by_file=False)
+        for record in records:
             _emit({"test": record | {"round": round_no}})
+        tests = next_round(tests, records, payload["rootdir"])
 
 
 def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
@@ -336,8 +360,12 @@ def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
 
 
 def _preload_pytest() -> None:
-    """Import pytest and its installed plugins once, before the forks: each child would
-    otherwise import them again (a second or more per candidate where hypothesis is installed)."""
+    """Import pytest and its installed plugins before pytest starts: imported by pytest, a
+    plugin's package goes through assertion rewriting, compiled from source on every run
+    (nothing in the sandbox may write a .pyc). Hypothesis's plugin imports all of hypothesis
+    at the end of every session, used or not: over a second that way, a fifth of it imported
+    here. The tests' own asserts are still rewritten. Before the forks of a batch, once for
+    all children."""
     import importlib.metadata
 
     import pytest  # noqa: F401
@@ -345,6 +373,8 @@ def _preload_pytest() -> None:
     for entry in importlib.metadata.entry_points(group="pytest11"):
         try:
             entry.load()
+            if entry.module == "_hypothesis_pytestplugin":
+                import hypothesis  # noqa: F401
         except Exception:  # a broken plugin fails in the child as it would under pytest
             continue
 
@@ -352,8 +382,6 @@ def _preload_pytest() -> None:
 def _run_candidates(payload: Json) -> None:
     """Each candidate (an edited module text) in a forked child against the same tests,
     several at once (``driver_forks``); the records in candidate order."""
-    if payload["runner"] == "pytest":
-        _preload_pytest()
     candidates = payload["candidates"]
     failed = {"passed": 0, "total": len(payload["tests"])}
     answers = driver_forks.fork_each(
@@ -368,6 +396,8 @@ def main(payload: Json) -> None:
     _marker = payload["marker"]
     driver_loading.add_paths(payload)  # the working folder stays the sandbox's own: writable
     _serve(payload.get("documents", []))
+    if payload["runner"] == "pytest":
+        _preload_pytest()
     mode = payload["mode"]
     if mode == "map":
         _run_map(payload)

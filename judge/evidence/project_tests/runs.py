@@ -163,8 +163,9 @@ def map_module(project: ProjectSuite, module_path: str, sites: Sequence[Function
 
 def run_tests(project: ProjectSuite, ids: Sequence[str], documents: Sequence[Document], repeat: int = 2,
               timeout_s: float = 30.0) -> tuple[list[CaseOutcome], str]:  # fmt: skip
-    """``ids`` run ``repeat`` times against ``documents`` as the editor has them: every
-    round's outcomes, and why the run did not finish ("" when it did)."""
+    """``ids`` run against ``documents`` as the editor has them, in up to ``repeat`` rounds
+    (after the first, only the tests that failed run again): every round's outcomes, and why
+    the run did not finish ("" when it did)."""
     payload = _payload(project, "run", [_runnable(project, i) for i in ids], documents) | {"repeat": repeat}
     records, error = _run(project, payload, timeout_s)
     return [CaseOutcome.from_record(r["test"]) for r in records if "test" in r], error

@@ -135,8 +135,9 @@ class Diagnostics:
         self.schedule_runs.forget(uri)
         self.reports.forget(uri)
         self.done.pop(uri, None)
-        if self.published.pop(uri, None):
-            self._send(uri, None, [])
+        if self.published.get(uri):
+            self._send(uri, None, [])  # the editor clears the closed document's hints
+        self.published.pop(uri, None)
 
     def refresh_all(self) -> None:
         """Settings or models changed: re-publish every open document."""

@@ -154,7 +154,7 @@ class SuiteEvidence:
         return outcomes
 
     def _remember(self, outcomes: Sequence[CaseOutcome]) -> None:
-        """A test that passed in every round of a run has passed before, from now on."""
+        """A test that passed in every round it ran (a pass runs once) has passed before, from now on."""
         for test, runs in by_test(outcomes).items():
             ok = all(r.outcome == "passed" for r in runs)
             self.before[test] = self.before.get(test, False) or ok

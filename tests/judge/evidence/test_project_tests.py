@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from winnow.judge.evidence.drivers.project_tests_driver import next_round
 from winnow.judge.evidence.project_tests.candidates import check_candidates, stub_cases
 from winnow.judge.evidence.project_tests.maps import module_map
 from winnow.judge.evidence.project_tests.project import ProjectSuite, discover
@@ -122,3 +123,33 @@ def test_best_of_n_puts_the_body_that_passes_the_user_tests_first(tmp_path: Path
     ranked = [RankedCandidate(i, c, 0.5, -1.0, 0.5) for i, c in enumerate(codes)]
     best = by_tests_first(ranked, [(r.passed, r.total) for r in results])
     assert [r.index for r in best] == [1, 0, 2] and best[0].reason.startswith("passes 2/2 of your tests")
+
+
+def test_a_second_round_runs_only_the_tests_that_failed(tmp_path: Path) -> None:
+    root = slug_project(tmp_path)
+    project = discover(str(root))
+    assert project is not None
+    path = str(root / "textutil.py")
+    half = SLUG.replace("    ...\n", '    return text.lower().replace(" ", "-")\n')  # passes test_words only
+    test_file = str(root / "tests" / "test_textutil.py")
+    ids = [case_id("pytest", str(root), test_file, name) for name in ("test_words", "test_spaces")]
+    outcomes, error = run_tests(project, ids, [Document(path, half)], repeat=2)
+    assert error == ""
+    rounds = {t: [(o.round, o.outcome) for o in runs] for t, runs in by_test(outcomes).items()}
+    assert rounds == {ids[0]: [(0, "passed")], ids[1]: [(0, "failed"), (1, "failed")]}
+    verdict = function_tests("slugify", ids, "by-name", by_test(outcomes), set(ids))
+    assert verdict.passed == 1 and [f.id for f in verdict.broken] == [ids[1]]
+
+
+def test_which_tests_a_next_round_runs() -> None:
+    root = "/p"
+    tests = ["/p/tests/test_a.py::test_x", "/p/tests/test_a.py::test_y[1]", "pkg.test_b.Case.test_z"]
+
+    def rec(test_id: str, outcome: str) -> dict[str, str]:
+        return {"id": test_id, "outcome": outcome}
+
+    assert next_round(tests, [rec("tests/test_a.py::test_x", "passed"), rec("tests/test_a.py::test_y[1]", "failed"),
+                              rec("pkg.test_b.Case.test_z", "error")], root) == tests[1:]  # fmt: skip
+    assert next_round(tests, [rec("tests/test_a.py::test_x", "passed")], root) == []
+    # a failure that is none of the ids asked for (a file that did not collect): all again
+    assert next_round(tests, [rec("tests/test_a.py", "error")], root) == tests

@@ -194,6 +194,18 @@ async def test_a_failing_example_is_a_warning_that_names_its_call_and_both_value
 
 
 @pytest.mark.asyncio
+async def test_closing_a_document_clears_its_hints_and_a_reopened_one_starts_afresh():
+    server = FakeServer({})
+    diags = Diagnostics(server)
+    await run_once(server, diags, module(GCD), 1)
+    assert [d.code for d in current(server)] == ["example:value"]
+    diags.close(URI)
+    assert server.published[-1].uri == URI and current(server) == []  # the editor drops the old hint
+    await run_once(server, diags, module(GCD), 1)  # opened again: the hint is published again
+    assert [d.code for d in current(server)] == ["example:value"]
+
+
+@pytest.mark.asyncio
 async def test_a_crash_names_its_input_where_the_policy_admits_it():
     policy = HintPolicy(speaks=frozenset({"crash"}), crash_types=frozenset({"ZeroDivisionError"}))
     server = FakeServer({}, {}, {"name": "calibrated", "hints": policy.to_dict()})
@@ -389,6 +401,14 @@ async def test_hints_carry_their_evidence_and_enable_the_implement_action(client
     replace_all(client, URI_E2E, SOURCE_E2E.replace("return a if b else a * 5", "return a"), 2)
     await finished(client, URI_E2E, 2)
     assert [d.data["kind"] for d in published(client)] == ["crash"]
+
+    # Closing the document clears its hints in the editor (none is left in its Problems panel).
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri=URI_E2E)))
+    deadline = asyncio.get_running_loop().time() + 30
+    while published(client):
+        assert asyncio.get_running_loop().time() < deadline, "the closed document's hints stayed"
+        await asyncio.sleep(0.05)
+    assert URI_E2E not in (await stats(client))["diagnostics"]["done"]
 
 
 @pytest.mark.asyncio(loop_scope="module")

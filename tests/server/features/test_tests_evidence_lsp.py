@@ -87,7 +87,7 @@ def test_broken_already():
 
 def test_flaky():
     _calls.append(1)
-    assert flaky_target(1) == 1 and len(_calls) != 2
+    assert flaky_target(1) == 1 and len(_calls) != 1  # fails once per process: then passes
 '''
 
 EDITED = (
