@@ -42,6 +42,8 @@ try:  # in the sandbox, the program registers them as modules; imported as a pac
 except ImportError:
     from winnow.judge.evidence.drivers import driver_forks, driver_loading
 
+#: pytest plugins a run blocks: nothing may write a cache, and the tests run in the project's order.
+BLOCKED_PLUGINS = ("cacheprovider", "randomly")
 #: The JSON objects this driver reads and writes.
 Json = dict[str, Any]
 #: What a failing test raised, as unittest hands it over.
@@ -273,8 +275,9 @@ def _run_pytest(tests: list[str], rootdir: str, cov: Contexts | None) -> list[Js
     import pytest
 
     recorder = PytestRecorder(cov, rootdir)
-    args = [*tests, "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", rootdir,
-            "-o", "addopts=", "-W", "ignore::DeprecationWarning", "-W", "ignore::pytest.PytestAssertRewriteWarning"]  # fmt: skip
+    blocked = [arg for name in BLOCKED_PLUGINS for arg in ("-p", f"no:{name}")]
+    args = [*tests, "-q", "--no-header", *blocked, "--rootdir", rootdir, "-o", "addopts=",
+            "-W", "ignore::DeprecationWarning", "-W", "ignore::pytest.PytestAssertRewriteWarning"]  # fmt: skip
     pytest.main(args, plugins=[recorder])
     return list(recorder.records.values())
 
@@ -371,6 +374,8 @@ def _preload_pytest() -> None:
     import pytest  # noqa: F401
 
     for entry in importlib.metadata.entry_points(group="pytest11"):
+        if entry.name in BLOCKED_PLUGINS:  # pytest will not load it: neither may we (randomly imports numpy)
+            continue
         try:
             entry.load()
             if entry.module == "_hypothesis_pytestplugin":

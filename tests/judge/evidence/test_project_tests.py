@@ -153,3 +153,19 @@ def test_which_tests_a_next_round_runs() -> None:
     assert next_round(tests, [rec("tests/test_a.py::test_x", "passed")], root) == []
     # a failure that is none of the ids asked for (a file that did not collect): all again
     assert next_round(tests, [rec("tests/test_a.py", "error")], root) == tests
+
+
+def test_a_plugin_the_run_blocks_is_never_imported(tmp_path: Path) -> None:
+    """pytest-randomly imports numpy at import; loaded before pytest starts, it picked another
+    copy of numpy than the project's own, and every numpy test failed to collect."""
+    import importlib.util
+
+    assert importlib.util.find_spec("pytest_randomly") is not None  # a [dev] dependency: the case is real here
+    root = slug_project(tmp_path)
+    test_file = root / "tests" / "test_plugins.py"
+    test_file.write_text('import sys\n\n\ndef test_blocked():\n    assert "pytest_randomly" not in sys.modules\n')
+    project = discover(str(root))
+    assert project is not None
+    test_id = case_id("pytest", str(root), str(test_file), "test_blocked")
+    outcomes, error = run_tests(project, [test_id], [], repeat=1)
+    assert error == "" and [(o.id, o.outcome) for o in outcomes] == [(test_id, "passed")]
