@@ -45,15 +45,24 @@ class Calibration:
         return cal
 
 
+def _nll(x: np.ndarray, y: np.ndarray, a: float, b: float) -> float:
+    """The negative log-likelihood of labels ``y`` under P = sigmoid(a·x + b)."""
+    t = a * x + b
+    return float(np.sum(np.logaddexp(0.0, t) - y * t))
+
+
 def fit(z: Sequence[float], labels: Sequence[int], with_bias: bool = True, iterations: int = 100) -> Calibration:
     """Maximum-likelihood temperature (and bias) by Newton's method on (a, b) where
-    P = sigmoid(a·z + b) and T = 1/a; a is kept positive so the order never flips."""
+    P = sigmoid(a·z + b) and T = 1/a; a is kept positive so the order never flips. Each step
+    is halved until the likelihood improves: on a few scores that rank the wrong way (a short
+    run's validation) the plain step ran away (T = 10⁴, b = −3·10⁶: every P was 0)."""
     x = np.asarray(z, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     if x.size < 2 or y.min() == y.max():
         return Calibration(method="identity", n=int(x.size))
     a, b = 1.0, 0.0
     ridge = 1e-6
+    loss = _nll(x, y, a, b)
     for _ in range(iterations):
         p = sigmoid(a * x + b)
         w = p * (1 - p) + 1e-12
@@ -67,12 +76,19 @@ def fit(z: Sequence[float], labels: Sequence[int], with_bias: bool = True, itera
             break
         da = (h_bb * g_a - h_ab * g_b) / det
         db = (h_aa * g_b - h_ab * g_a) / det if with_bias else 0.0
-        a_new = max(a - da, 1e-4)
-        b_new = b - db
-        if abs(a_new - a) < 1e-9 and abs(b_new - b) < 1e-9:
-            a, b = a_new, b_new
+        step = 1.0
+        while step > 1e-10:
+            a_new, b_new = max(a - step * da, 1e-4), b - step * db
+            new_loss = _nll(x, y, a_new, b_new)
+            if new_loss <= loss:
+                break
+            step /= 2
+        else:
+            break  # no step improves: at the optimum (or as near as floats tell)
+        done = abs(a_new - a) < 1e-9 and abs(b_new - b) < 1e-9
+        a, b, loss = a_new, b_new, new_loss
+        if done:
             break
-        a, b = a_new, b_new
     cal = Calibration(
         method="temperature+bias" if with_bias else "temperature", temperature=1.0 / a, bias=b, n=int(x.size)
     )

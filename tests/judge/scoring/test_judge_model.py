@@ -222,6 +222,21 @@ def test_calibration_recovers_known_temperature() -> None:
     assert only_t.bias == 0.0 and only_t.temperature == pytest.approx(true_t, rel=0.1)
 
 
+def test_calibration_on_a_few_scores_that_rank_the_wrong_way_stays_sane() -> None:
+    """A 4-step run's validation (7 scores, higher z for the failing ones): the plain Newton
+    step ran away to T = 10⁴, b = −3·10⁶, and every P(correct) was 0."""
+    z = [0.573, 0.577, 0.594, 0.565, 0.713, 0.687, 0.728]
+    labels = [1, 1, 1, 1, 0, 0, 0]
+    cal = fit(z, labels)
+    p = cal.apply(z)
+    assert np.isfinite(cal.bias) and abs(cal.bias) < 5 and cal.temperature > 0
+    assert 0.2 < p.min() <= p.max() < 0.8  # near the base rate 4/7, not 0
+    assert cal.ece_after is not None and cal.ece_before is not None and cal.ece_after < cal.ece_before + 0.05
+    identity_nll = -np.sum(np.log(np.where(np.array(labels) == 1, sigmoid(np.array(z)), 1 - sigmoid(np.array(z)))))
+    fitted_nll = -np.sum(np.log(np.where(np.array(labels) == 1, p, 1 - p)))
+    assert fitted_nll <= identity_nll  # the fit never ends worse than where it started
+
+
 def test_ece_known_values() -> None:
     assert expected_calibration_error([1, 1, 0, 0], [0.9, 0.9, 0.1, 0.1]) == pytest.approx(0.1)
     assert expected_calibration_error([1, 1, 1, 0], [0.75, 0.75, 0.75, 0.75]) == pytest.approx(0.0)
