@@ -14,7 +14,7 @@
 # --data DIR   mined data made beforehand (`winnow mine … --out DIR`; default: mined now,
 #        ~6 min on 2 cores, seconds on 16)
 # --fixes DIR  real fixes (`winnow fixes OLD_STDLIB NEW_STDLIB --out DIR`), scored when given
-# --smoke      a few functions, 20 s of training, 48 held-out candidates: checks the plumbing
+# --smoke      60 functions of the stdlib, 20 s of training, 48 held-out candidates: the plumbing
 #
 # Needs the [train] extras (a CUDA torch on a GPU machine) and a sandbox (bubblewrap) for
 # the mining and the labels. Nothing here is downloaded except an hf: base.
@@ -54,9 +54,10 @@ fi
 
 if [ -z "$DATA" ]; then
   step "mine (the standard library and this environment's packages; 20% of packages held out)"
-  STDLIB=$($PY -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
-  SITE=$($PY -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  $W mine "$STDLIB" "$SITE" --out "$OUT/mined" --max-functions $MAX_FUNCTIONS --variants 6 \
+  TREES=$($PY -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+  [ "$SMOKE" = 1 ] || TREES="$TREES $($PY -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  # shellcheck disable=SC2086 # two folders, no spaces in either
+  $W mine $TREES --out "$OUT/mined" --max-functions $MAX_FUNCTIONS --variants 6 \
       --heldout-share 0.2 --seed 0 --quiet > "$OUT/mine.log" 2>&1
   DATA=$OUT/mined
 fi

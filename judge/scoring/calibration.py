@@ -57,9 +57,14 @@ def fit(z: Sequence[float], labels: Sequence[int], with_bias: bool = True, itera
     is halved until the likelihood improves: on a few scores that rank the wrong way (a short
     run's validation) the plain step ran away (T = 10⁴, b = −3·10⁶: every P was 0)."""
     x = np.asarray(z, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    if x.size < 2 or y.min() == y.max():
+    labelled = np.asarray(labels, dtype=np.float64)
+    if x.size < 2 or labelled.min() == labelled.max():
         return Calibration(method="identity", n=int(x.size))
+    # Platt's targets: (n₊ + 1)/(n₊ + 2) and 1/(n₋ + 2), not 1 and 0, so that a few scores
+    # that separate perfectly do not drive T to 0 (every P 0 or 1); on thousands, no change.
+    n_pos = float(labelled.sum())
+    n_neg = float(labelled.size - n_pos)
+    y = np.where(labelled == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
     a, b = 1.0, 0.0
     ridge = 1e-6
     loss = _nll(x, y, a, b)
@@ -92,6 +97,6 @@ def fit(z: Sequence[float], labels: Sequence[int], with_bias: bool = True, itera
     cal = Calibration(
         method="temperature+bias" if with_bias else "temperature", temperature=1.0 / a, bias=b, n=int(x.size)
     )
-    cal.ece_before = expected_calibration_error(y, sigmoid(x))
-    cal.ece_after = expected_calibration_error(y, cal.apply(x))
+    cal.ece_before = expected_calibration_error(labelled, sigmoid(x))
+    cal.ece_after = expected_calibration_error(labelled, cal.apply(x))
     return cal
