@@ -183,6 +183,20 @@ class Session:
             kill_server(self.pid)
 
 
+async def _test_map(
+    session: Session, path: str, figures: ModuleFigures, args: argparse.Namespace
+) -> tuple[set[str], dict[str, int]]:
+    """The functions the module's tests reach and how many tests reach each (none: tests off,
+    or the module has no map)."""
+    if args.tests != "on":
+        return set(), {}
+    found = await session.mapped(path, args.timeout)
+    if found is None or found.get("error"):
+        return set(), {}
+    figures.map_s = found["seconds"]
+    return set(found["reached"]), dict(found.get("tests_of", {}))
+
+
 async def measure_module(session: Session, module: str, group: str, args: argparse.Namespace) -> ModuleFigures:
     figures = ModuleFigures(module, group)
     try:
@@ -201,14 +215,7 @@ async def measure_module(session: Session, module: str, group: str, args: argpar
     )
     hints = await session.hints_for(uri, 1, args.timeout)
     figures.open_to_last_hint_s = round(time.perf_counter() - t0, 2)
-    reached: set[str] = set()
-    tests_of: dict[str, int] = {}
-    if args.tests == "on":
-        found = await session.mapped(str(path), args.timeout)
-        if found is not None and not found.get("error"):
-            reached = set(found["reached"])
-            tests_of = dict(found.get("tests_of", {}))
-            figures.map_s = found["seconds"]
+    reached, tests_of = await _test_map(session, str(path), figures, args)
     figures.reached = sum(s.qualname in reached for s in sites)
     examples = {s.qualname for s in sites if ">>>" in (s.docstring or "")}
     figures.with_examples = len(examples)

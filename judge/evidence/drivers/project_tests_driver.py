@@ -6,19 +6,16 @@ Sent to the sandbox after ``driver_loading`` (registered as a module of that nam
 by one ``main(<payload>)`` line. The payload (a JSON object):
 
 - ``marker`` (the prefix of every record line), ``mode``: ``map`` | ``run`` | ``candidates``;
-- ``runner``: ``pytest`` | ``unittest``; ``rootdir``; ``tests``: test files (``map``) or
-  test ids (``run``, ``candidates``);
-- ``sys_path``, ``site_dirs`` (``driver_loading.add_paths``);
+  ``runner``: ``pytest`` | ``unittest``; ``rootdir``; ``sys_path``, ``site_dirs``
+  (``driver_loading.add_paths``); ``tests``: test files (``map``) or ids (the others);
 - ``documents``: modules served as the editor has them (``name``, ``path``, ``source``,
   ``is_package``): every import of one, a fresh import included (CPython's tests import
   ``heapq`` again with its C accelerator blocked), gets that text;
-- ``measure``: files whose executed lines ``map`` records per test (coverage.py, one dynamic
-  context per test);
+- ``measure``: files whose lines ``map`` records per test (coverage.py, a context per test);
 - ``repeat``: how many rounds ``run`` makes (a failure that does not repeat is flaky); a
   round after the first runs only the tests that failed in the one before;
-- ``candidates``: the edited module texts of a best-of-N batch, each run in a forked child
-  against the same tests (as many at once as there are cores, at most 4); ``timeout_s``:
-  each child's limit.
+- ``candidates``: the edited module texts of a best-of-N batch, each in a forked child against
+  the same tests (as many at once as cores, at most 4); ``timeout_s``: each child's limit.
 
 Records: ``{"test": {...}}`` per test outcome (id, outcome, message, file, line, frames,
 environment, round), ``{"lines": {file: {line: [test index]}}, "ids": [...]}`` after a map,
@@ -75,11 +72,9 @@ class Report(Protocol):
     location: tuple[str, int | None, str]
 
 #: Exceptions that say the environment is missing something, not that the code is wrong.
-ENVIRONMENT_ERRORS = (
-    "ImportError", "ModuleNotFoundError", "PermissionError", "ConnectionError", "ConnectionRefusedError",
-    "ConnectionResetError", "TimeoutError", "socket.gaierror", "gaierror", "URLError", "OSError", "FileNotFoundError",
-    "ReadOnlyFileSystemError", "ResourceWarning",
-)  # fmt: skip
+ENVIRONMENT_ERRORS = ("ImportError", "ModuleNotFoundError", "PermissionError", "ConnectionError",
+                      "ConnectionRefusedError", "ConnectionResetError", "TimeoutError", "socket.gaierror", "gaierror",
+                      "URLError", "OSError", "FileNotFoundError", "ReadOnlyFileSystemError", "ResourceWarning")  # fmt: skip
 
 _marker = ""
 
@@ -275,8 +270,8 @@ def _run_pytest(tests: list[str], rootdir: str, cov: Contexts | None) -> list[Js
     import pytest
 
     recorder = PytestRecorder(cov, rootdir)
-    blocked = [arg for name in BLOCKED_PLUGINS for arg in ("-p", f"no:{name}")]
-    args = [*tests, "-q", "--no-header", *blocked, "--rootdir", rootdir, "-o", "addopts=",
+    args = [*tests, "-q", "--no-header", *(a for name in BLOCKED_PLUGINS for a in ("-p", f"no:{name}")),
+            "--rootdir", rootdir, "-o", "addopts=",
             "-W", "ignore::DeprecationWarning", "-W", "ignore::pytest.PytestAssertRewriteWarning"]  # fmt: skip
     pytest.main(args, plugins=[recorder])
     return list(recorder.records.values())
@@ -319,31 +314,25 @@ def _run_map(payload: Json) -> None:
 def _record_id(test: str, rootdir: str) -> str:
     """The id a record of ``test`` carries: pytest's node id is relative to the root."""
     path, sep, rest = test.partition("::")
-    if sep and os.path.isabs(path):
-        return os.path.relpath(path, rootdir) + sep + rest
-    return test
+    return os.path.relpath(path, rootdir) + sep + rest if sep and os.path.isabs(path) else test
 
 
 def next_round(tests: list[str], records: list[Json], rootdir: str) -> list[str]:
-    """The tests a next round runs: only those that failed (a pass needs no second look; a
-    failure must repeat to count). All of them when a failure is not one of the ids asked for
-    (a test file that did not collect)."""
+    """The tests a next round runs: those that failed (a failure must repeat to count; a pass
+    needs no second look); all, where a failure is none of the ids (a file did not collect)."""
     bad = {r["id"] for r in records if r["outcome"] in ("failed", "error")}
     again = [t for t in tests if _record_id(t, rootdir) in bad]
     return again if {_record_id(t, rootdir) for t in again} == bad else list(tests)
 
 
 def _run_tests(payload: Json) -> None:
-    """The test ids, ``repeat`` times, against the documents as the editor has them; after the
-    first round, only the tests that failed in the round before run again."""
-    tests = list(payload["tests"])
-    for round_no in range(int(payload.get("repeat", 1))):
-        if not tests:
-            break
+    """The test ids against the documents as the editor has them, ``repeat`` rounds at most."""
+    tests, round_no = list(payload["tests"]), 0
+    while tests and round_no < int(payload.get("repeat", 1)):
         records = _run_suite(payload, tests, by_file=False)
         for record in records:
             _emit({"test": record | {"round": round_no}})
-        tests = next_round(tests, records, payload["rootdir"])
+        tests, round_no = next_round(tests, records, payload["rootdir"]), round_no + 1
 
 
 def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
@@ -363,12 +352,10 @@ def _candidate_child(payload: Json, candidate: Json, out: int) -> None:
 
 
 def _preload_pytest() -> None:
-    """Import pytest and its installed plugins before pytest starts: imported by pytest, a
-    plugin's package goes through assertion rewriting, compiled from source on every run
-    (nothing in the sandbox may write a .pyc). Hypothesis's plugin imports all of hypothesis
-    at the end of every session, used or not: over a second that way, a fifth of it imported
-    here. The tests' own asserts are still rewritten. Before the forks of a batch, once for
-    all children."""
+    """Import pytest and its plugins before it starts (before a batch's forks: once for all):
+    imported by pytest, a plugin's package is assertion-rewritten from source on every run
+    (no .pyc in the sandbox); hypothesis's plugin imports all of hypothesis at the end of
+    every session: over a second that way, a fifth of it here. Tests are still rewritten."""
     import importlib.metadata
 
     import pytest  # noqa: F401
