@@ -21,7 +21,9 @@ Their parts:
 - ``driver_values``: doctest's output compared by value;
 - ``driver_sessions``: the docstring sessions, run by doctest, one record per example;
 - ``driver_loading``: the module imported under its own name, as the editor has it;
-- ``driver_forks``: forked children several at once, each with a time limit (best of N by tests).
+- ``driver_forks``: forked children several at once, each with a time limit (best of N by tests);
+- ``driver_outcomes``: what one test did, as a record (the project-tests driver's);
+- ``driver_worker``: a warm worker that runs one job after another, each in a forked child.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ from typing import Any, Protocol
 try:  # in the sandbox, the program registers them as modules; imported as a package (tests), beside it
     import driver_forks
     import driver_loading
+    import driver_outcomes
 except ImportError:
-    from winnow.judge.evidence.drivers import driver_forks, driver_loading
+    from winnow.judge.evidence.drivers import driver_forks, driver_loading, driver_outcomes
 
 #: pytest plugins a run blocks: nothing may write a cache, and the tests run in the project's order.
 BLOCKED_PLUGINS = ("cacheprovider", "randomly")
@@ -71,11 +72,6 @@ class Report(Protocol):
     longrepr: object
     location: tuple[str, int | None, str]
 
-#: Exceptions that say the environment is missing something, not that the code is wrong.
-ENVIRONMENT_ERRORS = ("ImportError", "ModuleNotFoundError", "PermissionError", "ConnectionError",
-                      "ConnectionRefusedError", "ConnectionResetError", "TimeoutError", "socket.gaierror", "gaierror",
-                      "URLError", "OSError", "FileNotFoundError", "ReadOnlyFileSystemError", "ResourceWarning")  # fmt: skip
-
 _marker = ""
 
 
@@ -96,33 +92,6 @@ def _serve(documents: list[Json]) -> None:
             sys.modules[doc["name"]] = module
             loader.exec_module(module)
             driver_loading.rebind(original, module)
-
-
-def _exception_name(text: str) -> str:
-    """``AssertionError`` of ``AssertionError: assert 1 == 2`` (the last line of a traceback)."""
-    last = [line for line in text.strip().splitlines() if line and not line.startswith(" ")]
-    head = last[-1].split(":", 1)[0].strip() if last else ""
-    return head.rsplit(".", 1)[-1] if head.replace(".", "").replace("_", "").isalnum() else ""
-
-
-def _frames(tb: traceback.StackSummary | list[traceback.FrameSummary]) -> list[str]:
-    return [f"{f.filename}:{f.lineno} in {f.name}" for f in list(tb)[-4:]]
-
-
-def _outcome_record(test_id: str, outcome: str, message: str = "", file: str = "", line: int = 0,
-                   frames: list[str] | None = None, exc: str = "") -> Json:  # fmt: skip
-    return {
-        "id": test_id, "outcome": outcome, "message": message[:400], "file": file, "line": line,
-        "frames": frames or [], "environment": exc in ENVIRONMENT_ERRORS,
-    }  # fmt: skip
-
-
-def _where_in(frames: list[traceback.FrameSummary], test_files: set[str]) -> tuple[str, int]:
-    """The last frame of the traceback inside a test file: the line that failed there."""
-    for frame in reversed(frames):
-        if os.path.realpath(frame.filename) in test_files:
-            return frame.filename, frame.lineno or 0
-    return (frames[-1].filename, frames[-1].lineno or 0) if frames else ("", 0)
 
 
 # --- unittest -------------------------------------------------------------------------------
@@ -175,10 +144,10 @@ class Recorder(unittest.TestResult):
         exc_type, exc, tb = err
         frames = list(traceback.extract_tb(tb))
         own = getattr(sys.modules.get(type(test).__module__), "__file__", None)
-        file, line = _where_in(frames, self.test_files | ({os.path.realpath(own)} if own else set()))
+        file, line = driver_outcomes.where_in(frames, self.test_files | ({os.path.realpath(own)} if own else set()))
         name = exc_type.__name__ if exc_type is not None else ""
         message = f"{name}: {exc}" if str(exc) else name
-        self.records.append(_outcome_record(test.id(), outcome, message, file, line, _frames(frames), name))
+        self.records.append(driver_outcomes.outcome_record(test.id(), outcome, message, file, line, driver_outcomes.frames_of(frames), name))
 
     def addFailure(self, test: unittest.TestCase, err: ExcInfo) -> None:  # noqa: N802
         self._fail(test, err, "failed")
@@ -192,11 +161,11 @@ class Recorder(unittest.TestResult):
 
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:  # noqa: N802
         self._ok = False
-        self.records.append(_outcome_record(test.id(), "skipped", reason))
+        self.records.append(driver_outcomes.outcome_record(test.id(), "skipped", reason))
 
     def stopTest(self, test: unittest.TestCase) -> None:  # noqa: N802
         if self._ok:
-            self.records.append(_outcome_record(test.id(), "passed"))
+            self.records.append(driver_outcomes.outcome_record(test.id(), "passed"))
         if self.cov is not None:
             self.cov.switch_context("")
         super().stopTest(test)
@@ -207,7 +176,7 @@ def _run_unittest(tests: list[str], by_file: bool, cov: Contexts | None, test_fi
         suite = _unittest_suite(tests, by_file)
     except Exception as exc:  # a test module that does not import: no evidence, said so
         name = type(exc).__name__
-        return [_outcome_record(t, "error", f"{name}: {exc}", exc=name) | {"environment": True} for t in tests]
+        return [driver_outcomes.outcome_record(t, "error", f"{name}: {exc}", exc=name) | {"environment": True} for t in tests]
     result = Recorder(cov, test_files)
     suite.run(result)
     return result.records
@@ -238,14 +207,14 @@ class PytestRecorder:
 
     def pytest_collectreport(self, report: Report) -> None:
         if report.failed:  # a test file that does not import: its tests give no evidence
-            self.records[report.nodeid] = _outcome_record(report.nodeid, "error", str(report.longrepr)[-300:],
-                                                         exc="ImportError")  # fmt: skip
+            self.records[report.nodeid] = driver_outcomes.outcome_record(report.nodeid, "error", str(report.longrepr)[-300:],
+                                                                         exc="ImportError")  # fmt: skip
 
     def _record(self, report: Report) -> Json:
         if report.passed:
-            return _outcome_record(report.nodeid, "passed")
+            return driver_outcomes.outcome_record(report.nodeid, "passed")
         if report.skipped:
-            return _outcome_record(report.nodeid, "skipped")
+            return driver_outcomes.outcome_record(report.nodeid, "skipped")
         crash = getattr(report.longrepr, "reprcrash", None)
         message = getattr(crash, "message", "") or str(report.longrepr)[-300:]
         file, line = os.path.join(self.rootdir, report.location[0]), (report.location[1] or 0) + 1
@@ -263,7 +232,7 @@ class PytestRecorder:
         outcome = "failed" if report.when == "call" and message.startswith(("AssertionError", "assert")) else "error"
         if report.when == "call" and outcome == "error" and "Error" not in message.split(":", 1)[0]:
             outcome = "failed"
-        return _outcome_record(report.nodeid, outcome, message, file, line, frames, _exception_name(message))
+        return driver_outcomes.outcome_record(report.nodeid, outcome, message, file, line, frames, driver_outcomes.exception_name(message))
 
 
 def _run_pytest(tests: list[str], rootdir: str, cov: Contexts | None) -> list[Json]:
@@ -383,12 +352,21 @@ def _run_candidates(payload: Json) -> None:
         _emit({"candidate": index, **answer})
 
 
-def main(payload: Json) -> None:
+def set_up(payload: Json) -> None:
+    """What a run sets up before its tests; a warm worker (``driver_worker``) does it once."""
+    driver_loading.add_paths(payload)  # the working folder stays the sandbox's own: writable
+    if payload["runner"] == "pytest":
+        _preload_pytest()
+
+
+def main(payload: Json, prepared: bool = False) -> None:
+    """One run (``prepared``: in a warm worker's child, where ``set_up`` ran already)."""
     global _marker
     _marker = payload["marker"]
-    driver_loading.add_paths(payload)  # the working folder stays the sandbox's own: writable
-    _serve(payload.get("documents", []))
-    if payload["runner"] == "pytest":
+    if not prepared:
+        driver_loading.add_paths(payload)
+    _serve(payload.get("documents", []))  # over what ``set_up`` imported too
+    if not prepared and payload["runner"] == "pytest":
         _preload_pytest()
     mode = payload["mode"]
     if mode == "map":

@@ -22,6 +22,7 @@ from winnow.judge.evidence.drivers import driver_path
 from winnow.judge.evidence.drivers.project_tests_driver import dotted_test_module
 from winnow.judge.evidence.module_evidence import module_identity, site_dirs
 from winnow.judge.evidence.project_tests.project import ProjectSuite
+from winnow.judge.evidence.project_tests.warm import warm_output, worker_program
 from winnow.judge.sandbox.limits import SandboxLimits
 from winnow.judge.sandbox.results import marked_records
 from winnow.judge.sandbox.run import module_prelude, run_python
@@ -105,9 +106,17 @@ class CandidateTests:
     error: str = ""
 
 
+_PARTS = ("driver_loading", "driver_forks", "driver_outcomes")
+
+
 def _program() -> str:
-    parts = "".join(module_prelude(part, driver_path(part)) for part in ("driver_loading", "driver_forks"))
+    parts = "".join(module_prelude(part, driver_path(part)) for part in _PARTS)
     return parts + driver_path("project_tests_driver").read_text(encoding="utf-8")
+
+
+def _worker_program(config: Record) -> str:
+    parts = (*_PARTS, "driver_worker", "project_tests_driver")
+    return worker_program("".join(module_prelude(part, driver_path(part)) for part in parts), config)
 
 
 def _payload(project: ProjectSuite, mode: str, tests: Sequence[str], documents: Sequence[Document]) -> Record:
@@ -128,14 +137,21 @@ def _test_roots(project: ProjectSuite) -> list[str]:
     return sorted(roots - set(project.sys_path))
 
 
-def _run(project: ProjectSuite, payload: Record, timeout_s: float) -> tuple[list[Record], str]:
-    program = _program() + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
-    program = "import json\n" + program
+def _run(project: ProjectSuite, payload: Record, timeout_s: float, warm: bool = False) -> tuple[list[Record], str]:
+    """A run's records, and why it did not finish ("" when it did). ``warm``: in the project's
+    warm worker where one can run (``warm``), else in a fresh sandbox."""
     visible = [project.root, *payload["sys_path"], *payload["site_dirs"]]
-    result = run_python(program, timeout_s=timeout_s, limits=TEST_RUN_LIMITS, read_only=visible)
-    records = list(marked_records(result.stdout_tail, payload["marker"]))
+    found = warm_output(payload, _worker_program, TEST_RUN_LIMITS, visible, timeout_s) if warm else None
+    if found is not None:
+        output, reason = found[0], f"timed out after {timeout_s:.0f} s" if found[1] else ""
+    else:
+        program = _program() + f"\nmain(json.loads({json.dumps(json.dumps(payload))}))\n"
+        program = "import json\n" + program
+        result = run_python(program, timeout_s=timeout_s, limits=TEST_RUN_LIMITS, read_only=visible)
+        output, reason = result.stdout_tail, result.reason
+    records = list(marked_records(output, payload["marker"]))
     complete = any(r.get("done") for r in records)
-    return records, "" if complete else (result.reason or "the test run did not finish")
+    return records, "" if complete else (reason or "the test run did not finish")
 
 
 def map_module(project: ProjectSuite, module_path: str, sites: Sequence[FunctionSite], files: Sequence[str],
@@ -162,13 +178,22 @@ def map_module(project: ProjectSuite, module_path: str, sites: Sequence[Function
 
 
 def run_tests(project: ProjectSuite, ids: Sequence[str], documents: Sequence[Document], repeat: int = 2,
-              timeout_s: float = 30.0) -> tuple[list[CaseOutcome], str]:  # fmt: skip
+              timeout_s: float = 30.0, warm: bool = True) -> tuple[list[CaseOutcome], str]:  # fmt: skip
     """``ids`` run against ``documents`` as the editor has them, in up to ``repeat`` rounds
     (after the first, only the tests that failed run again): every round's outcomes, and why
-    the run did not finish ("" when it did)."""
+    the run did not finish ("" when it did). ``warm``: in the project's warm worker, where
+    one can run (``project_tests.warm``)."""
     payload = _payload(project, "run", [_runnable(project, i) for i in ids], documents) | {"repeat": repeat}
-    records, error = _run(project, payload, timeout_s)
+    records, error = _run(project, payload, timeout_s, warm)
     return [CaseOutcome.from_record(r["test"]) for r in records if "test" in r], error
+
+
+def warm_up(project: ProjectSuite) -> bool:
+    """Start the project's warm worker before the first edit needs it (pytest and its plugins
+    loaded): whether one runs (none where runs are cold)."""
+    payload = _payload(project, "run", [], [])
+    visible = [project.root, *payload["sys_path"], *payload["site_dirs"]]
+    return warm_output(payload, _worker_program, TEST_RUN_LIMITS, visible, 30.0) is not None
 
 
 def run_candidates(project: ProjectSuite, ids: Sequence[str], candidates: Sequence[Document],
@@ -178,7 +203,7 @@ def run_candidates(project: ProjectSuite, ids: Sequence[str], candidates: Sequen
     payload = _payload(project, "candidates", [_runnable(project, i) for i in ids], []) | {
         "candidates": [c.payload() for c in candidates], "timeout_s": timeout_s,
     }  # fmt: skip
-    records, _error = _run(project, payload, total_s)
+    records, _error = _run(project, payload, total_s, warm=True)
     out = [CandidateTests(total=len(ids), failed=list(ids), error="did not run") for _ in candidates]
     for r in records:
         if "candidate" in r:

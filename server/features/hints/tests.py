@@ -8,7 +8,9 @@ module is opened (coverage, in the sandbox; kept in the user's cache folder), at
 priority: it waits for inline completion and for the hints of the document being edited.
 Until it exists, and for a function it has never seen, the tests that call the function by
 name stand in. Only the functions changed since the document was opened run their tests; a
-test counts as having passed before when it passed when mapped, or in any run since.
+test counts as having passed before when it passed when mapped, or in any run since. Once a
+map is built, the project's warm worker starts (``project_tests.warm``), so an edit's tests
+do not pay for pytest's start.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 
 from winnow.judge.evidence.project_tests.maps import module_map
 from winnow.judge.evidence.project_tests.project import ProjectSuite
-from winnow.judge.evidence.project_tests.runs import CaseOutcome, Document, ModuleTests, run_tests
+from winnow.judge.evidence.project_tests.runs import CaseOutcome, Document, ModuleTests, run_tests, warm_up
 from winnow.judge.evidence.project_tests.selection import by_name, case_id
 from winnow.judge.evidence.project_tests.verdicts import FunctionTests, by_test, function_tests
 from winnow.judge.sites import FunctionSite, functions
@@ -109,6 +111,8 @@ class SuiteEvidence:
         n = len({t for tests in found.by_function.values() for t in tests})
         progress.end(f"{n} tests reach {len(found.by_function)} functions" if not found.error else found.error[:200])
         self.mapping.pop(path, None)
+        async with self.sandbox:  # the first edit's tests then start warm
+            await asyncio.to_thread(warm_up, project)
 
     def _reaching(self, project: ProjectSuite, path: str, site: FunctionSite) -> tuple[list[str], str]:
         found = self.maps.get(path)
