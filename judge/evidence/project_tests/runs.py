@@ -181,16 +181,19 @@ def run_tests(project: ProjectSuite, ids: Sequence[str], documents: Sequence[Doc
               timeout_s: float = 30.0, warm: bool = True) -> tuple[list[CaseOutcome], str]:  # fmt: skip
     """``ids`` run against ``documents`` as the editor has them, in up to ``repeat`` rounds
     (after the first, only the tests that failed run again): every round's outcomes, and why
-    the run did not finish ("" when it did). ``warm``: in the project's warm worker, where
-    one can run (``project_tests.warm``)."""
+    the run did not finish ("" when it did). ``warm``: a pytest suite's run goes to the
+    project's warm worker, where one can run (``project_tests.warm``); unittest's start in
+    a fresh sandbox costs little, and stays there."""
     payload = _payload(project, "run", [_runnable(project, i) for i in ids], documents) | {"repeat": repeat}
-    records, error = _run(project, payload, timeout_s, warm)
+    records, error = _run(project, payload, timeout_s, warm and project.runner == "pytest")
     return [CaseOutcome.from_record(r["test"]) for r in records if "test" in r], error
 
 
 def warm_up(project: ProjectSuite) -> bool:
-    """Start the project's warm worker before the first edit needs it (pytest and its plugins
-    loaded): whether one runs (none where runs are cold)."""
+    """Start a pytest project's warm worker before the first edit needs it (pytest and its
+    plugins loaded): whether one runs (none where runs are cold)."""
+    if project.runner != "pytest":
+        return False
     payload = _payload(project, "run", [], [])
     visible = [project.root, *payload["sys_path"], *payload["site_dirs"]]
     return warm_output(payload, _worker_program, TEST_RUN_LIMITS, visible, 30.0) is not None
@@ -203,7 +206,7 @@ def run_candidates(project: ProjectSuite, ids: Sequence[str], candidates: Sequen
     payload = _payload(project, "candidates", [_runnable(project, i) for i in ids], []) | {
         "candidates": [c.payload() for c in candidates], "timeout_s": timeout_s,
     }  # fmt: skip
-    records, _error = _run(project, payload, total_s, warm=True)
+    records, _error = _run(project, payload, total_s, warm=project.runner == "pytest")
     out = [CandidateTests(total=len(ids), failed=list(ids), error="did not run") for _ in candidates]
     for r in records:
         if "candidate" in r:
