@@ -6,7 +6,7 @@ Only under bubblewrap: there the worker sits in a PID namespace of its own, so i
 everything a job left behind and, when anything is, it says so and exits (its side:
 ``evidence.drivers.driver_worker``); the namespace takes whatever is still running with it.
 Under Seatbelt or a weak backend there is no such view and every run stays a fresh process
-tree (``start`` raises ``WorkerUnavailable``; callers run cold).
+tree (the worker raises ``NoWorkerHere``; callers run cold).
 
 Each answer must carry its request's random id; anything else on the channel (a stray line,
 an answer to another request, a late one) ends the worker. A request that takes longer than
@@ -42,7 +42,11 @@ MAX_ANSWER_BYTES = 64_000_000
 
 
 class WorkerUnavailable(Exception):
-    """No warm worker here (no bubblewrap), or the worker ended: run cold."""
+    """The worker ended or could not answer: run cold."""
+
+
+class NoWorkerHere(WorkerUnavailable):
+    """No warm worker can run on this machine (no bubblewrap): every run is cold."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class SandboxWorker:
     def __init__(self, program: str, limits: SandboxLimits, visible: Sequence[str] = ()) -> None:
         backend = require(False)
         if backend is not BWRAP:
-            raise WorkerUnavailable(f"a warm worker needs bubblewrap's PID namespace, not {backend.name}")
+            raise NoWorkerHere(f"a warm worker needs bubblewrap's PID namespace, not {backend.name}")
         self.host = Path(tempfile.mkdtemp(prefix=f"winnow-sandbox-{os.getpid()}-worker-"))
         (self.host / "in").mkdir()
         (self.host / "in" / "main.py").write_text(program, encoding="utf-8")

@@ -109,14 +109,21 @@ class CandidateTests:
 _PARTS = ("driver_loading", "driver_forks", "driver_outcomes")
 
 
+def _preludes(parts: Sequence[str]) -> str:
+    return "".join(module_prelude(part, driver_path(part)) for part in parts)
+
+
 def _program() -> str:
-    parts = "".join(module_prelude(part, driver_path(part)) for part in _PARTS)
-    return parts + driver_path("project_tests_driver").read_text(encoding="utf-8")
+    return _preludes(_PARTS) + driver_path("project_tests_driver").read_text(encoding="utf-8")
 
 
 def _worker_program(config: Record) -> str:
-    parts = (*_PARTS, "driver_worker", "project_tests_driver")
-    return worker_program("".join(module_prelude(part, driver_path(part)) for part in parts), config)
+    return worker_program(_preludes((*_PARTS, "driver_worker", "project_tests_driver")), config)
+
+
+def _visible(project: ProjectSuite, payload: Record) -> list[str]:
+    """The folders a run reads: the project, its import folders, the installed packages."""
+    return [project.root, *payload["sys_path"], *payload["site_dirs"]]
 
 
 def _payload(project: ProjectSuite, mode: str, tests: Sequence[str], documents: Sequence[Document]) -> Record:
@@ -140,7 +147,7 @@ def _test_roots(project: ProjectSuite) -> list[str]:
 def _run(project: ProjectSuite, payload: Record, timeout_s: float, warm: bool = False) -> tuple[list[Record], str]:
     """A run's records, and why it did not finish ("" when it did). ``warm``: in the project's
     warm worker where one can run (``warm``), else in a fresh sandbox."""
-    visible = [project.root, *payload["sys_path"], *payload["site_dirs"]]
+    visible = _visible(project, payload)
     found = warm_output(payload, _worker_program, TEST_RUN_LIMITS, visible, timeout_s) if warm else None
     if found is not None:
         output, reason = found[0], f"timed out after {timeout_s:.0f} s" if found[1] else ""
@@ -195,8 +202,7 @@ def warm_up(project: ProjectSuite) -> bool:
     if project.runner != "pytest":
         return False
     payload = _payload(project, "run", [], [])
-    visible = [project.root, *payload["sys_path"], *payload["site_dirs"]]
-    return warm_output(payload, _worker_program, TEST_RUN_LIMITS, visible, 30.0) is not None
+    return warm_output(payload, _worker_program, TEST_RUN_LIMITS, _visible(project, payload), 30.0) is not None
 
 
 def run_candidates(project: ProjectSuite, ids: Sequence[str], candidates: Sequence[Document],

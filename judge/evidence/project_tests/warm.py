@@ -20,7 +20,7 @@ from typing import Any
 
 from winnow.judge.sandbox.choice import SandboxUnavailable
 from winnow.judge.sandbox.limits import SandboxLimits
-from winnow.judge.sandbox.workers import SandboxWorker, WorkerUnavailable
+from winnow.judge.sandbox.workers import NoWorkerHere, SandboxWorker, WorkerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def warm_output(payload: Record, program: Callable[[Record], str], limits: Sandb
             worker = _worker(key, payload, program, limits, visible)
             answer = worker.ask(payload | {"timeout_s": timeout_s}, timeout_s + SLACK_S)
         except (WorkerUnavailable, SandboxUnavailable, OSError) as exc:
-            if not isinstance(exc, WorkerUnavailable) or "bubblewrap" in str(exc):
+            if not isinstance(exc, WorkerUnavailable) or isinstance(exc, NoWorkerHere):
                 _off = str(exc)
             else:
                 _failures[key] = _failures.get(key, 0) + 1
