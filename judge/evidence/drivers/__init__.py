@@ -23,7 +23,8 @@ Their parts:
 - ``driver_loading``: the module imported under its own name, as the editor has it;
 - ``driver_forks``: forked children several at once, each with a time limit (best of N by tests);
 - ``driver_outcomes``: what one test did, as a record (the project-tests driver's);
-- ``driver_worker``: a warm worker that runs one job after another, each in a forked child.
+- ``driver_worker``: a warm worker that runs one job after another, each in a forked child;
+- ``driver_rewrites``: pytest's assertion-rewritten test modules, compiled once by a warm worker.
 """
 
 from __future__ import annotations

@@ -13,13 +13,18 @@ starts a fresh one.
 Protocol: one JSON request per line on stdin (``id``, ``marker``, ``timeout_s``, and the
 job's payload), one JSON answer per line on stdout: ``id``, ``output`` (what the child
 printed, its tail), ``timed_out``, ``status``, ``restart``. The child reports the modules it
-imported from outside ``config["rootdir"]`` (``{"learned": [...]}`` after its marker);
-between jobs the worker imports them, so the next job finds them loaded.
+imported from outside ``config["rootdir"]`` (``{"learned": [...]}`` after its marker), and
+whatever else the driver's ``report`` adds; between jobs the worker imports them and hands
+the record to the driver's ``prepare`` (pytest's assertion-rewritten test modules, compiled
+once), so the next job finds them loaded. Before each fork the worker's objects are frozen
+out of the garbage collector (``gc.freeze``): a job's collections (pytest runs five at the
+end of a session) then walk only what the job made, and leave the worker's pages shared.
 
 Runs inside the sandbox as a registered module: standard library only, nothing of Winnow.
 """
 
 import ctypes
+import gc
 import importlib.abc
 import json
 import os
@@ -60,10 +65,12 @@ def _under(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
 
-def _learned(before: set[str], marker: str, outside: list[str], never: list[str], documents: list[Json]) -> None:
+def _learned(before: set[str], marker: str, outside: list[str], never: list[str], documents: list[Json],
+             extra: Json | None = None) -> None:  # fmt: skip
     """Print which modules the job imported from ``outside`` folders, and the top-level names
     of the project's own (a module under ``never``, or one the editor serves): a package of
-    the project is never learned, whatever copy of it an import found."""
+    the project is never learned, whatever copy of it an import found. ``extra``: what the
+    driver's ``report`` adds."""
     tops = {str(doc.get("name", "")).split(".")[0] for doc in documents}
     names = []
     for name in set(sys.modules) - before:
@@ -73,12 +80,14 @@ def _learned(before: set[str], marker: str, outside: list[str], never: list[str]
         elif _under(path, outside):
             names.append(name)
     names = sorted(n for n in names if n.split(".")[0] not in tops | _project)[:MAX_LEARNED]
-    record = {"learned": names, "project": sorted(tops - {""})}
+    record: Json = {"learned": names, "project": sorted(tops - {""})}  # first: the worker looks for it
+    record.update({k: v for k, v in (extra or {}).items() if k not in record})
     sys.__stdout__.write("\n" + marker + " " + json.dumps(record) + "\n")
 
 
 def _child(
-    job: Callable[[Json], None], request: Json, out: int, channel: tuple[int, int], config: Json
+    job: Callable[[Json], None], request: Json, out: int, channel: tuple[int, int], config: Json,
+    report: Callable[[], Json],
 ) -> None:
     os.setpgid(0, 0)
     for fd in channel:
@@ -93,7 +102,7 @@ def _child(
         job(request)
         outside = [os.path.realpath(d) for d in [*config.get("site_dirs", []), sys.base_prefix]]
         never = [os.path.realpath(config["rootdir"]), "/tmp"]
-        _learned(before, str(request["marker"]), outside, never, list(request.get("documents", [])))
+        _learned(before, str(request["marker"]), outside, never, list(request.get("documents", [])), report())
     except BaseException:
         traceback.print_exc()
     finally:
@@ -192,8 +201,9 @@ class _ProjectBlocked(importlib.abc.MetaPathFinder):
         return None
 
 
-def _learn(output: bytes, marker: str) -> None:
-    """Import the modules the job named (between jobs, time-boxed; a failure is skipped)."""
+def _learn(output: bytes, marker: str, prepare: Callable[[Json], None] = lambda record: None) -> None:
+    """Import the modules the job named and let the driver ``prepare`` what else it reported
+    (between jobs, time-boxed; a failure is skipped)."""
     head = (marker + ' {"learned"').encode()
     lines = [line for line in output.splitlines() if line.startswith(head)]
     try:
@@ -213,6 +223,7 @@ def _learn(output: bytes, marker: str) -> None:
                     __import__(name)
                 except Exception:
                     continue
+        prepare(record)
     except TimeoutError:
         pass
     finally:
@@ -231,11 +242,17 @@ def _answer(channel: int, answer: Json) -> None:
         data = data[os.write(channel, data) :]
 
 
+def _nothing() -> Json:
+    return {}
+
+
 def serve(
-    config: Json, set_up: Callable[[Json], None], job: Callable[[Json], None], idle_s: float = 600.0
+    config: Json, set_up: Callable[[Json], None], job: Callable[[Json], None], idle_s: float = 600.0,
+    report: Callable[[], Json] = _nothing, prepare: Callable[[Json], None] = lambda record: None,
 ) -> None:
     """Set up once, then run each request's job in a forked child until stdin closes, the
-    worker sat idle ``idle_s``, or a job left something behind."""
+    worker sat idle ``idle_s``, or a job left something behind. ``report`` (in the child,
+    after its job) adds to what the job learned; ``prepare`` (in the worker) gets it."""
     ins, outs = _channel()
     ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
@@ -249,10 +266,11 @@ def serve(
         request = json.loads(line)
         read_end, write_end = os.pipe()
         sys.stdout.flush()
+        gc.freeze()  # what the worker holds is never collected in a job (nor copied by its collections)
         pid = os.fork()
         if pid == 0:
             os.close(read_end)
-            _child(job, request, write_end, (ins, outs), config)
+            _child(job, request, write_end, (ins, outs), config, report)
         os.close(write_end)
         output, timed_out, status = _collect(pid, read_end, float(request.get("timeout_s", 30)))
         os.close(read_end)
@@ -261,4 +279,4 @@ def serve(
                        "status": status, "restart": dirty})  # fmt: skip
         if dirty:
             return
-        _learn(output, str(request["marker"]))
+        _learn(output, str(request["marker"]), prepare)

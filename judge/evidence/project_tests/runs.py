@@ -118,7 +118,7 @@ def _program() -> str:
 
 
 def _worker_program(config: Record) -> str:
-    return worker_program(_preludes((*_PARTS, "driver_worker", "project_tests_driver")), config)
+    return worker_program(_preludes((*_PARTS, "driver_worker", "driver_rewrites", "project_tests_driver")), config)
 
 
 def _visible(project: ProjectSuite, payload: Record) -> list[str]:

@@ -108,10 +108,13 @@ atexit.register(close_all)  # their host folders too (the sandboxes would die wi
 
 
 def worker_program(parts: str, config: Record) -> str:
-    """A project-tests driver (``parts``: its program text with the worker part registered)
-    serving requests as a warm worker."""
+    """A project-tests driver (``parts``: its program text with the worker's parts registered,
+    ``driver_worker`` and ``driver_rewrites``) serving requests as a warm worker."""
     return (
-        parts + "\nimport json as _json, driver_worker as _worker, project_tests_driver as _driver\n"
-        f"_worker.serve(_json.loads({json.dumps(json.dumps(config))}), _driver.set_up,\n"
-        "              lambda request: _driver.main(request, prepared=True))\n"
+        parts + "\nimport json as _json, driver_worker as _worker, driver_rewrites as _rewrites\n"
+        "import project_tests_driver as _driver\n"
+        f"_worker.serve(_json.loads({json.dumps(json.dumps(config))}),\n"
+        "              lambda config: (_driver.set_up(config), _rewrites.install()),\n"
+        "              lambda request: _driver.main(request, prepared=True),\n"
+        "              report=_rewrites.rewritten_files, prepare=_rewrites.compile_rewritten)\n"
     )

@@ -68,6 +68,17 @@ def test_channel_out_of_reach():
 def test_loops():
     while True:
         pass
+
+
+def test_served_as_the_worker_compiled_it():
+    import gc
+    import hashlib
+
+    import driver_rewrites  # the worker's part: registered in every job
+
+    assert gc.get_freeze_count() > 0  # the worker's objects are out of the job's collections
+    with open(__file__, "rb") as f:
+        assert driver_rewrites._compiled[__file__][0] == hashlib.sha256(f.read()).hexdigest()
 '''
 
 
@@ -194,3 +205,18 @@ def test_the_worker_never_learns_a_package_of_the_project(capfd: pytest.CaptureF
             driver_worker._ProjectBlocked().find_spec("projpkg.core")
     finally:
         driver_worker._project.clear()
+
+
+def test_a_test_module_is_rewritten_once_and_again_when_it_changes(project: ProjectSuite) -> None:
+    """pytest cannot keep its assertion-rewritten modules in the read-only sandbox: the worker
+    compiles them once (never runs them), and a job takes that code only while the file's
+    bytes are the same."""
+    compiled = "test_served_as_the_worker_compiled_it"
+    names = ("test_words", compiled)
+    assert _outcomes(_run(project, names)) == [("test_words", "passed"), (compiled, "error")]  # not compiled yet
+    assert _outcomes(_run(project, names)) == [("test_words", "passed"), (compiled, "passed")]
+    test_file = Path(project.root) / "tests" / "test_textutil.py"
+    test_file.write_text(TESTS.replace('== "hello-world"', '== "hello_world"'))
+    # the edited test ran, not the code compiled from the file before
+    assert _outcomes(_run(project, names)) == [("test_words", "failed"), (compiled, "failed")]
+    assert _outcomes(_run(project, names)) == [("test_words", "failed"), (compiled, "passed")]
