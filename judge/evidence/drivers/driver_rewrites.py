@@ -81,8 +81,10 @@ def compile_rewritten(record: dict[str, Any]) -> None:
     if _original is None:
         return
     for path in [str(p) for p in record.get("rewritten", [])][:MAX_FILES]:
+        if len(_compiled) >= MAX_KEPT:
+            break
         before = _digest(path) if path.endswith(".py") else None
-        if before is None or (path in _compiled and _compiled[path][0] == before) or len(_compiled) >= MAX_KEPT:
+        if before is None or (path in _compiled and _compiled[path][0] == before):
             continue
         try:
             compiled = _original(Path(path), None)

@@ -80,8 +80,7 @@ def _learned(before: set[str], marker: str, outside: list[str], never: list[str]
         elif _under(path, outside):
             names.append(name)
     names = sorted(n for n in names if n.split(".")[0] not in tops | _project)[:MAX_LEARNED]
-    record: Json = {"learned": names, "project": sorted(tops - {""})}  # first: the worker looks for it
-    record.update({k: v for k, v in (extra or {}).items() if k not in record})
+    record: Json = {**(extra or {}), "learned": names, "project": sorted(tops - {""})}
     sys.__stdout__.write("\n" + marker + " " + json.dumps(record) + "\n")
 
 
@@ -201,15 +200,27 @@ class _ProjectBlocked(importlib.abc.MetaPathFinder):
         return None
 
 
+def _learned_record(output: bytes, marker: str) -> Json:
+    """The last record after ``marker`` that says what the job learned ({} when none)."""
+    prefix = (marker + " ").encode()
+    for line in reversed(output.splitlines()):
+        if line.startswith(prefix):
+            try:
+                record = json.loads(line[len(prefix) :])
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "learned" in record:
+                return record
+    return {}
+
+
 def _learn(output: bytes, marker: str, prepare: Callable[[Json], None] = lambda record: None) -> None:
     """Import the modules the job named and let the driver ``prepare`` what else it reported
     (between jobs, time-boxed; a failure is skipped)."""
-    head = (marker + ' {"learned"').encode()
-    lines = [line for line in output.splitlines() if line.startswith(head)]
+    record = _learned_record(output, marker)
     try:
-        record = json.loads(lines[-1][len(marker) + 1 :]) if lines else {}
         names, project = list(record.get("learned", [])), list(record.get("project", []))
-    except (ValueError, AttributeError):
+    except TypeError:
         return
     _project.update(str(top) for top in project)
     blocker = _ProjectBlocked()
